@@ -1,0 +1,80 @@
+//! Command-line definitions (clap). One enum of subcommands; `main.rs` dispatches.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "connwatch",
+    version,
+    about = "Watch and repair OAuth-backed mail, calendar and integration connections"
+)]
+pub struct Cli {
+    /// Config file (default: the platform config dir, connwatch/config.toml).
+    #[arg(long, global = true, env = "CONNWATCH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Never use colour (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Log level for the log file: error, warn, info, debug, trace.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The dashboard on the embedded demo identity provider (or only the IdP with `serve`).
+    Demo(DemoArgs),
+    /// Explain an error body, a pasted redirect query string or a bare code (AADSTS70043, invalid_grant).
+    Explain(ExplainArgs),
+    /// Decode a token (no signature check) and report what is wrong with it.
+    Decode(DecodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Run only the demo identity provider and print a config that points at it.
+    Serve {
+        /// Port to listen on (127.0.0.1); 0 picks a free one.
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A file holding the error body, `-` for stdin (the default), or a bare code.
+    pub input: Option<String>,
+    /// Print the diagnosis as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The token, or `-` for stdin (the default, so tokens stay out of shell history).
+    pub token: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Judge expiry at this instant (RFC 3339 or Unix seconds) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// The audience the token should have.
+    #[arg(long, value_name = "AUDIENCE")]
+    pub expect_audience: Option<String>,
+    /// A scope the token should carry (repeatable).
+    #[arg(long, value_name = "SCOPE")]
+    pub expect_scope: Vec<String>,
+    /// Take the expectations from this connection of the config.
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+}

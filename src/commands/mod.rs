@@ -1,0 +1,3 @@
+//! One file per CLI command; each returns the process exit code (DESIGN.md "Exit codes").
+pub mod decode;
+pub mod explain;

@@ -1,0 +1,1 @@
+//! The embedded demo identity provider and its scenarios.

@@ -1,0 +1,131 @@
+//! Diagnosis: turn what a provider answered (status, headers, body) into a cause, in plain
+//! words, with the one action that fixes it. Pure: bytes in, `Diagnosis` out, never an error.
+
+mod classify;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a request failed. The serde names are the stable `cause` strings of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    TokenExpired,
+    RefreshTokenExpired,
+    GrantRevoked,
+    InteractionRequired,
+    MfaRequired,
+    ConditionalAccess,
+    ConsentRequired,
+    MissingOfflineAccess,
+    WrongAudience,
+    MissingScope,
+    TenantMismatch,
+    InvalidClient,
+    InvalidRequest,
+    BadCredentials,
+    AccountLocked,
+    Throttled,
+    ServerError,
+    Network,
+    ClaimsChallenge,
+    AuthorizationPending,
+    SlowDown,
+    DeviceCodeExpired,
+    AccessDenied,
+    Unknown,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::TokenExpired => "token_expired",
+            Cause::RefreshTokenExpired => "refresh_token_expired",
+            Cause::GrantRevoked => "grant_revoked",
+            Cause::InteractionRequired => "interaction_required",
+            Cause::MfaRequired => "mfa_required",
+            Cause::ConditionalAccess => "conditional_access",
+            Cause::ConsentRequired => "consent_required",
+            Cause::MissingOfflineAccess => "missing_offline_access",
+            Cause::WrongAudience => "wrong_audience",
+            Cause::MissingScope => "missing_scope",
+            Cause::TenantMismatch => "tenant_mismatch",
+            Cause::InvalidClient => "invalid_client",
+            Cause::InvalidRequest => "invalid_request",
+            Cause::BadCredentials => "bad_credentials",
+            Cause::AccountLocked => "account_locked",
+            Cause::Throttled => "throttled",
+            Cause::ServerError => "server_error",
+            Cause::Network => "network",
+            Cause::ClaimsChallenge => "claims_challenge",
+            Cause::AuthorizationPending => "authorization_pending",
+            Cause::SlowDown => "slow_down",
+            Cause::DeviceCodeExpired => "device_code_expired",
+            Cause::AccessDenied => "access_denied",
+            Cause::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The diagnosis of one failure; serialises to the "Diagnosis JSON" of DESIGN.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub cause: Cause,
+    /// The provider's most specific code: `AADSTS…`, Zoom's numeric code, or the OAuth `error`.
+    pub code: Option<String>,
+    pub error: Option<String>,
+    pub suberror: Option<String>,
+    pub needs_reauth: bool,
+    pub retryable: bool,
+    pub retry_after_s: Option<u64>,
+    pub summary: String,
+    pub action: String,
+    pub trace_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub timestamp: Option<String>,
+    pub claims: Option<String>,
+    pub http_status: Option<u16>,
+}
+
+/// Which provider answered, when known; some bodies only make sense with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderHint {
+    Entra,
+    Zoom,
+    Google,
+    Oidc,
+    #[default]
+    Unknown,
+}
+
+/// One failed HTTP exchange as the worker saw it.
+#[derive(Debug, Clone, Default)]
+pub struct HttpFailure<'a> {
+    pub status: Option<u16>,
+    /// Header names in any case; values as received.
+    pub headers: Vec<(String, String)>,
+    pub body: &'a [u8],
+    pub provider: ProviderHint,
+}
+
+/// Diagnose an HTTP error answer (token endpoint, device endpoint or resource).
+pub fn diagnose(input: &HttpFailure<'_>) -> Diagnosis {
+    classify::from_http(input)
+}
+
+/// Diagnose a failure that never got an HTTP answer (DNS, refused, reset, timeout, TLS).
+pub fn diagnose_network(detail: &str) -> Diagnosis {
+    classify::network(detail)
+}
+
+/// A token response that came back without a refresh token: nothing can renew the access
+/// token when it expires. `offline_access_requested` says whether the config asked for it.
+pub fn no_refresh_token(offline_access_requested: bool) -> Diagnosis {
+    classify::no_refresh_token(offline_access_requested)
+}

@@ -1,0 +1,76 @@
+//! Token inspection: decode a JWT without verifying it and report what is wrong with it
+//! for the use it is meant for. Pure: a string in, a `TokenReport` out, never an error.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// What the token should be good for (from a connection's `expect` and `scopes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expectations {
+    pub audience: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenFormat {
+    Jwt,
+    Opaque,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Stable finding kinds of DESIGN.md ("Token report JSON").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    Expired,
+    NotYetValid,
+    ExpiringSoon,
+    AudienceMismatch,
+    MissingScope,
+    UnverifiableSignature,
+    Guest,
+    AppOnly,
+    IdToken,
+    PersonalAccount,
+    CaeCapable,
+    Opaque,
+    MissingOfflineAccess,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenReport {
+    pub format: TokenFormat,
+    pub header: Option<serde_json::Value>,
+    pub claims: Option<serde_json::Value>,
+    /// "access" or "id" (a JWT whose audience is the client itself).
+    pub token_type: Option<String>,
+    pub audience: Option<String>,
+    pub tenant: Option<String>,
+    pub scopes: Vec<String>,
+    pub issued_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    pub expires_in_s: Option<i64>,
+    pub findings: Vec<Finding>,
+}
+
+mod inspect;
+
+/// Decode `token` (no signature check) and judge it against `expect` at instant `now`.
+pub fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> TokenReport {
+    inspect::inspect(token, expect, now)
+}
