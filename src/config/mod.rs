@@ -1,0 +1,83 @@
+//! Configuration: where it is, what it says, and whether it makes sense.
+//! Every mistake is reported with file, line, column and key (exit code 78).
+
+mod error;
+mod schema;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::ConfigError;
+pub use schema::{Flow, Kind, ProviderKind};
+
+use crate::token::Expectations;
+
+/// Default `refresh_before`: renew this long before the access token expires.
+pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    /// Overrides the platform data dir for tokens and status records.
+    pub data_dir: Option<PathBuf>,
+    pub connections: Vec<Connection>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub name: String,
+    pub kind: Kind,
+    pub provider: ProviderKind,
+    pub tenant: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub flow: Flow,
+    pub account: Option<String>,
+    pub expect: Expectations,
+    pub probe: Option<String>,
+    pub refresh_before: Duration,
+    pub authority_host: Option<String>,
+    pub token_url: Option<String>,
+    pub device_url: Option<String>,
+}
+
+impl Connection {
+    /// Whether the configured scopes ask for a refresh token.
+    pub fn asks_offline_access(&self) -> bool {
+        self.scopes.iter().any(|s| s == "offline_access")
+    }
+
+    /// The tenant (entra) or issuer (oidc), for display.
+    pub fn realm(&self) -> Option<&str> {
+        self.tenant.as_deref().or(self.issuer.as_deref())
+    }
+}
+
+impl Config {
+    /// Read and validate the config at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
+                "create one with `connwatch init`, or try `connwatch demo`".to_owned()
+            });
+            ConfigError::file(path, format!("cannot read the config file: {e}"), help)
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validate `text` as if read from `path` (used by tests and `load`).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        validate::parse(path, text)
+    }
+
+    pub fn connection(&self, name: &str) -> Option<&Connection> {
+        self.connections.iter().find(|c| c.name == name)
+    }
+}
+
+/// The config path: `--config`/`CONNWATCH_CONFIG` (resolved by clap) or the platform default.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "connwatch").map(|d| d.config_dir().join("config.toml"))
+}

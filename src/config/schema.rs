@@ -1,0 +1,88 @@
+//! The TOML schema as written by users. Validation lives in `validate.rs`.
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where tokens and status records live (default: the platform data dir).
+    pub data_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    pub connection: Vec<RawConnection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnection {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub kind: Kind,
+    pub provider: ProviderKind,
+    pub tenant: Option<Spanned<String>>,
+    pub issuer: Option<Spanned<String>>,
+    pub client_id: Spanned<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub flow: Flow,
+    pub account: Option<String>,
+    pub expect: Option<RawExpect>,
+    pub probe: Option<Spanned<String>>,
+    pub refresh_before: Option<Spanned<String>>,
+    pub authority_host: Option<Spanned<String>>,
+    pub token_url: Option<Spanned<String>>,
+    pub device_url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub audience: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    #[default]
+    Mailbox,
+    SharedCalendar,
+    Calendar,
+    Integration,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Mailbox => "mailbox",
+            Kind::SharedCalendar => "shared-calendar",
+            Kind::Calendar => "calendar",
+            Kind::Integration => "integration",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Entra,
+    Oidc,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Entra => "entra",
+            ProviderKind::Oidc => "oidc",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flow {
+    #[default]
+    Device,
+    Browser,
+}

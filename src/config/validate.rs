@@ -1,0 +1,220 @@
+//! From TOML text to a checked `Config`: syntax and unknown keys (serde), then the rules
+//! serde cannot express (unique names, durations, URLs, provider requirements).
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_spanned::Spanned;
+
+use super::schema::{ProviderKind, RawConfig, RawConnection};
+use super::{Config, ConfigError, Connection, DEFAULT_REFRESH_BEFORE};
+use crate::token::Expectations;
+
+pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_owned();
+        let key = backticked(&message);
+        let help = message
+            .starts_with("unknown field")
+            .then(|| "remove the key or fix its spelling; see README.md for every key".to_owned());
+        ConfigError::at(path, text, e.span(), key, message, help)
+    })?;
+    let err = |span: std::ops::Range<usize>, key: String, msg: String, help: Option<String>| {
+        ConfigError::at(path, text, Some(span), Some(key), msg, help)
+    };
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut connections = Vec::with_capacity(raw.connection.len());
+    for (i, rc) in raw.connection.into_iter().enumerate() {
+        let name = rc.name.get_ref().clone();
+        let key = |k: &str| format!("connection[{i}].{k}");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(err(
+                rc.name.span(),
+                key("name"),
+                format!("invalid connection name {name:?}"),
+                Some("use letters, digits, '.', '_' and '-' only".into()),
+            ));
+        }
+        if let Some(first) = seen.insert(name.clone(), rc.name.span().start) {
+            let (line, _) = super::error::line_col(text, first);
+            return Err(err(
+                rc.name.span(),
+                key("name"),
+                format!("duplicate connection name {name:?}"),
+                Some(format!("the name is already used on line {line}; names must be unique")),
+            ));
+        }
+        connections.push(connection(path, text, i, rc)?);
+    }
+    let data_dir = raw.data_dir.map(|d| {
+        let p = Path::new(d.get_ref());
+        if p.is_relative() {
+            path.parent().unwrap_or(Path::new(".")).join(p)
+        } else {
+            p.to_path_buf()
+        }
+    });
+    Ok(Config {
+        path: path.to_path_buf(),
+        data_dir,
+        connections,
+    })
+}
+
+fn connection(path: &Path, text: &str, i: usize, rc: RawConnection) -> Result<Connection, ConfigError> {
+    let key = |k: &str| format!("connection[{i}].{k}");
+    let err = |span: std::ops::Range<usize>, k: &str, msg: String, help: Option<String>| {
+        ConfigError::at(path, text, Some(span), Some(key(k)), msg, help)
+    };
+    let name_span = rc.name.span();
+    let client_id = rc.client_id.get_ref().trim().to_owned();
+    if client_id.is_empty() {
+        return Err(err(rc.client_id.span(), "client_id", "client_id is empty".into(), None));
+    }
+    match rc.provider {
+        ProviderKind::Entra if rc.tenant.is_none() => {
+            return Err(err(
+                name_span,
+                "tenant",
+                "provider \"entra\" needs a tenant".into(),
+                Some("add tenant = \"contoso.onmicrosoft.com\" (a domain, a GUID, organizations or common)".into()),
+            ));
+        }
+        ProviderKind::Oidc if rc.issuer.is_none() => {
+            return Err(err(
+                name_span,
+                "issuer",
+                "provider \"oidc\" needs an issuer".into(),
+                Some("add issuer = \"https://idp.example\" (its discovery document is read from <issuer>/.well-known/openid-configuration)".into()),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(t) = &rc.tenant
+        && (t.get_ref().is_empty() || t.get_ref().contains(['/', '?', '#', ' ']))
+    {
+        return Err(err(t.span(), "tenant", format!("invalid tenant {:?}", t.get_ref()), None));
+    }
+    if rc.scopes.is_empty() {
+        return Err(err(
+            name_span,
+            "scopes",
+            "scopes is empty".into(),
+            Some("list what the connection needs, e.g. scopes = [\"https://outlook.office.com/IMAP.AccessAsUser.All\", \"offline_access\"]".into()),
+        ));
+    }
+    for (k, v) in [
+        ("issuer", &rc.issuer),
+        ("authority_host", &rc.authority_host),
+        ("token_url", &rc.token_url),
+        ("device_url", &rc.device_url),
+        ("probe", &rc.probe),
+    ] {
+        if let Some(v) = v {
+            check_url(v).map_err(|(msg, help)| err(v.span(), k, msg, help))?;
+        }
+    }
+    let refresh_before = match &rc.refresh_before {
+        None => DEFAULT_REFRESH_BEFORE,
+        Some(s) => parse_duration(s.get_ref()).map_err(|msg| {
+            err(
+                s.span(),
+                "refresh_before",
+                msg,
+                Some("write a duration such as \"5m\", \"90s\", \"1h 30m\" or \"PT5M\"".into()),
+            )
+        })?,
+    };
+    let expect = rc.expect.map_or_else(Expectations::default, |e| Expectations {
+        audience: e.audience,
+        scopes: e.scopes,
+    });
+    Ok(Connection {
+        name: rc.name.into_inner(),
+        kind: rc.kind,
+        provider: rc.provider,
+        tenant: rc.tenant.map(Spanned::into_inner),
+        issuer: rc.issuer.map(|s| s.into_inner().trim_end_matches('/').to_owned()),
+        client_id,
+        scopes: rc.scopes,
+        flow: rc.flow,
+        account: rc.account,
+        expect,
+        probe: rc.probe.map(Spanned::into_inner),
+        refresh_before,
+        authority_host: rc.authority_host.map(|s| s.into_inner().trim_end_matches('/').to_owned()),
+        token_url: rc.token_url.map(Spanned::into_inner),
+        device_url: rc.device_url.map(Spanned::into_inner),
+    })
+}
+
+/// A non-negative duration in jiff's friendly ("5m 30s") or ISO 8601 ("PT5M") form.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+    Duration::try_from(d).map_err(|_| format!("invalid duration {s:?}: it must not be negative"))
+}
+
+/// Only https, or http to a loopback host (tests, the demo, local IdPs).
+fn check_url(v: &Spanned<String>) -> Result<(), (String, Option<String>)> {
+    let url = reqwest::Url::parse(v.get_ref())
+        .map_err(|e| (format!("invalid URL {:?}: {e}", v.get_ref()), None))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        "http" => Err((
+            format!("plain http to a non-loopback host is refused: {}", v.get_ref()),
+            Some("use https; http is only allowed for 127.0.0.1, [::1] and localhost".into()),
+        )),
+        other => Err((format!("unsupported URL scheme {other:?} in {:?}", v.get_ref()), None)),
+    }
+}
+
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The first `backticked` word of a serde message: the key it complains about.
+fn backticked(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("PT1H").unwrap(), Duration::from_secs(3600));
+        assert!(parse_duration("-5m").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for (u, ok) in [
+            ("http://127.0.0.1:8080/", true),
+            ("http://127.3.4.5/", true),
+            ("http://[::1]:9/", true),
+            ("http://localhost/", true),
+            ("http://10.0.0.1/", false),
+            ("http://idp.example/", false),
+        ] {
+            assert_eq!(is_loopback(&reqwest::Url::parse(u).unwrap()), ok, "{u}");
+        }
+    }
+}

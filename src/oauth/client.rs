@@ -1,0 +1,138 @@
+//! The HTTP client and the one failure type of every OAuth exchange.
+use std::time::Duration;
+
+use crate::diagnose::{self, Cause, Diagnosis, HttpFailure, ProviderHint};
+
+use super::TokenErrorBody;
+
+/// reqwest with the settings token requests need: no redirects (a redirect on a token
+/// endpoint is a misconfiguration or an attack, never something to follow), bounded time.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+}
+
+/// Why an exchange failed, with everything needed to diagnose it.
+#[derive(Debug, Clone)]
+pub enum OAuthFailure {
+    /// The provider answered with an error status.
+    Http {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    /// No answer: DNS, refused, reset, TLS, timeout.
+    Network(String),
+    /// A success status whose body is not what the protocol promises (HTML, truncated JSON).
+    Malformed {
+        what: String,
+        detail: String,
+        body: Vec<u8>,
+    },
+}
+
+impl HttpClient {
+    pub fn new(timeout: Duration) -> Self {
+        let inner = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("connwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the TLS backend is compiled in, so building the client cannot fail");
+        HttpClient { inner }
+    }
+
+    /// POST an `application/x-www-form-urlencoded` body; `Ok` holds a 2xx body.
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Vec<u8>, OAuthFailure> {
+        let req = self
+            .inner
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(form);
+        Self::finish(req.send().await).await
+    }
+
+    pub async fn get(&self, url: &str) -> Result<Vec<u8>, OAuthFailure> {
+        let req = self.inner.get(url).header(reqwest::header::ACCEPT, "application/json");
+        Self::finish(req.send().await).await
+    }
+
+    async fn finish(sent: reqwest::Result<reqwest::Response>) -> Result<Vec<u8>, OAuthFailure> {
+        let resp = sent.map_err(|e| OAuthFailure::Network(describe(&e)))?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| OAuthFailure::Network(describe(&e)))?
+            .to_vec();
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            Err(OAuthFailure::Http { status, headers, body })
+        }
+    }
+}
+
+/// reqwest's error chain in one line, without the URL's query (which never holds secrets
+/// here, but stays out of logs on principle).
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "connection broke while reading the answer"
+    } else {
+        "request failed"
+    };
+    let mut detail = String::new();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        detail = s.to_string();
+        src = s.source();
+    }
+    let host = e.url().and_then(|u| u.host_str().map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0))));
+    match (host, detail.is_empty()) {
+        (Some(h), false) => format!("{kind} ({h}): {detail}"),
+        (Some(h), true) => format!("{kind} ({h})"),
+        (None, false) => format!("{kind}: {detail}"),
+        (None, true) => kind.to_owned(),
+    }
+}
+
+impl OAuthFailure {
+    /// The OAuth error body, when the provider sent one.
+    pub fn error_body(&self) -> Option<TokenErrorBody> {
+        match self {
+            OAuthFailure::Http { body, .. } => serde_json::from_slice(body).ok(),
+            _ => None,
+        }
+    }
+
+    pub fn diagnose(&self, provider: ProviderHint) -> Diagnosis {
+        match self {
+            OAuthFailure::Http { status, headers, body } => diagnose::diagnose(&HttpFailure {
+                status: Some(*status),
+                headers: headers.clone(),
+                body,
+                provider,
+            }),
+            OAuthFailure::Network(detail) => diagnose::diagnose_network(detail),
+            // The body is not quoted: a truncated success response may hold part of a token.
+            OAuthFailure::Malformed { what, detail, .. } => {
+                let mut d = diagnose::diagnose_network(detail);
+                d.cause = Cause::ServerError;
+                d.http_status = Some(200);
+                d.summary = format!("{what} is not valid: {detail}");
+                d.action = "Probably a proxy or gateway in the way; connwatch retries by itself.".into();
+                d
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Device authorization grant (RFC 8628). We poll the token endpoint ourselves because
+//! oauth2's poller throws the provider's error body away (see shared/reference).
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::response::lenient_int;
+use super::{HttpClient, OAuthFailure, TokenResponse};
+use crate::diagnose::{self, Cause, Diagnosis, ProviderHint};
+use crate::secret::Secret;
+
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// RFC 8628 §3.5: "If no value is provided, clients MUST use 5 as the default."
+const DEFAULT_INTERVAL: u64 = 5;
+/// RFC 8628 §3.5: slow_down adds 5 seconds to the interval for all later requests.
+const SLOW_DOWN_STEP: u64 = 5;
+
+#[derive(Debug, Clone)]
+pub struct DeviceAuthorization {
+    pub device_code: Secret,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: u64,
+    pub interval: u64,
+    pub message: Option<String>,
+}
+
+impl DeviceAuthorization {
+    pub fn parse(body: &[u8]) -> Result<DeviceAuthorization, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        Ok(DeviceAuthorization {
+            device_code: Secret::new(text("device_code").ok_or("no device_code")?),
+            user_code: text("user_code").ok_or("no user_code")?.to_owned(),
+            // Google (and older drafts) say verification_url.
+            verification_uri: text("verification_uri")
+                .or_else(|| text("verification_url"))
+                .ok_or("no verification_uri")?
+                .to_owned(),
+            verification_uri_complete: text("verification_uri_complete").map(str::to_owned),
+            expires_in: v
+                .get("expires_in")
+                .and_then(lenient_int)
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or("no expires_in")?,
+            interval: v
+                .get("interval")
+                .and_then(lenient_int)
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(DEFAULT_INTERVAL),
+            message: text("message").map(str::to_owned),
+        })
+    }
+}
+
+/// Waits between polls. Production waits for real; tests scale the waits down and record
+/// the nominal intervals, so the polling rules are checked without slow tests.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    scale: f64,
+    log: Option<Arc<Mutex<Vec<Duration>>>>,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer { scale: 1.0, log: None }
+    }
+}
+
+impl Pacer {
+    /// Sleep `scale` × each nominal wait and remember the nominal waits.
+    pub fn scaled(scale: f64) -> (Pacer, Arc<Mutex<Vec<Duration>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        (
+            Pacer {
+                scale,
+                log: Some(log.clone()),
+            },
+            log,
+        )
+    }
+
+    pub async fn wait(&self, nominal: Duration) {
+        if let Some(log) = &self.log {
+            log.lock().unwrap_or_else(|p| p.into_inner()).push(nominal);
+        }
+        tokio::time::sleep(nominal.mul_f64(self.scale)).await;
+    }
+
+    fn scale(&self, d: Duration) -> Duration {
+        d.mul_f64(self.scale)
+    }
+}
+
+pub async fn start_device(
+    http: &HttpClient,
+    device_url: &str,
+    client_id: &str,
+    scopes: &[String],
+) -> Result<DeviceAuthorization, OAuthFailure> {
+    let scope = scopes.join(" ");
+    let body = http
+        .post_form(device_url, &[("client_id", client_id), ("scope", &scope)])
+        .await?;
+    DeviceAuthorization::parse(&body).map_err(|detail| OAuthFailure::Malformed {
+        what: "the device authorization response".into(),
+        detail,
+        body,
+    })
+}
+
+/// Poll until the user finishes, declines, or the code expires. `Err` holds the diagnosis.
+pub async fn poll_device(
+    http: &HttpClient,
+    token_url: &str,
+    client_id: &str,
+    auth: &DeviceAuthorization,
+    pacer: &Pacer,
+    provider: ProviderHint,
+) -> Result<TokenResponse, Diagnosis> {
+    let deadline = tokio::time::Instant::now() + pacer.scale(Duration::from_secs(auth.expires_in));
+    let mut interval = auth.interval;
+    loop {
+        pacer.wait(Duration::from_secs(interval)).await;
+        if tokio::time::Instant::now() >= deadline {
+            return Err(expired(auth.expires_in));
+        }
+        let sent = http
+            .post_form(
+                token_url,
+                &[
+                    ("grant_type", DEVICE_GRANT),
+                    ("client_id", client_id),
+                    ("device_code", auth.device_code.expose()),
+                ],
+            )
+            .await;
+        match sent {
+            Ok(body) => {
+                return TokenResponse::parse(&body).map_err(|detail| {
+                    OAuthFailure::Malformed {
+                        what: "the token response".into(),
+                        detail,
+                        body,
+                    }
+                    .diagnose(provider)
+                });
+            }
+            Err(failure) => match failure.error_body().map(|b| b.error) {
+                Some(e) if e == "authorization_pending" => {}
+                Some(e) if e == "slow_down" => interval += SLOW_DOWN_STEP,
+                // A transient failure while the user types the code must not end the sign-in.
+                _ if failure.diagnose(provider).retryable => {}
+                _ => return Err(failure.diagnose(provider)),
+            },
+        }
+    }
+}
+
+fn expired(expires_in: u64) -> Diagnosis {
+    let mut d = diagnose::diagnose_network("");
+    d.cause = Cause::DeviceCodeExpired;
+    d.retryable = false;
+    d.needs_reauth = true;
+    d.summary = format!("The device code expired after {} minutes without a sign-in.", expires_in / 60);
+    d.action = "Start the sign-in again and enter the new code.".into();
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_entra_and_google_shapes() {
+        let entra = br#"{"user_code":"GF4KDXP2Q","device_code":"DAQABAAEAAAD","verification_uri":"https://microsoft.com/devicelogin","expires_in":900,"interval":5,"message":"To sign in..."}"#;
+        let a = DeviceAuthorization::parse(entra).unwrap();
+        assert_eq!((a.user_code.as_str(), a.interval, a.expires_in), ("GF4KDXP2Q", 5, 900));
+        let google = br#"{"device_code":"x","user_code":"ABC-DEF","verification_url":"https://www.google.com/device","expires_in":"1800"}"#;
+        let g = DeviceAuthorization::parse(google).unwrap();
+        assert_eq!((g.interval, g.expires_in), (DEFAULT_INTERVAL, 1800));
+        assert_eq!(g.verification_uri, "https://www.google.com/device");
+        assert!(DeviceAuthorization::parse(b"<html>").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! OAuth 2.0 requests over our one HTTP client: device authorization (RFC 8628) and the
+//! refresh-token grant (RFC 6749 §6). Responses are parsed leniently (Entra v1 sends numbers
+//! as strings) and error bodies keep every field the provider sent.
+
+mod client;
+mod device;
+mod refresh;
+mod response;
+
+pub use client::{HttpClient, OAuthFailure};
+pub use device::{DeviceAuthorization, Pacer, poll_device, start_device};
+pub use refresh::refresh;
+pub use response::{TokenErrorBody, TokenResponse};

@@ -1,0 +1,131 @@
+//! The token store: one JSON file per connection, 0600 in a 0700 directory, replaced
+//! atomically. Losing a refresh token forces a sign-in, so nothing here deletes a file it
+//! cannot read: a corrupt file is reported and left for the user to inspect or purge.
+
+mod atomic;
+mod lock;
+mod paths;
+mod status;
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use atomic::write_atomic;
+pub use lock::ConnectionLock;
+pub use paths::StorePaths;
+pub use status::{HistoryEntry, StatusRecord};
+
+use crate::secret::Secret;
+
+/// What we keep for one connection. Version 1 of the file format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub version: u32,
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    pub id_token: Option<Secret>,
+    pub expires_at: Option<Timestamp>,
+    /// The scopes the provider says it granted (`scope` of the token response).
+    pub granted_scopes: Vec<String>,
+    pub obtained_at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid token file ({reason}); it was left untouched — run `connwatch purge {name}` to start over")]
+    Corrupt {
+        path: PathBuf,
+        name: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenStore {
+    paths: StorePaths,
+}
+
+impl TokenStore {
+    pub fn new(paths: StorePaths) -> Self {
+        TokenStore { paths }
+    }
+
+    pub fn paths(&self) -> &StorePaths {
+        &self.paths
+    }
+
+    pub fn token_path(&self, name: &str) -> PathBuf {
+        self.paths.tokens_dir.join(format!("{name}.json"))
+    }
+
+    /// `Ok(None)` when the connection has never been signed in (or was purged).
+    pub fn load(&self, name: &str) -> Result<Option<TokenSet>, StoreError> {
+        let path = self.token_path(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        };
+        let set: TokenSet = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            name: name.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if set.version != 1 {
+            return Err(StoreError::Corrupt {
+                path,
+                name: name.to_owned(),
+                reason: format!("unsupported version {}", set.version),
+            });
+        }
+        Ok(Some(set))
+    }
+
+    pub fn save(&self, name: &str, set: &TokenSet) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(set).map_err(std::io::Error::other)?;
+        write_atomic(&self.paths.tokens_dir, &self.token_path(name), &bytes)
+    }
+
+    /// Forget the tokens. Returns whether a file was there.
+    pub fn purge(&self, name: &str) -> std::io::Result<bool> {
+        match std::fs::remove_file(self.token_path(name)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn lock(&self, name: &str) -> std::io::Result<ConnectionLock> {
+        ConnectionLock::acquire(&self.paths.tokens_dir, name)
+    }
+
+    pub fn load_status(&self, name: &str) -> Option<StatusRecord> {
+        status::load(&self.paths.status_dir, name)
+    }
+
+    pub fn save_status(&self, name: &str, record: &StatusRecord) -> std::io::Result<()> {
+        status::save(&self.paths.status_dir, name, record)
+    }
+}
+
+/// Create `dir` (and parents) with mode 0700 on Unix, tightening it if it already exists.
+pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,41 @@
+//! Where the store lives: `data_dir` from the config, `CONNWATCH_DATA_DIR`, or the
+//! platform's local data dir (tokens are data, not cache: losing them forces a sign-in).
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorePaths {
+    pub root: PathBuf,
+    pub tokens_dir: PathBuf,
+    pub status_dir: PathBuf,
+    pub logs_dir: PathBuf,
+}
+
+impl StorePaths {
+    pub fn under(root: &Path) -> Self {
+        StorePaths {
+            root: root.to_path_buf(),
+            tokens_dir: root.join("tokens"),
+            status_dir: root.join("status"),
+            logs_dir: root.join("logs"),
+        }
+    }
+
+    /// Resolve from the config's `data_dir`, then `CONNWATCH_DATA_DIR`, then the platform.
+    pub fn resolve(config_data_dir: Option<&Path>) -> Option<Self> {
+        if let Some(d) = config_data_dir {
+            return Some(Self::under(d));
+        }
+        if let Some(d) = std::env::var_os("CONNWATCH_DATA_DIR").filter(|d| !d.is_empty()) {
+            return Some(Self::under(Path::new(&d)));
+        }
+        let dirs = directories::ProjectDirs::from("", "", "connwatch")?;
+        let root = dirs.data_local_dir().to_path_buf();
+        let state = dirs.state_dir().map_or_else(|| root.clone(), Path::to_path_buf);
+        Some(StorePaths {
+            tokens_dir: root.join("tokens"),
+            status_dir: state.join("status"),
+            logs_dir: state.join("logs"),
+            root,
+        })
+    }
+}
