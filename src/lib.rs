@@ -1,5 +1,6 @@
 //! connwatch: watch and repair OAuth-backed mail, calendar and integration connections.
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connection;
@@ -10,3 +11,4 @@ pub mod provider;
 pub mod secret;
 pub mod store;
 pub mod token;
+pub mod worker;

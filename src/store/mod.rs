@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use atomic::write_atomic;
 pub use lock::ConnectionLock;
 pub use paths::StorePaths;
-pub use status::{HistoryEntry, StatusRecord};
+pub use status::{HISTORY_LEN, HistoryEntry, StatusRecord};
 
 use crate::secret::Secret;
 

@@ -1,0 +1,110 @@
+//! One connection as the worker holds it, and the view it sends out.
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use super::ConnectionView;
+use crate::config::Connection;
+use crate::connection::ConnState;
+use crate::diagnose::Diagnosis;
+use crate::provider::Endpoints;
+use crate::store::{HISTORY_LEN, HistoryEntry, StatusRecord, TokenSet};
+
+pub(super) struct Conn {
+    pub cfg: Connection,
+    /// Resolved once (templates, or discovery for oidc), shared with jobs.
+    pub endpoints: Arc<OnceCell<Endpoints>>,
+    pub tokens: Option<TokenSet>,
+    pub state: ConnState,
+    pub note: Option<String>,
+    pub last_error: Option<Diagnosis>,
+    pub last_error_at: Option<Timestamp>,
+    pub last_success: Option<Timestamp>,
+    pub failures: u64,
+    pub history: Vec<HistoryEntry>,
+    /// When to act next on our own: refresh before expiry, retry, or notice expiry.
+    pub due: Option<(Instant, Timestamp)>,
+    /// Consecutive transient failures (for backoff).
+    pub attempt: u32,
+    /// Bumped by purge and sign-in so results of superseded jobs are ignored.
+    pub generation: u64,
+    pub busy: bool,
+    pub sign_in: Option<tokio::task::AbortHandle>,
+}
+
+impl Conn {
+    pub fn new(cfg: Connection, record: Option<StatusRecord>) -> Self {
+        let (last_error, last_error_at, last_success, failures, history) = match record {
+            Some(r) => (r.last_error, r.last_error_at, r.last_success, r.failures, r.history),
+            None => (None, None, None, 0, Vec::new()),
+        };
+        Conn {
+            cfg,
+            endpoints: Arc::new(OnceCell::new()),
+            tokens: None,
+            state: ConnState::SignedOut,
+            note: None,
+            last_error,
+            last_error_at,
+            last_success,
+            failures,
+            history,
+            due: None,
+            attempt: 0,
+            generation: 0,
+            busy: false,
+            sign_in: None,
+        }
+    }
+
+    pub fn remember(&mut self, at: Timestamp, what: impl Into<String>) {
+        self.history.push(HistoryEntry { at, what: what.into() });
+        let excess = self.history.len().saturating_sub(HISTORY_LEN);
+        self.history.drain(..excess);
+    }
+
+    pub fn fail(&mut self, at: Timestamp, d: Diagnosis, state: ConnState) {
+        let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
+        self.remember(at, format!("{state}: {code}"));
+        self.state = state;
+        self.last_error = Some(d);
+        self.last_error_at = Some(at);
+        self.failures += 1;
+    }
+
+    pub fn record(&self) -> StatusRecord {
+        StatusRecord {
+            state: self.state,
+            last_error: self.last_error.clone(),
+            last_error_at: self.last_error_at,
+            last_success: self.last_success,
+            failures: self.failures,
+            history: self.history.clone(),
+        }
+    }
+
+    pub fn view(&self) -> ConnectionView {
+        let t = self.tokens.as_ref();
+        ConnectionView {
+            name: self.cfg.name.clone(),
+            kind: self.cfg.kind,
+            provider: self.cfg.provider,
+            account: self.cfg.account.clone(),
+            realm: self.cfg.realm().map(str::to_owned),
+            state: self.state,
+            note: self.note.clone(),
+            access_expires_at: t.and_then(|t| t.expires_at),
+            has_refresh_token: t.is_some_and(|t| t.refresh_token.is_some()),
+            granted_scopes: t.map(|t| t.granted_scopes.clone()).unwrap_or_default(),
+            token_preview: t.map(|t| t.access_token.masked()),
+            last_error: self.last_error.clone(),
+            last_error_at: self.last_error_at,
+            last_success: self.last_success,
+            next_attempt_at: self.due.map(|(_, at)| at),
+            busy: self.busy,
+            history: self.history.clone(),
+        }
+    }
+}

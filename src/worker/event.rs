@@ -1,0 +1,66 @@
+//! What the worker is asked to do and what it reports. No raw token ever crosses this line:
+//! views carry expiry, scopes and a masked preview; decode results carry claims only.
+use jiff::Timestamp;
+
+use crate::config::{Kind, ProviderKind};
+use crate::connection::ConnState;
+use crate::diagnose::Diagnosis;
+use crate::store::HistoryEntry;
+use crate::token::TokenReport;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Interactive sign-in (device code) for one connection.
+    SignIn { name: String },
+    CancelSignIn { name: String },
+    Refresh { name: String },
+    RefreshAll,
+    /// Forget the connection's tokens.
+    Purge { name: String },
+    /// Decode the connection's access token (claims and findings, never the token).
+    Decode { name: String },
+    Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Connection(Box<ConnectionView>),
+    DeviceCode(DeviceCodeView),
+    SignInEnded { name: String, ok: bool },
+    Decoded { name: String, report: Box<TokenReport> },
+}
+
+/// Everything the dashboard and `status` show about one connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionView {
+    pub name: String,
+    pub kind: Kind,
+    pub provider: ProviderKind,
+    pub account: Option<String>,
+    /// Tenant (entra) or issuer (oidc).
+    pub realm: Option<String>,
+    pub state: ConnState,
+    /// Why the state is what it is when no provider error says it (e.g. a corrupt file).
+    pub note: Option<String>,
+    pub access_expires_at: Option<Timestamp>,
+    pub has_refresh_token: bool,
+    pub granted_scopes: Vec<String>,
+    pub token_preview: Option<String>,
+    pub last_error: Option<Diagnosis>,
+    pub last_error_at: Option<Timestamp>,
+    pub last_success: Option<Timestamp>,
+    /// When the worker will next try on its own (refresh or retry).
+    pub next_attempt_at: Option<Timestamp>,
+    /// A request is in flight (spinner).
+    pub busy: bool,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCodeView {
+    pub name: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub expires_at: Timestamp,
+    pub message: Option<String>,
+}

@@ -1,0 +1,175 @@
+//! The network work, each run as its own task so the worker loop never waits on it.
+//! Every job that gets new tokens saves them (under the connection's lock) before it
+//! reports success: a rotated refresh token is on disk before the new access token is used.
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{OnceCell, mpsc};
+
+use super::DeviceCodeView;
+use crate::clock::Clock;
+use crate::config::Connection;
+use crate::diagnose::{self, Cause, Diagnosis, ProviderHint};
+use crate::oauth::{self, HttpClient, Pacer, TokenResponse};
+use crate::provider::{self, EndpointSource, Endpoints};
+use crate::store::{TokenSet, TokenStore};
+
+/// Everything a job needs, cloned out of the worker.
+#[derive(Clone)]
+pub(super) struct JobContext {
+    pub http: HttpClient,
+    pub store: TokenStore,
+    pub clock: Arc<dyn Clock>,
+    pub pacer: Pacer,
+    pub cfg: Connection,
+    pub endpoints: Arc<OnceCell<Endpoints>>,
+}
+
+pub(super) enum JobOutcome {
+    /// New tokens are saved and ready.
+    Tokens { set: TokenSet, what: &'static str },
+    Failed(Diagnosis),
+}
+
+impl JobContext {
+    fn hint(&self) -> ProviderHint {
+        provider::hint(self.cfg.provider)
+    }
+
+    async fn endpoints(&self) -> Result<&Endpoints, Diagnosis> {
+        self.endpoints
+            .get_or_try_init(|| async {
+                match provider::endpoint_source(&self.cfg) {
+                    EndpointSource::Fixed(e) => Ok(e),
+                    EndpointSource::Discovery { issuer } => {
+                        let mut e = provider::discover(&self.http, &issuer)
+                            .await
+                            .map_err(|f| f.diagnose(self.hint()))?;
+                        provider::apply_overrides(&mut e, &self.cfg);
+                        Ok(e)
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn lock(&self) -> Result<crate::store::ConnectionLock, Diagnosis> {
+        let store = self.store.clone();
+        let name = self.cfg.name.clone();
+        tokio::task::spawn_blocking(move || store.lock(&name))
+            .await
+            .map_err(|e| local_failure(format!("the lock task failed: {e}")))?
+            .map_err(|e| local_failure(format!("cannot lock the token store: {e}")))
+    }
+
+    fn token_set(&self, resp: TokenResponse, previous_rt: Option<crate::secret::Secret>) -> TokenSet {
+        let now = self.clock.now();
+        let granted = resp.scopes();
+        TokenSet {
+            version: 1,
+            expires_at: resp
+                .expires_in
+                .and_then(|s| now.checked_add(jiff::SignedDuration::from_secs(s)).ok()),
+            // Google (and Entra for some grants) send no new refresh token: keep the old one.
+            refresh_token: resp.refresh_token.or(previous_rt),
+            access_token: resp.access_token,
+            id_token: resp.id_token,
+            granted_scopes: if granted.is_empty() { self.cfg.scopes.clone() } else { granted },
+            obtained_at: now,
+        }
+    }
+
+    fn save(&self, set: &TokenSet) -> Result<(), Diagnosis> {
+        self.store
+            .save(&self.cfg.name, set)
+            .map_err(|e| local_failure(format!("cannot save the new tokens: {e}")))
+    }
+
+    /// Refresh under the lock. `known_access` is the access token the worker holds: if the
+    /// file on disk has another one that is still fresh, another process already refreshed.
+    pub async fn refresh(self, known_access: Option<String>) -> JobOutcome {
+        match self.refresh_inner(known_access).await {
+            Ok(o) => o,
+            Err(d) => JobOutcome::Failed(d),
+        }
+    }
+
+    async fn refresh_inner(&self, known_access: Option<String>) -> Result<JobOutcome, Diagnosis> {
+        let endpoints = self.endpoints().await?.clone();
+        let _lock = self.lock().await?;
+        let current = self
+            .store
+            .load(&self.cfg.name)
+            .map_err(|e| local_failure(e.to_string()))?
+            .ok_or_else(|| local_failure("the token file disappeared (purged by another process?)".into()))?;
+        let fresh_until = self
+            .clock
+            .now()
+            .checked_add(jiff::SignedDuration::try_from(self.cfg.refresh_before).unwrap_or_default())
+            .unwrap_or(Timestamp::MAX);
+        let changed = known_access.as_deref() != Some(current.access_token.expose());
+        if changed && current.expires_at.is_some_and(|e| e > fresh_until) {
+            return Ok(JobOutcome::Tokens { set: current, what: "loaded (refreshed elsewhere)" });
+        }
+        let Some(rt) = current.refresh_token.clone() else {
+            return Err(diagnose::no_refresh_token(self.cfg.asks_offline_access()));
+        };
+        let resp = oauth::refresh(&self.http, &endpoints.token_endpoint, &self.cfg.client_id, rt.expose(), &self.cfg.scopes)
+            .await
+            .map_err(|f| f.diagnose(self.hint()))?;
+        let rotated = resp.refresh_token.as_ref().is_some_and(|n| n != &rt);
+        let set = self.token_set(resp, Some(rt));
+        self.save(&set)?;
+        Ok(JobOutcome::Tokens { set, what: if rotated { "refreshed (refresh token rotated)" } else { "refreshed" } })
+    }
+
+    /// Device-code sign-in: ask for a code, show it, poll until the user is done.
+    pub async fn device_sign_in(self, show: mpsc::UnboundedSender<DeviceCodeView>) -> JobOutcome {
+        match self.device_inner(show).await {
+            Ok(o) => o,
+            Err(d) => JobOutcome::Failed(d),
+        }
+    }
+
+    async fn device_inner(&self, show: mpsc::UnboundedSender<DeviceCodeView>) -> Result<JobOutcome, Diagnosis> {
+        let endpoints = self.endpoints().await?.clone();
+        let device_url = endpoints.device_authorization_endpoint.clone().ok_or_else(|| {
+            let mut d = local_failure("the provider has no device authorization endpoint".into());
+            d.cause = Cause::InvalidRequest;
+            d.retryable = false;
+            d.action = "Set device_url in the connection, or use flow = \"browser\".".into();
+            d
+        })?;
+        let auth = oauth::start_device(&self.http, &device_url, &self.cfg.client_id, &self.cfg.scopes)
+            .await
+            .map_err(|f| f.diagnose(self.hint()))?;
+        let expires_at = self
+            .clock
+            .now()
+            .checked_add(Duration::from_secs(auth.expires_in))
+            .unwrap_or(Timestamp::MAX);
+        let _ = show.send(DeviceCodeView {
+            name: self.cfg.name.clone(),
+            user_code: auth.user_code.clone(),
+            verification_uri: auth.verification_uri.clone(),
+            expires_at,
+            message: auth.message.clone(),
+        });
+        let resp = oauth::poll_device(&self.http, &endpoints.token_endpoint, &self.cfg.client_id, &auth, &self.pacer, self.hint()).await?;
+        let _lock = self.lock().await?;
+        // A new sign-in replaces the grant; an old refresh token is not kept as a fallback.
+        let set = self.token_set(resp, None);
+        self.save(&set)?;
+        Ok(JobOutcome::Tokens { set, what: "signed in (device code)" })
+    }
+}
+
+/// A failure on our side (disk, lock): not the provider's fault, not fixed by signing in.
+fn local_failure(summary: String) -> Diagnosis {
+    let mut d = diagnose::diagnose_network(&summary);
+    d.cause = Cause::Unknown;
+    d.summary = summary;
+    d.action = "Check the data directory's permissions and free space; connwatch retries by itself.".into();
+    d
+}

@@ -1,0 +1,67 @@
+//! The worker: one tokio task that owns the HTTP client, the token store, every token and
+//! every timer. It speaks `Request` in and `Event` out and imports nothing of the UI.
+
+mod backoff;
+mod conn;
+mod event;
+mod jobs;
+mod run;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+pub use backoff::Backoff;
+pub use event::{ConnectionView, DeviceCodeView, Event, Request};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::oauth::{HttpClient, Pacer};
+use crate::store::TokenStore;
+
+#[derive(Clone)]
+pub struct WorkerOptions {
+    pub http_timeout: Duration,
+    pub pacer: Pacer,
+    pub clock: Arc<dyn Clock>,
+    pub backoff: Backoff,
+    /// At most this many refreshes in flight at once (a helpdesk may watch thousands).
+    pub max_concurrency: usize,
+    /// Refresh on start-up and before expiry without being asked.
+    pub auto_refresh: bool,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            http_timeout: Duration::from_secs(30),
+            pacer: Pacer::default(),
+            clock: Arc::new(SystemClock),
+            backoff: Backoff::default(),
+            max_concurrency: 8,
+            auto_refresh: true,
+        }
+    }
+}
+
+pub struct WorkerHandle {
+    pub requests: mpsc::UnboundedSender<Request>,
+    pub events: mpsc::UnboundedReceiver<Event>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Start the worker on the current tokio runtime. It first reports every connection as
+/// found in the store, then keeps them fresh.
+pub fn spawn(config: &Config, store: TokenStore, opts: WorkerOptions) -> WorkerHandle {
+    let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let http = HttpClient::new(opts.http_timeout);
+    let worker = run::Worker::new(config, store, http, opts, ev_tx);
+    let task = tokio::spawn(worker.run(req_rx));
+    WorkerHandle {
+        requests: req_tx,
+        events: ev_rx,
+        task,
+    }
+}

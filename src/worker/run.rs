@@ -1,0 +1,406 @@
+//! The worker loop and the state machine of each connection.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::backoff::random_unit;
+use super::conn::Conn;
+use super::jobs::{JobContext, JobOutcome};
+use super::{DeviceCodeView, Event, Request, WorkerOptions};
+use crate::config::Config;
+use crate::connection::ConnState;
+use crate::diagnose::{self, Cause, Diagnosis};
+use crate::oauth::HttpClient;
+use crate::store::{StoreError, TokenStore};
+use crate::token::{self, Expectations};
+
+/// What finished, for which connection and which generation of it.
+struct Finished {
+    index: usize,
+    generation: u64,
+    outcome: JobOutcome,
+}
+
+pub(super) struct Worker {
+    conns: Vec<Conn>,
+    by_name: HashMap<String, usize>,
+    store: TokenStore,
+    http: HttpClient,
+    opts: WorkerOptions,
+    events: mpsc::UnboundedSender<Event>,
+    permits: Arc<Semaphore>,
+}
+
+impl Worker {
+    pub fn new(
+        config: &Config,
+        store: TokenStore,
+        http: HttpClient,
+        opts: WorkerOptions,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Self {
+        let conns: Vec<Conn> = config
+            .connections
+            .iter()
+            .map(|c| Conn::new(c.clone(), store.load_status(&c.name)))
+            .collect();
+        let by_name = conns.iter().enumerate().map(|(i, c)| (c.cfg.name.clone(), i)).collect();
+        let permits = Arc::new(Semaphore::new(opts.max_concurrency.max(1)));
+        Worker { conns, by_name, store, http, opts, events, permits }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.opts.clock.now()
+    }
+
+    pub async fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
+        let mut jobs: JoinSet<Finished> = JoinSet::new();
+        let (code_tx, mut code_rx) = mpsc::unbounded_channel::<DeviceCodeView>();
+        for i in 0..self.conns.len() {
+            self.load(i);
+            self.emit(i);
+        }
+        loop {
+            let next_due = self.conns.iter().filter_map(|c| c.due.map(|(at, _)| at)).min();
+            tokio::select! {
+                req = requests.recv() => match req {
+                    None | Some(Request::Shutdown) => break,
+                    Some(req) => self.handle(req, &mut jobs, &code_tx),
+                },
+                Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+                    if let Ok(done) = done {
+                        self.finish(done);
+                    }
+                },
+                Some(code) = code_rx.recv() => {
+                    let _ = self.events.send(Event::DeviceCode(code));
+                },
+                () = sleep_until(next_due), if next_due.is_some() => self.run_due(&mut jobs),
+            }
+        }
+        jobs.abort_all();
+    }
+
+    /// Start-up: read the store and decide what each connection needs.
+    fn load(&mut self, i: usize) {
+        let now = self.now();
+        let name = self.conns[i].cfg.name.clone();
+        match self.store.load(&name) {
+            Ok(None) => {
+                let c = &mut self.conns[i];
+                c.state = ConnState::SignedOut;
+                c.note = Some("not signed in".into());
+            }
+            Ok(Some(set)) => {
+                self.conns[i].tokens = Some(set);
+                self.settle(i, now);
+            }
+            Err(e) => {
+                let c = &mut self.conns[i];
+                c.state = match e {
+                    StoreError::Corrupt { .. } => ConnState::Misconfigured,
+                    StoreError::Io { .. } => ConnState::SignedOut,
+                };
+                c.note = Some(e.to_string());
+                tracing::warn!(connection = %name, "token file unusable: {e}");
+            }
+        }
+    }
+
+    /// With tokens in hand: connected until the refresh point, or expired.
+    fn settle(&mut self, i: usize, now: Timestamp) {
+        let auto = self.opts.auto_refresh;
+        let c = &mut self.conns[i];
+        let Some(t) = &c.tokens else { return };
+        let has_rt = t.refresh_token.is_some();
+        let expired = t.expires_at.is_some_and(|e| e <= now);
+        c.note = (!has_rt).then(|| {
+            if c.cfg.asks_offline_access() {
+                "no refresh token was issued".to_owned()
+            } else {
+                "no refresh token: offline_access not requested".to_owned()
+            }
+        });
+        if expired && !has_rt {
+            let d = diagnose::no_refresh_token(c.cfg.asks_offline_access());
+            c.due = None;
+            c.fail(now, d, ConnState::NeedsReauth);
+            return;
+        }
+        if c.state != ConnState::NeedsReauth || expired {
+            c.state = if expired { ConnState::Disconnected } else { ConnState::Connected };
+        }
+        c.due = match (t.expires_at, has_rt) {
+            _ if !auto => None,
+            (None, _) => None,
+            // Without a refresh token, wake at expiry to say so.
+            (Some(exp), false) => Some(due_at(now, exp)),
+            (Some(exp), true) => {
+                let before = jiff::SignedDuration::try_from(c.cfg.refresh_before).unwrap_or_default();
+                let at = exp.checked_sub(before).unwrap_or(exp).max(now);
+                Some(due_at(now, at))
+            }
+        };
+        if c.state == ConnState::NeedsReauth {
+            c.due = None;
+        }
+    }
+
+    fn handle(&mut self, req: Request, jobs: &mut JoinSet<Finished>, code_tx: &mpsc::UnboundedSender<DeviceCodeView>) {
+        let index = |name: &str| self.by_name.get(name).copied();
+        match req {
+            Request::Refresh { name } => {
+                if let Some(i) = index(&name) {
+                    self.start_refresh(i, jobs);
+                }
+            }
+            Request::RefreshAll => {
+                for i in 0..self.conns.len() {
+                    if self.conns[i].tokens.is_some() {
+                        self.start_refresh(i, jobs);
+                    }
+                }
+            }
+            Request::SignIn { name } => {
+                if let Some(i) = index(&name) {
+                    self.start_sign_in(i, jobs, code_tx.clone());
+                }
+            }
+            Request::CancelSignIn { name } => {
+                if let Some(i) = index(&name) {
+                    let now = self.now();
+                    let c = &mut self.conns[i];
+                    if let Some(h) = c.sign_in.take() {
+                        h.abort();
+                        c.generation += 1;
+                        c.busy = false;
+                        c.remember(now, "sign-in cancelled");
+                        c.state = if c.tokens.is_some() { ConnState::NeedsReauth } else { ConnState::SignedOut };
+                        let _ = self.events.send(Event::SignInEnded { name, ok: false });
+                        self.settle(i, now);
+                        self.emit(i);
+                    }
+                }
+            }
+            Request::Purge { name } => {
+                if let Some(i) = index(&name) {
+                    self.purge(i);
+                }
+            }
+            Request::Decode { name } => {
+                if let Some(i) = index(&name) {
+                    let c = &self.conns[i];
+                    if let Some(t) = &c.tokens {
+                        let report = token::inspect(t.access_token.expose(), &expectations(&c.cfg), self.now());
+                        let _ = self.events.send(Event::Decoded { name, report: Box::new(report) });
+                    }
+                }
+            }
+            Request::Shutdown => {}
+        }
+    }
+
+    fn context(&self, i: usize) -> JobContext {
+        let c = &self.conns[i];
+        JobContext {
+            http: self.http.clone(),
+            store: self.store.clone(),
+            clock: self.opts.clock.clone(),
+            pacer: self.opts.pacer.clone(),
+            cfg: c.cfg.clone(),
+            endpoints: c.endpoints.clone(),
+        }
+    }
+
+    fn start_refresh(&mut self, i: usize, jobs: &mut JoinSet<Finished>) {
+        let c = &self.conns[i];
+        if c.busy || c.tokens.is_none() {
+            return;
+        }
+        let ctx = self.context(i);
+        let known = c.tokens.as_ref().map(|t| t.access_token.expose().to_owned());
+        let generation = c.generation;
+        let permits = self.permits.clone();
+        jobs.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            Finished { index: i, generation, outcome: ctx.refresh(known).await }
+        });
+        let c = &mut self.conns[i];
+        c.busy = true;
+        c.due = None;
+        if matches!(c.state, ConnState::Connected | ConnState::Disconnected) {
+            c.state = ConnState::Refreshing;
+        }
+        tracing::info!(connection = %c.cfg.name, "refreshing");
+        self.emit(i);
+    }
+
+    fn start_sign_in(&mut self, i: usize, jobs: &mut JoinSet<Finished>, code_tx: mpsc::UnboundedSender<DeviceCodeView>) {
+        if let Some(h) = self.conns[i].sign_in.take() {
+            h.abort();
+        }
+        let ctx = self.context(i);
+        let now = self.now();
+        let c = &mut self.conns[i];
+        c.generation += 1;
+        let generation = c.generation;
+        let handle = jobs.spawn(async move {
+            Finished { index: i, generation, outcome: ctx.device_sign_in(code_tx).await }
+        });
+        c.sign_in = Some(handle);
+        c.busy = true;
+        c.due = None;
+        c.state = ConnState::Authorizing;
+        c.remember(now, "sign-in started (device code)");
+        tracing::info!(connection = %c.cfg.name, "device sign-in started");
+        self.emit(i);
+    }
+
+    fn purge(&mut self, i: usize) {
+        let now = self.now();
+        let name = self.conns[i].cfg.name.clone();
+        let result = self.store.purge(&name);
+        let c = &mut self.conns[i];
+        if let Some(h) = c.sign_in.take() {
+            h.abort();
+        }
+        match result {
+            Ok(_) => {
+                c.generation += 1;
+                c.tokens = None;
+                c.busy = false;
+                c.due = None;
+                c.attempt = 0;
+                c.state = ConnState::SignedOut;
+                c.note = Some("tokens purged".into());
+                c.last_error = None;
+                c.remember(now, "purged");
+                tracing::info!(connection = %name, "purged");
+            }
+            Err(e) => {
+                c.note = Some(format!("purge failed: {e}"));
+                tracing::warn!(connection = %name, "purge failed: {e}");
+            }
+        }
+        self.emit(i);
+    }
+
+    fn run_due(&mut self, jobs: &mut JoinSet<Finished>) {
+        let now_i = Instant::now();
+        let due: Vec<usize> = (0..self.conns.len())
+            .filter(|&i| self.conns[i].due.is_some_and(|(at, _)| at <= now_i))
+            .collect();
+        for i in due {
+            let now = self.now();
+            let c = &mut self.conns[i];
+            c.due = None;
+            let has_rt = c.tokens.as_ref().is_some_and(|t| t.refresh_token.is_some());
+            if has_rt {
+                self.start_refresh(i, jobs);
+            } else {
+                self.settle(i, now);
+                self.emit(i);
+            }
+        }
+    }
+
+    fn finish(&mut self, done: Finished) {
+        let i = done.index;
+        let now = self.now();
+        let c = &mut self.conns[i];
+        if done.generation != c.generation {
+            return; // superseded by a purge or a newer sign-in
+        }
+        c.busy = false;
+        let was_sign_in = c.sign_in.take().is_some();
+        match done.outcome {
+            JobOutcome::Tokens { set, what } => {
+                tracing::info!(connection = %c.cfg.name, "{what}");
+                c.remember(now, what);
+                c.tokens = Some(set);
+                c.state = ConnState::Connected;
+                c.last_error = None;
+                c.last_success = Some(now);
+                c.attempt = 0;
+                self.settle(i, now);
+            }
+            JobOutcome::Failed(d) => {
+                let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
+                tracing::warn!(connection = %c.cfg.name, cause = %d.cause, code = %code, "request failed");
+                self.failed(i, now, d, was_sign_in);
+            }
+        }
+        if was_sign_in {
+            let ok = self.conns[i].state == ConnState::Connected;
+            let _ = self.events.send(Event::SignInEnded { name: self.conns[i].cfg.name.clone(), ok });
+        }
+        self.emit(i);
+    }
+
+    fn failed(&mut self, i: usize, now: Timestamp, d: Diagnosis, was_sign_in: bool) {
+        let c = &mut self.conns[i];
+        let expired = c.tokens.as_ref().is_none_or(|t| t.expires_at.is_some_and(|e| e <= now));
+        let state = if d.needs_reauth {
+            ConnState::NeedsReauth
+        } else if matches!(d.cause, Cause::InvalidClient | Cause::InvalidRequest) {
+            ConnState::Misconfigured
+        } else if was_sign_in {
+            // A sign-in that failed for a passing reason: the user starts it again.
+            if c.tokens.is_some() { ConnState::NeedsReauth } else { ConnState::SignedOut }
+        } else if expired {
+            ConnState::Disconnected
+        } else {
+            // The access token still works; keep serving it while we retry.
+            ConnState::Connected
+        };
+        let retry = !was_sign_in && !matches!(state, ConnState::NeedsReauth | ConnState::Misconfigured);
+        let retry_after = d.retry_after_s.map(Duration::from_secs);
+        c.fail(now, d, state);
+        c.due = None;
+        if retry && self.opts.auto_refresh {
+            let delay = self.opts.backoff.delay(c.attempt, retry_after, random_unit());
+            c.attempt = c.attempt.saturating_add(1);
+            let at = now.checked_add(delay).unwrap_or(now);
+            c.due = Some((Instant::now() + delay, at));
+        }
+    }
+
+    fn emit(&self, i: usize) {
+        let c = &self.conns[i];
+        if let Err(e) = self.store.save_status(&c.cfg.name, &c.record()) {
+            tracing::warn!(connection = %c.cfg.name, "cannot save status record: {e}");
+        }
+        let _ = self.events.send(Event::Connection(Box::new(c.view())));
+    }
+}
+
+/// The connection's expectations for decoding: `expect`, or else its own scopes.
+pub(super) fn expectations(cfg: &crate::config::Connection) -> Expectations {
+    let mut e = cfg.expect.clone();
+    if e.scopes.is_empty() {
+        e.scopes = cfg
+            .scopes
+            .iter()
+            .filter(|s| !matches!(s.as_str(), "offline_access" | "openid" | "profile" | "email") && !s.ends_with("/.default"))
+            .cloned()
+            .collect();
+    }
+    e
+}
+
+fn due_at(now: Timestamp, at: Timestamp) -> (Instant, Timestamp) {
+    let wait = Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO);
+    (Instant::now() + wait, at)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
