@@ -31,6 +31,20 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Decode a token (no signature check) and report what is wrong with it.
     Decode(DecodeArgs),
+    /// Check the config file.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config and print each connection's resolved endpoints.
+    Check,
 }
 
 #[derive(Debug, Args)]
@@ -46,6 +60,9 @@ pub enum DemoCommand {
         /// Port to listen on (127.0.0.1); 0 picks a free one.
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Seed the demo scenarios' tokens into this data directory (and name it in the config).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
 }
 

@@ -1,17 +1,25 @@
+//! connwatch: parse the command line, dispatch, and turn errors into exit codes
+//! (0 success, 1 failure, 2 usage, 78 config error, 130 interrupted).
 use std::process::ExitCode;
 
 use clap::Parser;
-use connwatch::cli::{Cli, Command};
+use connwatch::cli::{Cli, Command, DemoCommand};
 use connwatch::commands;
+use connwatch::commands::exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
-        Some(Command::Explain(a)) => commands::explain::run(a),
-        Some(Command::Decode(a)) => commands::decode::run(a),
-        Some(Command::Demo(_)) | None => {
-            eprintln!("connwatch: the dashboard is not built yet");
-            ExitCode::from(1)
-        }
+        Some(Command::Explain(a)) => Ok(commands::explain::run(a)),
+        Some(Command::Decode(a)) => Ok(commands::decode::run(a)),
+        Some(Command::Demo(d)) => match &d.command {
+            None => commands::dashboard::run_demo(&cli),
+            Some(DemoCommand::Serve { port, data_dir }) => {
+                commands::dashboard::serve_demo(&cli, *port, data_dir.as_deref())
+            }
+        },
+        Some(Command::Config(_)) => commands::config_check::run(&cli),
+        None => commands::dashboard::run(&cli),
     }
+    .unwrap_or_else(exit::report)
 }

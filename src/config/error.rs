@@ -4,8 +4,7 @@ use std::path::{Path, PathBuf};
 use miette::{Diagnostic, NamedSource, SourceSpan};
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{}:{line}:{column}: {message}", path.display())]
-#[diagnostic(code(connwatch::config))]
+#[error("{message}")]
 pub struct ConfigError {
     pub path: PathBuf,
     pub line: usize,
@@ -15,7 +14,7 @@ pub struct ConfigError {
     pub message: String,
     #[source_code]
     source_code: NamedSource<String>,
-    #[label("here")]
+    #[label("{}", key.as_deref().unwrap_or("here"))]
     span: Option<SourceSpan>,
     #[help]
     help: Option<String>,
@@ -45,6 +44,17 @@ impl ConfigError {
             }),
             help,
         }
+    }
+
+    /// `file:line:column: message`, the form editors and grep understand.
+    pub fn one_line(&self) -> String {
+        format!(
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )
     }
 
     /// An error about the file as a whole (missing, unreadable).

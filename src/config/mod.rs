@@ -59,9 +59,8 @@ impl Config {
     /// Read and validate the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
-                "create one with `connwatch init`, or try `connwatch demo`".to_owned()
-            });
+            let help = (e.kind() == std::io::ErrorKind::NotFound)
+                .then(|| "create one with `connwatch init`, or try `connwatch demo`".to_owned());
             ConfigError::file(path, format!("cannot read the config file: {e}"), help)
         })?;
         Self::parse(path, &text)

@@ -46,7 +46,9 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 rc.name.span(),
                 key("name"),
                 format!("duplicate connection name {name:?}"),
-                Some(format!("the name is already used on line {line}; names must be unique")),
+                Some(format!(
+                    "the name is already used on line {line}; names must be unique"
+                )),
             ));
         }
         connections.push(connection(path, text, i, rc)?);
@@ -66,7 +68,12 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     })
 }
 
-fn connection(path: &Path, text: &str, i: usize, rc: RawConnection) -> Result<Connection, ConfigError> {
+fn connection(
+    path: &Path,
+    text: &str,
+    i: usize,
+    rc: RawConnection,
+) -> Result<Connection, ConfigError> {
     let key = |k: &str| format!("connection[{i}].{k}");
     let err = |span: std::ops::Range<usize>, k: &str, msg: String, help: Option<String>| {
         ConfigError::at(path, text, Some(span), Some(key(k)), msg, help)
@@ -74,7 +81,12 @@ fn connection(path: &Path, text: &str, i: usize, rc: RawConnection) -> Result<Co
     let name_span = rc.name.span();
     let client_id = rc.client_id.get_ref().trim().to_owned();
     if client_id.is_empty() {
-        return Err(err(rc.client_id.span(), "client_id", "client_id is empty".into(), None));
+        return Err(err(
+            rc.client_id.span(),
+            "client_id",
+            "client_id is empty".into(),
+            None,
+        ));
     }
     match rc.provider {
         ProviderKind::Entra if rc.tenant.is_none() => {
@@ -98,7 +110,12 @@ fn connection(path: &Path, text: &str, i: usize, rc: RawConnection) -> Result<Co
     if let Some(t) = &rc.tenant
         && (t.get_ref().is_empty() || t.get_ref().contains(['/', '?', '#', ' ']))
     {
-        return Err(err(t.span(), "tenant", format!("invalid tenant {:?}", t.get_ref()), None));
+        return Err(err(
+            t.span(),
+            "tenant",
+            format!("invalid tenant {:?}", t.get_ref()),
+            None,
+        ));
     }
     if rc.scopes.is_empty() {
         return Err(err(
@@ -130,16 +147,20 @@ fn connection(path: &Path, text: &str, i: usize, rc: RawConnection) -> Result<Co
             )
         })?,
     };
-    let expect = rc.expect.map_or_else(Expectations::default, |e| Expectations {
-        audience: e.audience,
-        scopes: e.scopes,
-    });
+    let expect = rc
+        .expect
+        .map_or_else(Expectations::default, |e| Expectations {
+            audience: e.audience,
+            scopes: e.scopes,
+        });
     Ok(Connection {
         name: rc.name.into_inner(),
         kind: rc.kind,
         provider: rc.provider,
         tenant: rc.tenant.map(Spanned::into_inner),
-        issuer: rc.issuer.map(|s| s.into_inner().trim_end_matches('/').to_owned()),
+        issuer: rc
+            .issuer
+            .map(|s| s.into_inner().trim_end_matches('/').to_owned()),
         client_id,
         scopes: rc.scopes,
         flow: rc.flow,
@@ -147,7 +168,9 @@ fn connection(path: &Path, text: &str, i: usize, rc: RawConnection) -> Result<Co
         expect,
         probe: rc.probe.map(Spanned::into_inner),
         refresh_before,
-        authority_host: rc.authority_host.map(|s| s.into_inner().trim_end_matches('/').to_owned()),
+        authority_host: rc
+            .authority_host
+            .map(|s| s.into_inner().trim_end_matches('/').to_owned()),
         token_url: rc.token_url.map(Spanned::into_inner),
         device_url: rc.device_url.map(Spanned::into_inner),
     })
@@ -169,10 +192,16 @@ fn check_url(v: &Spanned<String>) -> Result<(), (String, Option<String>)> {
         "https" => Ok(()),
         "http" if is_loopback(&url) => Ok(()),
         "http" => Err((
-            format!("plain http to a non-loopback host is refused: {}", v.get_ref()),
+            format!(
+                "plain http to a non-loopback host is refused: {}",
+                v.get_ref()
+            ),
             Some("use https; http is only allowed for 127.0.0.1, [::1] and localhost".into()),
         )),
-        other => Err((format!("unsupported URL scheme {other:?} in {:?}", v.get_ref()), None)),
+        other => Err((
+            format!("unsupported URL scheme {other:?} in {:?}", v.get_ref()),
+            None,
+        )),
     }
 }
 

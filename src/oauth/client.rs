@@ -44,7 +44,11 @@ impl HttpClient {
     }
 
     /// POST an `application/x-www-form-urlencoded` body; `Ok` holds a 2xx body.
-    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Vec<u8>, OAuthFailure> {
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Vec<u8>, OAuthFailure> {
         let req = self
             .inner
             .post(url)
@@ -54,7 +58,10 @@ impl HttpClient {
     }
 
     pub async fn get(&self, url: &str) -> Result<Vec<u8>, OAuthFailure> {
-        let req = self.inner.get(url).header(reqwest::header::ACCEPT, "application/json");
+        let req = self
+            .inner
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json");
         Self::finish(req.send().await).await
     }
 
@@ -64,7 +71,12 @@ impl HttpClient {
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = resp
             .bytes()
@@ -74,7 +86,11 @@ impl HttpClient {
         if (200..300).contains(&status) {
             Ok(body)
         } else {
-            Err(OAuthFailure::Http { status, headers, body })
+            Err(OAuthFailure::Http {
+                status,
+                headers,
+                body,
+            })
         }
     }
 }
@@ -97,7 +113,10 @@ fn describe(e: &reqwest::Error) -> String {
         detail = s.to_string();
         src = s.source();
     }
-    let host = e.url().and_then(|u| u.host_str().map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0))));
+    let host = e.url().and_then(|u| {
+        u.host_str()
+            .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+    });
     match (host, detail.is_empty()) {
         (Some(h), false) => format!("{kind} ({h}): {detail}"),
         (Some(h), true) => format!("{kind} ({h})"),
@@ -117,7 +136,11 @@ impl OAuthFailure {
 
     pub fn diagnose(&self, provider: ProviderHint) -> Diagnosis {
         match self {
-            OAuthFailure::Http { status, headers, body } => diagnose::diagnose(&HttpFailure {
+            OAuthFailure::Http {
+                status,
+                headers,
+                body,
+            } => diagnose::diagnose(&HttpFailure {
                 status: Some(*status),
                 headers: headers.clone(),
                 body,
@@ -130,7 +153,8 @@ impl OAuthFailure {
                 d.cause = Cause::ServerError;
                 d.http_status = Some(200);
                 d.summary = format!("{what} is not valid: {detail}");
-                d.action = "Probably a proxy or gateway in the way; connwatch retries by itself.".into();
+                d.action =
+                    "Probably a proxy or gateway in the way; connwatch retries by itself.".into();
                 d
             }
         }

@@ -66,7 +66,10 @@ pub struct Pacer {
 
 impl Default for Pacer {
     fn default() -> Self {
-        Pacer { scale: 1.0, log: None }
+        Pacer {
+            scale: 1.0,
+            log: None,
+        }
     }
 }
 
@@ -165,7 +168,10 @@ fn expired(expires_in: u64) -> Diagnosis {
     d.cause = Cause::DeviceCodeExpired;
     d.retryable = false;
     d.needs_reauth = true;
-    d.summary = format!("The device code expired after {} minutes without a sign-in.", expires_in / 60);
+    d.summary = format!(
+        "The device code expired after {} minutes without a sign-in.",
+        expires_in / 60
+    );
     d.action = "Start the sign-in again and enter the new code.".into();
     d
 }
@@ -178,7 +184,10 @@ mod tests {
     fn parses_entra_and_google_shapes() {
         let entra = br#"{"user_code":"GF4KDXP2Q","device_code":"DAQABAAEAAAD","verification_uri":"https://microsoft.com/devicelogin","expires_in":900,"interval":5,"message":"To sign in..."}"#;
         let a = DeviceAuthorization::parse(entra).unwrap();
-        assert_eq!((a.user_code.as_str(), a.interval, a.expires_in), ("GF4KDXP2Q", 5, 900));
+        assert_eq!(
+            (a.user_code.as_str(), a.interval, a.expires_in),
+            ("GF4KDXP2Q", 5, 900)
+        );
         let google = br#"{"device_code":"x","user_code":"ABC-DEF","verification_url":"https://www.google.com/device","expires_in":"1800"}"#;
         let g = DeviceAuthorization::parse(google).unwrap();
         assert_eq!((g.interval, g.expires_in), (DEFAULT_INTERVAL, 1800));

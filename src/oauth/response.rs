@@ -45,7 +45,9 @@ pub(crate) fn lenient_int(v: &Value) -> Option<i64> {
 }
 
 fn lenient_int_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(Option::<Value>::deserialize(d)?.as_ref().and_then(lenient_int))
+    Ok(Option::<Value>::deserialize(d)?
+        .as_ref()
+        .and_then(lenient_int))
 }
 
 /// An OAuth error body (RFC 6749 §5.2) with Entra's extra fields, and anything else the
@@ -82,7 +84,10 @@ mod tests {
 
     #[test]
     fn v1_string_numbers() {
-        let r = TokenResponse::parse(br#"{"access_token":"a","expires_in":"3599","token_type":"Bearer"}"#).unwrap();
+        let r = TokenResponse::parse(
+            br#"{"access_token":"a","expires_in":"3599","token_type":"Bearer"}"#,
+        )
+        .unwrap();
         assert_eq!(r.expires_in, Some(3599));
         assert_eq!(r.refresh_token, None);
     }

@@ -69,7 +69,11 @@ pub fn endpoint_source(conn: &Connection) -> EndpointSource {
                 };
             }
             // Validation guarantees an issuer for oidc; an empty token URL then fails clearly.
-            (None, None) => return EndpointSource::Discovery { issuer: String::new() },
+            (None, None) => {
+                return EndpointSource::Discovery {
+                    issuer: String::new(),
+                };
+            }
         },
     };
     apply_overrides(&mut fixed, conn);
@@ -106,9 +110,14 @@ mod tests {
         );
         assert_eq!(
             e.device_authorization_endpoint.as_deref(),
-            Some("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode")
+            Some(
+                "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode"
+            )
         );
         let sovereign = entra_endpoints(Some("https://login.microsoftonline.us"), "x");
-        assert_eq!(sovereign.token_endpoint, "https://login.microsoftonline.us/x/oauth2/v2.0/token");
+        assert_eq!(
+            sovereign.token_endpoint,
+            "https://login.microsoftonline.us/x/oauth2/v2.0/token"
+        );
     }
 }

@@ -40,7 +40,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a valid token file ({reason}); it was left untouched — run `connwatch purge {name}` to start over")]
+    #[error(
+        "{path} is not a valid token file ({reason}); it was left untouched — run `connwatch purge {name}` to start over"
+    )]
     Corrupt {
         path: PathBuf,
         name: String,

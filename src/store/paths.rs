@@ -30,7 +30,9 @@ impl StorePaths {
         }
         let dirs = directories::ProjectDirs::from("", "", "connwatch")?;
         let root = dirs.data_local_dir().to_path_buf();
-        let state = dirs.state_dir().map_or_else(|| root.clone(), Path::to_path_buf);
+        let state = dirs
+            .state_dir()
+            .map_or_else(|| root.clone(), Path::to_path_buf);
         Some(StorePaths {
             tokens_dir: root.join("tokens"),
             status_dir: state.join("status"),

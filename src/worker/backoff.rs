@@ -49,7 +49,10 @@ mod tests {
     #[test]
     fn grows_then_caps() {
         let b = Backoff::default();
-        assert_eq!(b.delay(0, None, 0.999_999), Duration::from_secs(2).mul_f64(0.999_999));
+        assert_eq!(
+            b.delay(0, None, 0.999_999),
+            Duration::from_secs(2).mul_f64(0.999_999)
+        );
         assert_eq!(b.delay(3, None, 0.5), Duration::from_secs(8));
         assert_eq!(b.delay(30, None, 0.5), Duration::from_secs(150));
         assert_eq!(b.delay(1, None, 0.0), Duration::from_millis(200));
@@ -58,8 +61,14 @@ mod tests {
     #[test]
     fn retry_after_is_a_floor() {
         let b = Backoff::default();
-        assert_eq!(b.delay(0, Some(Duration::from_secs(60)), 0.5), Duration::from_secs(60));
-        assert_eq!(b.delay(10, Some(Duration::from_secs(1)), 1.0 - f64::EPSILON), b.cap.mul_f64(1.0 - f64::EPSILON));
+        assert_eq!(
+            b.delay(0, Some(Duration::from_secs(60)), 0.5),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            b.delay(10, Some(Duration::from_secs(1)), 1.0 - f64::EPSILON),
+            b.cap.mul_f64(1.0 - f64::EPSILON)
+        );
     }
 
     #[test]

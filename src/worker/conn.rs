@@ -37,7 +37,13 @@ pub(super) struct Conn {
 impl Conn {
     pub fn new(cfg: Connection, record: Option<StatusRecord>) -> Self {
         let (last_error, last_error_at, last_success, failures, history) = match record {
-            Some(r) => (r.last_error, r.last_error_at, r.last_success, r.failures, r.history),
+            Some(r) => (
+                r.last_error,
+                r.last_error_at,
+                r.last_success,
+                r.failures,
+                r.history,
+            ),
             None => (None, None, None, 0, Vec::new()),
         };
         Conn {
@@ -60,7 +66,10 @@ impl Conn {
     }
 
     pub fn remember(&mut self, at: Timestamp, what: impl Into<String>) {
-        self.history.push(HistoryEntry { at, what: what.into() });
+        self.history.push(HistoryEntry {
+            at,
+            what: what.into(),
+        });
         let excess = self.history.len().saturating_sub(HISTORY_LEN);
         self.history.drain(..excess);
     }

@@ -11,14 +11,24 @@ use crate::token::TokenReport;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// Interactive sign-in (device code) for one connection.
-    SignIn { name: String },
-    CancelSignIn { name: String },
-    Refresh { name: String },
+    SignIn {
+        name: String,
+    },
+    CancelSignIn {
+        name: String,
+    },
+    Refresh {
+        name: String,
+    },
     RefreshAll,
     /// Forget the connection's tokens.
-    Purge { name: String },
+    Purge {
+        name: String,
+    },
     /// Decode the connection's access token (claims and findings, never the token).
-    Decode { name: String },
+    Decode {
+        name: String,
+    },
     Shutdown,
 }
 
@@ -26,8 +36,14 @@ pub enum Request {
 pub enum Event {
     Connection(Box<ConnectionView>),
     DeviceCode(DeviceCodeView),
-    SignInEnded { name: String, ok: bool },
-    Decoded { name: String, report: Box<TokenReport> },
+    SignInEnded {
+        name: String,
+        ok: bool,
+    },
+    Decoded {
+        name: String,
+        report: Box<TokenReport>,
+    },
 }
 
 /// Everything the dashboard and `status` show about one connection.

@@ -28,7 +28,10 @@ pub(super) struct JobContext {
 
 pub(super) enum JobOutcome {
     /// New tokens are saved and ready.
-    Tokens { set: TokenSet, what: &'static str },
+    Tokens {
+        set: TokenSet,
+        what: &'static str,
+    },
     Failed(Diagnosis),
 }
 
@@ -63,7 +66,11 @@ impl JobContext {
             .map_err(|e| local_failure(format!("cannot lock the token store: {e}")))
     }
 
-    fn token_set(&self, resp: TokenResponse, previous_rt: Option<crate::secret::Secret>) -> TokenSet {
+    fn token_set(
+        &self,
+        resp: TokenResponse,
+        previous_rt: Option<crate::secret::Secret>,
+    ) -> TokenSet {
         let now = self.clock.now();
         let granted = resp.scopes();
         TokenSet {
@@ -75,7 +82,11 @@ impl JobContext {
             refresh_token: resp.refresh_token.or(previous_rt),
             access_token: resp.access_token,
             id_token: resp.id_token,
-            granted_scopes: if granted.is_empty() { self.cfg.scopes.clone() } else { granted },
+            granted_scopes: if granted.is_empty() {
+                self.cfg.scopes.clone()
+            } else {
+                granted
+            },
             obtained_at: now,
         }
     }
@@ -102,26 +113,46 @@ impl JobContext {
             .store
             .load(&self.cfg.name)
             .map_err(|e| local_failure(e.to_string()))?
-            .ok_or_else(|| local_failure("the token file disappeared (purged by another process?)".into()))?;
+            .ok_or_else(|| {
+                local_failure("the token file disappeared (purged by another process?)".into())
+            })?;
         let fresh_until = self
             .clock
             .now()
-            .checked_add(jiff::SignedDuration::try_from(self.cfg.refresh_before).unwrap_or_default())
+            .checked_add(
+                jiff::SignedDuration::try_from(self.cfg.refresh_before).unwrap_or_default(),
+            )
             .unwrap_or(Timestamp::MAX);
         let changed = known_access.as_deref() != Some(current.access_token.expose());
         if changed && current.expires_at.is_some_and(|e| e > fresh_until) {
-            return Ok(JobOutcome::Tokens { set: current, what: "loaded (refreshed elsewhere)" });
+            return Ok(JobOutcome::Tokens {
+                set: current,
+                what: "loaded (refreshed elsewhere)",
+            });
         }
         let Some(rt) = current.refresh_token.clone() else {
             return Err(diagnose::no_refresh_token(self.cfg.asks_offline_access()));
         };
-        let resp = oauth::refresh(&self.http, &endpoints.token_endpoint, &self.cfg.client_id, rt.expose(), &self.cfg.scopes)
-            .await
-            .map_err(|f| f.diagnose(self.hint()))?;
+        let resp = oauth::refresh(
+            &self.http,
+            &endpoints.token_endpoint,
+            &self.cfg.client_id,
+            rt.expose(),
+            &self.cfg.scopes,
+        )
+        .await
+        .map_err(|f| f.diagnose(self.hint()))?;
         let rotated = resp.refresh_token.as_ref().is_some_and(|n| n != &rt);
         let set = self.token_set(resp, Some(rt));
         self.save(&set)?;
-        Ok(JobOutcome::Tokens { set, what: if rotated { "refreshed (refresh token rotated)" } else { "refreshed" } })
+        Ok(JobOutcome::Tokens {
+            set,
+            what: if rotated {
+                "refreshed (refresh token rotated)"
+            } else {
+                "refreshed"
+            },
+        })
     }
 
     /// Device-code sign-in: ask for a code, show it, poll until the user is done.
@@ -132,18 +163,30 @@ impl JobContext {
         }
     }
 
-    async fn device_inner(&self, show: mpsc::UnboundedSender<DeviceCodeView>) -> Result<JobOutcome, Diagnosis> {
+    async fn device_inner(
+        &self,
+        show: mpsc::UnboundedSender<DeviceCodeView>,
+    ) -> Result<JobOutcome, Diagnosis> {
         let endpoints = self.endpoints().await?.clone();
-        let device_url = endpoints.device_authorization_endpoint.clone().ok_or_else(|| {
-            let mut d = local_failure("the provider has no device authorization endpoint".into());
-            d.cause = Cause::InvalidRequest;
-            d.retryable = false;
-            d.action = "Set device_url in the connection, or use flow = \"browser\".".into();
-            d
-        })?;
-        let auth = oauth::start_device(&self.http, &device_url, &self.cfg.client_id, &self.cfg.scopes)
-            .await
-            .map_err(|f| f.diagnose(self.hint()))?;
+        let device_url = endpoints
+            .device_authorization_endpoint
+            .clone()
+            .ok_or_else(|| {
+                let mut d =
+                    local_failure("the provider has no device authorization endpoint".into());
+                d.cause = Cause::InvalidRequest;
+                d.retryable = false;
+                d.action = "Set device_url in the connection, or use flow = \"browser\".".into();
+                d
+            })?;
+        let auth = oauth::start_device(
+            &self.http,
+            &device_url,
+            &self.cfg.client_id,
+            &self.cfg.scopes,
+        )
+        .await
+        .map_err(|f| f.diagnose(self.hint()))?;
         let expires_at = self
             .clock
             .now()
@@ -156,12 +199,23 @@ impl JobContext {
             expires_at,
             message: auth.message.clone(),
         });
-        let resp = oauth::poll_device(&self.http, &endpoints.token_endpoint, &self.cfg.client_id, &auth, &self.pacer, self.hint()).await?;
+        let resp = oauth::poll_device(
+            &self.http,
+            &endpoints.token_endpoint,
+            &self.cfg.client_id,
+            &auth,
+            &self.pacer,
+            self.hint(),
+        )
+        .await?;
         let _lock = self.lock().await?;
         // A new sign-in replaces the grant; an old refresh token is not kept as a fallback.
         let set = self.token_set(resp, None);
         self.save(&set)?;
-        Ok(JobOutcome::Tokens { set, what: "signed in (device code)" })
+        Ok(JobOutcome::Tokens {
+            set,
+            what: "signed in (device code)",
+        })
     }
 }
 
@@ -170,6 +224,8 @@ fn local_failure(summary: String) -> Diagnosis {
     let mut d = diagnose::diagnose_network(&summary);
     d.cause = Cause::Unknown;
     d.summary = summary;
-    d.action = "Check the data directory's permissions and free space; connwatch retries by itself.".into();
+    d.action =
+        "Check the data directory's permissions and free space; connwatch retries by itself."
+            .into();
     d
 }

@@ -49,9 +49,21 @@ impl Worker {
             .iter()
             .map(|c| Conn::new(c.clone(), store.load_status(&c.name)))
             .collect();
-        let by_name = conns.iter().enumerate().map(|(i, c)| (c.cfg.name.clone(), i)).collect();
+        let by_name = conns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.cfg.name.clone(), i))
+            .collect();
         let permits = Arc::new(Semaphore::new(opts.max_concurrency.max(1)));
-        Worker { conns, by_name, store, http, opts, events, permits }
+        Worker {
+            conns,
+            by_name,
+            store,
+            http,
+            opts,
+            events,
+            permits,
+        }
     }
 
     fn now(&self) -> Timestamp {
@@ -66,7 +78,11 @@ impl Worker {
             self.emit(i);
         }
         loop {
-            let next_due = self.conns.iter().filter_map(|c| c.due.map(|(at, _)| at)).min();
+            let next_due = self
+                .conns
+                .iter()
+                .filter_map(|c| c.due.map(|(at, _)| at))
+                .min();
             tokio::select! {
                 req = requests.recv() => match req {
                     None | Some(Request::Shutdown) => break,
@@ -133,7 +149,11 @@ impl Worker {
             return;
         }
         if c.state != ConnState::NeedsReauth || expired {
-            c.state = if expired { ConnState::Disconnected } else { ConnState::Connected };
+            c.state = if expired {
+                ConnState::Disconnected
+            } else {
+                ConnState::Connected
+            };
         }
         c.due = match (t.expires_at, has_rt) {
             _ if !auto => None,
@@ -141,7 +161,8 @@ impl Worker {
             // Without a refresh token, wake at expiry to say so.
             (Some(exp), false) => Some(due_at(now, exp)),
             (Some(exp), true) => {
-                let before = jiff::SignedDuration::try_from(c.cfg.refresh_before).unwrap_or_default();
+                let before =
+                    jiff::SignedDuration::try_from(c.cfg.refresh_before).unwrap_or_default();
                 let at = exp.checked_sub(before).unwrap_or(exp).max(now);
                 Some(due_at(now, at))
             }
@@ -151,7 +172,12 @@ impl Worker {
         }
     }
 
-    fn handle(&mut self, req: Request, jobs: &mut JoinSet<Finished>, code_tx: &mpsc::UnboundedSender<DeviceCodeView>) {
+    fn handle(
+        &mut self,
+        req: Request,
+        jobs: &mut JoinSet<Finished>,
+        code_tx: &mpsc::UnboundedSender<DeviceCodeView>,
+    ) {
         let index = |name: &str| self.by_name.get(name).copied();
         match req {
             Request::Refresh { name } => {
@@ -180,7 +206,11 @@ impl Worker {
                         c.generation += 1;
                         c.busy = false;
                         c.remember(now, "sign-in cancelled");
-                        c.state = if c.tokens.is_some() { ConnState::NeedsReauth } else { ConnState::SignedOut };
+                        c.state = if c.tokens.is_some() {
+                            ConnState::NeedsReauth
+                        } else {
+                            ConnState::SignedOut
+                        };
                         let _ = self.events.send(Event::SignInEnded { name, ok: false });
                         self.settle(i, now);
                         self.emit(i);
@@ -196,8 +226,15 @@ impl Worker {
                 if let Some(i) = index(&name) {
                     let c = &self.conns[i];
                     if let Some(t) = &c.tokens {
-                        let report = token::inspect(t.access_token.expose(), &expectations(&c.cfg), self.now());
-                        let _ = self.events.send(Event::Decoded { name, report: Box::new(report) });
+                        let report = token::inspect(
+                            t.access_token.expose(),
+                            &expectations(&c.cfg),
+                            self.now(),
+                        );
+                        let _ = self.events.send(Event::Decoded {
+                            name,
+                            report: Box::new(report),
+                        });
                     }
                 }
             }
@@ -223,12 +260,19 @@ impl Worker {
             return;
         }
         let ctx = self.context(i);
-        let known = c.tokens.as_ref().map(|t| t.access_token.expose().to_owned());
+        let known = c
+            .tokens
+            .as_ref()
+            .map(|t| t.access_token.expose().to_owned());
         let generation = c.generation;
         let permits = self.permits.clone();
         jobs.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            Finished { index: i, generation, outcome: ctx.refresh(known).await }
+            Finished {
+                index: i,
+                generation,
+                outcome: ctx.refresh(known).await,
+            }
         });
         let c = &mut self.conns[i];
         c.busy = true;
@@ -240,7 +284,12 @@ impl Worker {
         self.emit(i);
     }
 
-    fn start_sign_in(&mut self, i: usize, jobs: &mut JoinSet<Finished>, code_tx: mpsc::UnboundedSender<DeviceCodeView>) {
+    fn start_sign_in(
+        &mut self,
+        i: usize,
+        jobs: &mut JoinSet<Finished>,
+        code_tx: mpsc::UnboundedSender<DeviceCodeView>,
+    ) {
         if let Some(h) = self.conns[i].sign_in.take() {
             h.abort();
         }
@@ -250,7 +299,11 @@ impl Worker {
         c.generation += 1;
         let generation = c.generation;
         let handle = jobs.spawn(async move {
-            Finished { index: i, generation, outcome: ctx.device_sign_in(code_tx).await }
+            Finished {
+                index: i,
+                generation,
+                outcome: ctx.device_sign_in(code_tx).await,
+            }
         });
         c.sign_in = Some(handle);
         c.busy = true;
@@ -337,33 +390,47 @@ impl Worker {
         }
         if was_sign_in {
             let ok = self.conns[i].state == ConnState::Connected;
-            let _ = self.events.send(Event::SignInEnded { name: self.conns[i].cfg.name.clone(), ok });
+            let _ = self.events.send(Event::SignInEnded {
+                name: self.conns[i].cfg.name.clone(),
+                ok,
+            });
         }
         self.emit(i);
     }
 
     fn failed(&mut self, i: usize, now: Timestamp, d: Diagnosis, was_sign_in: bool) {
         let c = &mut self.conns[i];
-        let expired = c.tokens.as_ref().is_none_or(|t| t.expires_at.is_some_and(|e| e <= now));
+        let expired = c
+            .tokens
+            .as_ref()
+            .is_none_or(|t| t.expires_at.is_some_and(|e| e <= now));
         let state = if d.needs_reauth {
             ConnState::NeedsReauth
         } else if matches!(d.cause, Cause::InvalidClient | Cause::InvalidRequest) {
             ConnState::Misconfigured
         } else if was_sign_in {
             // A sign-in that failed for a passing reason: the user starts it again.
-            if c.tokens.is_some() { ConnState::NeedsReauth } else { ConnState::SignedOut }
+            if c.tokens.is_some() {
+                ConnState::NeedsReauth
+            } else {
+                ConnState::SignedOut
+            }
         } else if expired {
             ConnState::Disconnected
         } else {
             // The access token still works; keep serving it while we retry.
             ConnState::Connected
         };
-        let retry = !was_sign_in && !matches!(state, ConnState::NeedsReauth | ConnState::Misconfigured);
+        let retry =
+            !was_sign_in && !matches!(state, ConnState::NeedsReauth | ConnState::Misconfigured);
         let retry_after = d.retry_after_s.map(Duration::from_secs);
         c.fail(now, d, state);
         c.due = None;
         if retry && self.opts.auto_refresh {
-            let delay = self.opts.backoff.delay(c.attempt, retry_after, random_unit());
+            let delay = self
+                .opts
+                .backoff
+                .delay(c.attempt, retry_after, random_unit());
             c.attempt = c.attempt.saturating_add(1);
             let at = now.checked_add(delay).unwrap_or(now);
             c.due = Some((Instant::now() + delay, at));
@@ -386,7 +453,12 @@ pub(super) fn expectations(cfg: &crate::config::Connection) -> Expectations {
         e.scopes = cfg
             .scopes
             .iter()
-            .filter(|s| !matches!(s.as_str(), "offline_access" | "openid" | "profile" | "email") && !s.ends_with("/.default"))
+            .filter(|s| {
+                !matches!(
+                    s.as_str(),
+                    "offline_access" | "openid" | "profile" | "email"
+                ) && !s.ends_with("/.default")
+            })
             .cloned()
             .collect();
     }

@@ -1,0 +1,41 @@
+//! `connwatch config check`: validate, then show what each connection will talk to.
+use std::process::ExitCode;
+
+use super::exit::CommandError;
+use super::load_config;
+use crate::cli::Cli;
+use crate::provider::{self, EndpointSource};
+use crate::store::StorePaths;
+
+pub fn run(cli: &Cli) -> Result<ExitCode, CommandError> {
+    let config = load_config(cli)?;
+    println!(
+        "{}: OK, {} connection(s)",
+        config.path.display(),
+        config.connections.len()
+    );
+    if let Some(p) = StorePaths::resolve(config.data_dir.as_deref()) {
+        println!("tokens: {}", p.tokens_dir.display());
+    }
+    for c in &config.connections {
+        println!();
+        println!("{} ({}, {})", c.name, c.kind.as_str(), c.provider.as_str());
+        match provider::endpoint_source(c) {
+            EndpointSource::Fixed(e) => {
+                println!("  token endpoint:  {}", e.token_endpoint);
+                if let Some(d) = &e.device_authorization_endpoint {
+                    println!("  device endpoint: {d}");
+                }
+            }
+            EndpointSource::Discovery { issuer } => {
+                println!("  discovery:       {issuer}/.well-known/openid-configuration");
+            }
+        }
+        println!("  scopes:          {}", c.scopes.join(" "));
+        println!("  refresh before:  {:?}", c.refresh_before);
+        if !c.asks_offline_access() {
+            println!("  warning:         no offline_access scope: no refresh token will be issued");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

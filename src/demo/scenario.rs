@@ -1,0 +1,163 @@
+//! The four demo rows, each a real failure people meet:
+//! - `work-mail`: connected; a 2-minute token so the countdown and the automatic refresh show;
+//! - `team-calendar`: a shared calendar in another tenant whose Conditional Access refuses
+//!   the silent renewal (AADSTS53003) until the user signs in again;
+//! - `zoom-scheduler`: a calendar integration whose refresh token died with a password
+//!   change (AADSTS50173);
+//! - `legacy-mail`: configured without `offline_access`, so no refresh token was ever issued.
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::idp::{DemoIdp, IdpOptions, MintSpec};
+use crate::config::Config;
+use crate::oauth::TokenResponse;
+use crate::store::{StorePaths, TokenSet, TokenStore, ensure_private_dir};
+
+/// The demo app registration (a made-up id; nothing real is contacted).
+pub const CLIENT_ID: &str = "8f1c2d3e-4b5a-4c6d-9e8f-0a1b2c3d4e5f";
+
+const OUTLOOK_IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
+const OUTLOOK_SMTP: &str = "https://outlook.office.com/SMTP.Send";
+const GRAPH_CAL_SHARED: &str = "https://graph.microsoft.com/Calendars.Read.Shared";
+const GRAPH_CAL_RW: &str = "https://graph.microsoft.com/Calendars.ReadWrite";
+
+struct Row {
+    name: &'static str,
+    kind: &'static str,
+    tenant: &'static str,
+    account: &'static str,
+    scopes: &'static [&'static str],
+    audience: &'static str,
+    refresh_before: &'static str,
+    /// Lifetime of the seeded access token, in seconds.
+    seed_lifetime_s: i64,
+}
+
+const ROWS: &[Row] = &[
+    Row {
+        name: "work-mail",
+        kind: "mailbox",
+        tenant: "contoso.onmicrosoft.com",
+        account: "alice@contoso.com",
+        scopes: &[OUTLOOK_IMAP, OUTLOOK_SMTP, "offline_access"],
+        audience: "https://outlook.office.com",
+        refresh_before: "30s",
+        seed_lifetime_s: 120,
+    },
+    Row {
+        name: "team-calendar",
+        kind: "shared-calendar",
+        tenant: "fabrikam.onmicrosoft.com",
+        account: "alice@contoso.com",
+        scopes: &[GRAPH_CAL_SHARED, "offline_access"],
+        audience: "https://graph.microsoft.com",
+        refresh_before: "55s",
+        seed_lifetime_s: 60,
+    },
+    Row {
+        name: "zoom-scheduler",
+        kind: "integration",
+        tenant: "contoso.onmicrosoft.com",
+        account: "scheduling@contoso.com",
+        scopes: &[GRAPH_CAL_RW, "offline_access"],
+        audience: "https://graph.microsoft.com",
+        refresh_before: "50s",
+        seed_lifetime_s: 60,
+    },
+    Row {
+        name: "legacy-mail",
+        kind: "mailbox",
+        tenant: "contoso.onmicrosoft.com",
+        account: "alice@contoso.com",
+        scopes: &[OUTLOOK_IMAP],
+        audience: "https://outlook.office.com",
+        refresh_before: "5m",
+        seed_lifetime_s: 90,
+    },
+];
+
+/// The IdP as the demo runs it: Entra's 5 s polling interval, approval after 4 s.
+pub fn demo_idp_options() -> IdpOptions {
+    IdpOptions {
+        auto_approve_after: Some(Duration::from_secs(4)),
+        ..IdpOptions::default()
+    }
+}
+
+/// A config for the demo rows pointing at `base_url`; `data_dir` is named when given.
+pub fn config_text(base_url: &str, data_dir: Option<&Path>) -> String {
+    let mut out = String::from("# connwatch demo: every connection points at the embedded demo identity provider.\n");
+    if let Some(d) = data_dir {
+        out.push_str(&format!("data_dir = {}\n", toml_str(&d.display().to_string())));
+    }
+    for r in ROWS {
+        let scopes: Vec<String> = r.scopes.iter().map(|s| toml_str(s)).collect();
+        out.push_str(&format!(
+            "\n[[connection]]\nname = \"{}\"\nkind = \"{}\"\nprovider = \"entra\"\ntenant = \"{}\"\nauthority_host = {}\nclient_id = \"{CLIENT_ID}\"\naccount = \"{}\"\nscopes = [{}]\nexpect = {{ audience = \"{}\" }}\nrefresh_before = \"{}\"\n",
+            r.name,
+            r.kind,
+            r.tenant,
+            toml_str(base_url),
+            r.account,
+            scopes.join(", "),
+            r.audience,
+            r.refresh_before,
+        ));
+    }
+    out
+}
+
+fn toml_str(s: &str) -> String {
+    // Basic TOML string: escape backslash and quote (paths on Windows, odd names).
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Mint each row's starting tokens at the IdP, save them, then set the traps: the
+/// tenant-B block and the password change.
+pub fn seed(idp: &DemoIdp, store: &TokenStore) -> std::io::Result<()> {
+    let now = Timestamp::now();
+    for r in ROWS {
+        let json = idp.mint(MintSpec {
+            tenant: r.tenant.into(),
+            upn: r.account.into(),
+            client_id: CLIENT_ID.into(),
+            scopes: r.scopes.iter().map(|s| (*s).to_owned()).collect(),
+            access_lifetime_s: r.seed_lifetime_s,
+        });
+        let resp = TokenResponse::parse(json.to_string().as_bytes()).map_err(std::io::Error::other)?;
+        let set = TokenSet {
+            version: 1,
+            expires_at: resp.expires_in.and_then(|s| now.checked_add(jiff::SignedDuration::from_secs(s)).ok()),
+            granted_scopes: resp.scopes(),
+            access_token: resp.access_token,
+            refresh_token: resp.refresh_token,
+            id_token: resp.id_token,
+            obtained_at: now,
+        };
+        store.save(r.name, &set)?;
+    }
+    idp.block_existing_grants("fabrikam.onmicrosoft.com");
+    idp.change_password("scheduling@contoso.com");
+    Ok(())
+}
+
+/// A throw-away config and store for `connwatch demo`: nothing touches the user's own.
+pub struct DemoEnv {
+    /// Removed when dropped.
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub config: Config,
+}
+
+pub fn prepare(idp: &DemoIdp) -> std::io::Result<DemoEnv> {
+    let dir = tempfile::Builder::new().prefix("connwatch-demo-").tempdir()?;
+    ensure_private_dir(dir.path())?;
+    let data = dir.path().join("data");
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, config_text(&idp.base_url(), Some(&data)))?;
+    let config = Config::load(&config_path).map_err(|e| std::io::Error::other(e.to_string()))?;
+    seed(idp, &TokenStore::new(StorePaths::under(&data)))?;
+    Ok(DemoEnv { dir, config_path, config })
+}

@@ -1,0 +1,143 @@
+//! Popups over the table: sign-in code, purge confirmation, decoded token.
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+
+use super::{format, theme};
+use crate::app::{Popup, State};
+use crate::token::{Severity, TokenReport};
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &Popup) {
+    let (title, lines, height) = match popup {
+        Popup::SignIn { name, code } => sign_in(name, code.as_ref(), state),
+        Popup::ConfirmPurge { name } => (
+            format!(" Purge {name}? "),
+            vec![
+                Line::from(format!("Forget the cached tokens of {name}?")),
+                Line::from("Its refresh token is deleted: the next use needs a sign-in."),
+                Line::default(),
+                Line::from(vec![
+                    Span::styled("y", theme::key()),
+                    Span::raw(" purge   "),
+                    Span::styled("n", theme::key()),
+                    Span::raw(" keep"),
+                ]),
+            ],
+            6,
+        ),
+        Popup::Decoded { name, report } => decoded(name, report, state),
+    };
+    let rect = centered(area, 72, height);
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(title);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+fn sign_in(
+    name: &str,
+    code: Option<&crate::worker::DeviceCodeView>,
+    state: &State,
+) -> (String, Vec<Line<'static>>, u16) {
+    let title = format!(" Sign in: {name} ");
+    let Some(c) = code else {
+        return (
+            title,
+            vec![Line::from(
+                "Asking the identity provider for a device code…",
+            )],
+            3,
+        );
+    };
+    let lines = vec![
+        Line::from("Open this page in a browser:"),
+        Line::from(Span::styled(c.verification_uri.clone(), theme::key())),
+        Line::default(),
+        Line::from("and enter the code:"),
+        Line::from(Span::styled(
+            format!("   {}   ", c.user_code),
+            theme::code(),
+        )),
+        Line::default(),
+        Line::from(Span::styled(
+            format!(
+                "Waiting for you… the code expires in {}",
+                format::countdown(c.expires_at, state.now)
+            ),
+            theme::dim(),
+        )),
+    ];
+    (title, lines, 9)
+}
+
+fn decoded(name: &str, r: &TokenReport, state: &State) -> (String, Vec<Line<'static>>, u16) {
+    let mut lines = Vec::new();
+    let field = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("{k:<10}"), theme::dim()),
+            Span::raw(v),
+        ])
+    };
+    lines.push(field("format", format!("{:?}", r.format).to_lowercase()));
+    if let Some(a) = &r.audience {
+        lines.push(field("audience", a.clone()));
+    }
+    if let Some(t) = &r.tenant {
+        lines.push(field("tenant", t.clone()));
+    }
+    if !r.scopes.is_empty() {
+        lines.push(field("scopes", r.scopes.join(" ")));
+    }
+    if let Some(t) = r.issued_at {
+        lines.push(field(
+            "issued",
+            format!("{t} ({})", format::relative(t, state.now)),
+        ));
+    }
+    if let Some(t) = r.expires_at {
+        lines.push(field(
+            "expires",
+            format!("{t} ({})", format::relative(t, state.now)),
+        ));
+    }
+    lines.push(Line::default());
+    for f in &r.findings {
+        let style = match f.severity {
+            Severity::Error => theme::state(crate::connection::ConnState::NeedsReauth),
+            Severity::Warning => theme::state(crate::connection::ConnState::Disconnected),
+            Severity::Info => theme::dim(),
+        };
+        lines.push(Line::from(Span::styled(format!("• {}", f.message), style)));
+    }
+    if let Some(claims) = &r.claims {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            "claims (signature not checked)",
+            theme::header(),
+        )));
+        if let Some(obj) = claims.as_object() {
+            for (k, v) in obj {
+                lines.push(field(k, v.to_string()));
+            }
+        }
+    }
+    let height = (lines.len() as u16).saturating_add(2);
+    (format!(" Token of {name} "), lines, height)
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [h] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    h
+}

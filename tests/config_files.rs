@@ -1,0 +1,110 @@
+//! Every config shape a user may write is a file; the real binary checks each one
+//! (`connwatch config check`): valid ones pass, invalid ones exit 78 with file:line:column,
+//! the key and a message that says what to do.
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn check(path: &Path) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("connwatch")
+        .unwrap()
+        .args(["--config"])
+        .arg(path)
+        .args(["config", "check"])
+        .env(
+            "CONNWATCH_DATA_DIR",
+            std::env::temp_dir().join("connwatch-config-tests"),
+        )
+        .env("NO_COLOR", "1")
+        .assert()
+}
+
+#[test]
+fn every_valid_config_passes() {
+    let mut n = 0;
+    for entry in std::fs::read_dir("tests/valid_configs").unwrap() {
+        let path = entry.unwrap().path();
+        let out = check(&path).success();
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(stdout.contains(": OK,"), "{}: {stdout}", path.display());
+        n += 1;
+    }
+    assert!(n >= 4, "expected the valid config files, found {n}");
+}
+
+/// (file, "line:column", what the message must say)
+const INVALID: &[(&str, &str, &[&str])] = &[
+    (
+        "unknown_key.toml",
+        "4:1",
+        &["unknown field `tennant`", "spelling"],
+    ),
+    (
+        "duplicate_name.toml",
+        "9:8",
+        &["duplicate connection name \"mail\"", "line 2"],
+    ),
+    (
+        "bad_duration.toml",
+        "7:18",
+        &["invalid duration \"soon\"", "\"5m\""],
+    ),
+    ("negative_duration.toml", "7:18", &["must not be negative"]),
+    (
+        "http_non_loopback.toml",
+        "5:18",
+        &["plain http to a non-loopback host", "use https"],
+    ),
+    (
+        "http_private_ip.toml",
+        "4:10",
+        &["plain http to a non-loopback host"],
+    ),
+    ("missing_tenant.toml", "2:8", &["needs a tenant"]),
+    ("missing_issuer.toml", "2:8", &["needs an issuer"]),
+    (
+        "bad_name.toml",
+        "2:8",
+        &["invalid connection name \"work mail\"", "letters, digits"],
+    ),
+    (
+        "unknown_provider.toml",
+        "3:12",
+        &["unknown variant `yahoo`", "entra"],
+    ),
+    ("syntax_error.toml", "2:", &["invalid"]),
+    ("empty_scopes.toml", "2:8", &["scopes is empty"]),
+    ("wrong_type.toml", "6:10", &["invalid type"]),
+];
+
+#[test]
+fn every_invalid_config_is_refused_precisely() {
+    let on_disk = std::fs::read_dir("tests/invalid_configs").unwrap().count();
+    assert_eq!(
+        on_disk,
+        INVALID.len(),
+        "every invalid config file needs an expectation here"
+    );
+    for (file, at, says) in INVALID {
+        let path = Path::new("tests/invalid_configs").join(file);
+        let out = check(&path).code(78);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(&format!("{}:{at}", path.display())),
+            "{file}: want location {at} in the first line: {stderr}"
+        );
+        for s in *says {
+            assert!(stderr.contains(s), "{file}: want {s:?} in: {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+    }
+}
+
+#[test]
+fn missing_config_file_says_how_to_start() {
+    let out = check(Path::new("tests/no-such-config.toml")).code(78);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("cannot read the config file"), "{stderr}");
+    assert!(stderr.contains("connwatch demo"), "{stderr}");
+}
