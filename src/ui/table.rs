@@ -25,10 +25,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         Constraint::Length(1),
         Constraint::Length(16),
         Constraint::Length(15),
-        Constraint::Length(30),
+        Constraint::Fill(2),
         Constraint::Length(13),
         Constraint::Length(10),
-        Constraint::Min(20),
+        Constraint::Fill(3),
     ];
     let table = Table::new(rows, widths)
         .header(header)
@@ -43,7 +43,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
 fn row<'a>(r: &'a ConnectionView, state: &State) -> Row<'a> {
     let style = theme::state(r.state);
     let account = match (&r.account, &r.realm) {
-        (Some(a), Some(t)) => format!("{a} @ {t}"),
+        // The tenant's short name is enough to see that a calendar lives in another tenant.
+        (Some(a), Some(t)) => format!("{a} @ {}", t.trim_end_matches(".onmicrosoft.com")),
         (Some(a), None) => a.clone(),
         (None, Some(t)) => t.clone(),
         (None, None) => "—".into(),
