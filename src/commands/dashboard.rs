@@ -8,6 +8,7 @@ use super::{load_config, runtime};
 use crate::cli::Cli;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::demo;
 use crate::store::{StorePaths, TokenStore};
 use crate::worker::{self, WorkerOptions};
 
@@ -36,16 +37,53 @@ async fn dashboard(config: &Config, paths: StorePaths, title: String) -> Result<
         .map_err(|e| CommandError::Failed(format!("terminal error: {e}")))
 }
 
-pub fn run_demo(_cli: &Cli) -> Result<ExitCode, CommandError> {
-    Err(CommandError::Failed("demo pending".into()))
+pub fn run_demo(cli: &Cli) -> Result<ExitCode, CommandError> {
+    need_terminal()?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let idp = demo::idp::DemoIdp::start(demo::demo_idp_options())
+            .await
+            .map_err(|e| {
+                CommandError::Failed(format!("cannot start the demo identity provider: {e}"))
+            })?;
+        let env = demo::prepare(&idp)
+            .map_err(|e| CommandError::Failed(format!("cannot prepare the demo: {e}")))?;
+        let paths = StorePaths::resolve(env.config.data_dir.as_deref())
+            .expect("the demo config sets data_dir");
+        let _log = crate::logging::init(&paths.logs_dir, cli.log_level.as_deref())
+            .map_err(CommandError::Usage)?;
+        let title = format!("demo on {}", idp.base_url());
+        dashboard(&env.config, paths, title).await?;
+        idp.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
 }
+
 pub fn serve_demo(
     _cli: &Cli,
-    _port: u16,
-    _d: Option<&std::path::Path>,
+    port: u16,
+    data_dir: Option<&std::path::Path>,
 ) -> Result<ExitCode, CommandError> {
-    Err(CommandError::Failed("demo pending".into()))
+    let rt = runtime()?;
+    rt.block_on(async {
+        let idp = demo::idp::DemoIdp::start_on(port, demo::demo_idp_options())
+            .await
+            .map_err(|e| CommandError::Failed(format!("cannot start the demo identity provider on port {port}: {e}")))?;
+        if let Some(dir) = data_dir {
+            let store = TokenStore::new(StorePaths::under(dir));
+            demo::seed(&idp, &store).map_err(|e| CommandError::Failed(format!("cannot seed {}: {e}", dir.display())))?;
+        }
+        println!("{}", demo::config_text(&idp.base_url(), data_dir));
+        eprintln!(
+            "connwatch: demo identity provider listening on {} (Ctrl-C to stop); the config above points at it",
+            idp.base_url()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        idp.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
 }
+
 fn need_terminal() -> Result<(), CommandError> {
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
         Ok(())

@@ -88,9 +88,14 @@ pub fn demo_idp_options() -> IdpOptions {
 
 /// A config for the demo rows pointing at `base_url`; `data_dir` is named when given.
 pub fn config_text(base_url: &str, data_dir: Option<&Path>) -> String {
-    let mut out = String::from("# connwatch demo: every connection points at the embedded demo identity provider.\n");
+    let mut out = String::from(
+        "# connwatch demo: every connection points at the embedded demo identity provider.\n",
+    );
     if let Some(d) = data_dir {
-        out.push_str(&format!("data_dir = {}\n", toml_str(&d.display().to_string())));
+        out.push_str(&format!(
+            "data_dir = {}\n",
+            toml_str(&d.display().to_string())
+        ));
     }
     for r in ROWS {
         let scopes: Vec<String> = r.scopes.iter().map(|s| toml_str(s)).collect();
@@ -126,10 +131,13 @@ pub fn seed(idp: &DemoIdp, store: &TokenStore) -> std::io::Result<()> {
             scopes: r.scopes.iter().map(|s| (*s).to_owned()).collect(),
             access_lifetime_s: r.seed_lifetime_s,
         });
-        let resp = TokenResponse::parse(json.to_string().as_bytes()).map_err(std::io::Error::other)?;
+        let resp =
+            TokenResponse::parse(json.to_string().as_bytes()).map_err(std::io::Error::other)?;
         let set = TokenSet {
             version: 1,
-            expires_at: resp.expires_in.and_then(|s| now.checked_add(jiff::SignedDuration::from_secs(s)).ok()),
+            expires_at: resp
+                .expires_in
+                .and_then(|s| now.checked_add(jiff::SignedDuration::from_secs(s)).ok()),
             granted_scopes: resp.scopes(),
             access_token: resp.access_token,
             refresh_token: resp.refresh_token,
@@ -152,12 +160,18 @@ pub struct DemoEnv {
 }
 
 pub fn prepare(idp: &DemoIdp) -> std::io::Result<DemoEnv> {
-    let dir = tempfile::Builder::new().prefix("connwatch-demo-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("connwatch-demo-")
+        .tempdir()?;
     ensure_private_dir(dir.path())?;
     let data = dir.path().join("data");
     let config_path = dir.path().join("config.toml");
     std::fs::write(&config_path, config_text(&idp.base_url(), Some(&data)))?;
     let config = Config::load(&config_path).map_err(|e| std::io::Error::other(e.to_string()))?;
     seed(idp, &TokenStore::new(StorePaths::under(&data)))?;
-    Ok(DemoEnv { dir, config_path, config })
+    Ok(DemoEnv {
+        dir,
+        config_path,
+        config,
+    })
 }

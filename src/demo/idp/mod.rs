@@ -1,0 +1,200 @@
+//! The embedded demo identity provider: an axum server on 127.0.0.1 speaking Microsoft
+//! Entra ID's v2 paths with Entra-shaped JSON, signed RS256 access tokens, and switches
+//! for the failures the demo and the tests need (Conditional Access, password change,
+//! scripted device-code replies). It never contacts anything itself.
+
+mod errors;
+mod jwt;
+mod model;
+mod routes;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use model::{Model, Revoked};
+
+pub use model::{CONTOSO_TID, FABRIKAM_TID};
+
+#[derive(Debug, Clone)]
+pub struct IdpOptions {
+    /// Device-code polling interval announced to clients (Entra: 5 s).
+    pub device_interval_s: u64,
+    /// Device code lifetime (Entra: 900 s).
+    pub device_expires_in_s: u64,
+    /// Approve every device code by itself after this long (the demo; tests approve by hand).
+    pub auto_approve_after: Option<Duration>,
+    /// A poll sooner than the current interval answers `slow_down` and raises it by 5 s
+    /// (RFC 8628 §3.5).
+    pub enforce_poll_interval: bool,
+    /// Access token lifetime unless a grant says otherwise (Entra: 60–90 min).
+    pub access_token_lifetime: Duration,
+    /// Kill a refresh token once it has been used (Zoom, oidc-provider); Entra keeps it.
+    pub revoke_rotated: bool,
+}
+
+impl Default for IdpOptions {
+    fn default() -> Self {
+        IdpOptions {
+            device_interval_s: 5,
+            device_expires_in_s: 900,
+            auto_approve_after: None,
+            enforce_poll_interval: true,
+            access_token_lifetime: Duration::from_secs(3599),
+            revoke_rotated: false,
+        }
+    }
+}
+
+/// A grant made directly, for seeding a store (as if the user had signed in earlier).
+#[derive(Debug, Clone)]
+pub struct MintSpec {
+    pub tenant: String,
+    pub upn: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// Seconds; ≤ 0 mints an already-expired access token.
+    pub access_lifetime_s: i64,
+}
+
+/// Replies the next device-code polls get before the normal rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevicePollReply {
+    Pending,
+    SlowDown,
+    Expired,
+    Declined,
+}
+
+pub struct DemoIdp {
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    pub base_url: String,
+    model: Mutex<Model>,
+}
+
+impl Shared {
+    fn model(&self) -> MutexGuard<'_, Model> {
+        // A panic while holding the lock cannot leave the model half-written in a way that
+        // matters for a demo server; keep serving.
+        self.model.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl DemoIdp {
+    pub async fn start(opts: IdpOptions) -> std::io::Result<DemoIdp> {
+        Self::start_on(0, opts).await
+    }
+
+    pub async fn start_on(port: u16, opts: IdpOptions) -> std::io::Result<DemoIdp> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let model = tokio::task::spawn_blocking(move || Model::new(opts))
+            .await
+            .map_err(std::io::Error::other)??;
+        let shared = Arc::new(Shared {
+            base_url,
+            model: Mutex::new(model),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let app = routes::router(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(DemoIdp {
+            shared,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: the `authority_host` of configs that use this IdP.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// Create a grant directly and return the token endpoint's success JSON for it.
+    /// Panics on an unknown tenant or user: seeding data is written by us, not users.
+    pub fn mint(&self, spec: MintSpec) -> serde_json::Value {
+        let tid = model::resolve_tenant(&spec.tenant).expect("a demo tenant");
+        let mut m = self.shared.model();
+        let g = m
+            .new_grant(
+                tid,
+                &spec.upn,
+                &spec.client_id,
+                spec.scopes,
+                spec.access_lifetime_s,
+            )
+            .unwrap_or_else(|e| panic!("demo seed refused: AADSTS{} {}", e.code, e.text));
+        m.issue(g, None)
+            .unwrap_or_else(|e| panic!("demo seed refused: AADSTS{} {}", e.code, e.text))
+    }
+
+    pub fn approve(&self, user_code: &str) -> bool {
+        self.shared.model().approve(user_code, true)
+    }
+
+    pub fn deny(&self, user_code: &str) -> bool {
+        self.shared.model().approve(user_code, false)
+    }
+
+    /// Every existing grant of `upn` is revoked: refresh answers AADSTS50173.
+    pub fn change_password(&self, upn: &str) {
+        self.shared
+            .model()
+            .revoke_where(Revoked::PasswordChanged, |g| {
+                g.upn.eq_ignore_ascii_case(upn)
+            });
+    }
+
+    /// Conditional Access in `tenant` now refuses the grants that exist (AADSTS53003);
+    /// grants from later interactive sign-ins satisfy it.
+    pub fn block_existing_grants(&self, tenant: &str) {
+        if let Some(tid) = model::resolve_tenant(tenant) {
+            self.shared
+                .model()
+                .revoke_where(Revoked::ConditionalAccess, |g| g.tid == tid);
+        }
+    }
+
+    pub fn script_device_polls(&self, replies: Vec<DevicePollReply>) {
+        self.shared.model().scripted.extend(replies);
+    }
+
+    /// Every access token, refresh token and device code issued so far.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.shared.model().issued.clone()
+    }
+
+    /// How many requests reached the token endpoint.
+    pub fn token_requests(&self) -> usize {
+        self.shared.model().token_requests
+    }
+
+    pub fn refresh_token_is_live(&self, rt: &str) -> bool {
+        self.shared.model().refresh_tokens.contains_key(rt)
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for DemoIdp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
