@@ -71,7 +71,8 @@ pub(super) struct Grant {
     pub upn: String,
     pub client_id: String,
     pub scopes: Vec<String>,
-    pub lifetime_s: i64,
+    /// Access token lifetime of this grant; `None` = the IdP's default.
+    pub lifetime_s: Option<i64>,
     pub revoked: Option<Revoked>,
 }
 
@@ -219,11 +220,7 @@ impl Model {
             .iter()
             .find(|u| u.upn == grant.upn)
             .expect("grants are only made for known users");
-        let lifetime = if grant.lifetime_s > 0 || grant.lifetime_s < 0 {
-            grant.lifetime_s
-        } else {
-            self.opts.access_token_lifetime.as_secs() as i64
-        };
+        let lifetime = grant.lifetime_s.unwrap_or(self.opts.access_token_lifetime.as_secs() as i64);
         let now = jiff::Timestamp::now().as_second();
         let graph = resource == GRAPH;
         let mut claims = json!({
@@ -375,7 +372,7 @@ impl Model {
             DeviceStatus::Approved => {
                 dc.status = DeviceStatus::Redeemed;
                 let (tid, scopes) = (dc.tid, dc.scopes.clone());
-                let g = self.new_grant(tid, "alice@contoso.com", client_id, scopes, 0)?;
+                let g = self.new_grant(tid, "alice@contoso.com", client_id, scopes, None)?;
                 self.issue(g, None)
             }
         }
