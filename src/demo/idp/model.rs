@@ -190,7 +190,7 @@ impl Model {
         upn: &str,
         client_id: &str,
         scopes: Vec<String>,
-        lifetime_s: i64,
+        lifetime_s: Option<i64>,
     ) -> Result<usize, EntraError> {
         resource_of(&scopes)?;
         if !USERS.iter().any(|u| u.upn == upn) {
@@ -220,7 +220,9 @@ impl Model {
             .iter()
             .find(|u| u.upn == grant.upn)
             .expect("grants are only made for known users");
-        let lifetime = grant.lifetime_s.unwrap_or(self.opts.access_token_lifetime.as_secs() as i64);
+        let lifetime = grant
+            .lifetime_s
+            .unwrap_or(self.opts.access_token_lifetime.as_secs() as i64);
         let now = jiff::Timestamp::now().as_second();
         let graph = resource == GRAPH;
         let mut claims = json!({
