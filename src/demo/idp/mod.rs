@@ -131,7 +131,7 @@ impl DemoIdp {
                 &spec.upn,
                 &spec.client_id,
                 spec.scopes,
-                spec.access_lifetime_s,
+                Some(spec.access_lifetime_s),
             )
             .unwrap_or_else(|e| panic!("demo seed refused: AADSTS{} {}", e.code, e.text));
         m.issue(g, None)
