@@ -1,0 +1,135 @@
+//! Shared helpers for tests that run the worker against the demo IdP over real HTTP.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use connwatch::config::Config;
+use connwatch::connection::ConnState;
+use connwatch::demo::CLIENT_ID;
+use connwatch::demo::idp::{DemoIdp, IdpOptions, MintSpec};
+use connwatch::oauth::{Pacer, TokenResponse};
+use connwatch::store::{StorePaths, TokenSet, TokenStore};
+use connwatch::worker::{self, ConnectionView, Event, WorkerHandle, WorkerOptions};
+
+pub const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
+pub const GRAPH_CAL: &str = "https://graph.microsoft.com/Calendars.Read";
+
+/// One `[[connection]]` of a test config.
+pub struct Conn<'a> {
+    pub name: &'a str,
+    pub tenant: &'a str,
+    pub scopes: &'a [&'a str],
+    pub refresh_before: &'a str,
+}
+
+pub fn config(dir: &Path, base_url: &str, conns: &[Conn]) -> Config {
+    let mut text = format!("data_dir = {:?}\n", dir.join("data").display().to_string());
+    for c in conns {
+        let scopes: Vec<String> = c.scopes.iter().map(|s| format!("{s:?}")).collect();
+        text.push_str(&format!(
+            "[[connection]]\nname = {:?}\nprovider = \"entra\"\ntenant = {:?}\nauthority_host = {base_url:?}\nclient_id = {CLIENT_ID:?}\naccount = \"alice@contoso.com\"\nscopes = [{}]\nrefresh_before = {:?}\n",
+            c.name,
+            c.tenant,
+            scopes.join(", "),
+            c.refresh_before
+        ));
+    }
+    let path = dir.join("config.toml");
+    std::fs::write(&path, &text).unwrap();
+    Config::load(&path).unwrap()
+}
+
+pub fn store(config: &Config) -> TokenStore {
+    TokenStore::new(StorePaths::resolve(config.data_dir.as_deref()).unwrap())
+}
+
+/// Seed `name` with a grant minted at the IdP, as if signed in earlier.
+pub fn seed(
+    idp: &DemoIdp,
+    store: &TokenStore,
+    name: &str,
+    upn: &str,
+    tenant: &str,
+    scopes: &[&str],
+    lifetime_s: i64,
+) -> TokenSet {
+    let json = idp.mint(MintSpec {
+        tenant: tenant.into(),
+        upn: upn.into(),
+        client_id: CLIENT_ID.into(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        access_lifetime_s: lifetime_s,
+    });
+    let resp = TokenResponse::parse(json.to_string().as_bytes()).unwrap();
+    let now = jiff::Timestamp::now();
+    let set = TokenSet {
+        version: 1,
+        expires_at: Some(
+            now.checked_add(jiff::SignedDuration::from_secs(lifetime_s))
+                .unwrap(),
+        ),
+        granted_scopes: resp.scopes(),
+        access_token: resp.access_token,
+        refresh_token: resp.refresh_token,
+        id_token: resp.id_token,
+        obtained_at: now,
+    };
+    store.save(name, &set).unwrap();
+    set
+}
+
+pub fn fast_idp() -> IdpOptions {
+    IdpOptions {
+        device_interval_s: 5,
+        // The client's waits are scaled down in tests; the IdP would see them as too fast.
+        enforce_poll_interval: false,
+        ..IdpOptions::default()
+    }
+}
+
+/// Worker options for tests: device-code waits scaled to 1/100 (their nominal values are
+/// recorded), short HTTP timeout.
+pub fn worker_opts() -> (
+    WorkerOptions,
+    std::sync::Arc<std::sync::Mutex<Vec<Duration>>>,
+) {
+    let (pacer, log) = Pacer::scaled(0.01);
+    (
+        WorkerOptions {
+            pacer,
+            http_timeout: Duration::from_secs(5),
+            ..WorkerOptions::default()
+        },
+        log,
+    )
+}
+
+pub fn spawn(config: &Config, opts: WorkerOptions) -> WorkerHandle {
+    worker::spawn(config, store(config), opts)
+}
+
+/// Wait (at most 20 s) for an event matching `pick`; returns what it picked.
+pub async fn wait_for<T>(w: &mut WorkerHandle, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, w.events.recv())
+            .await
+            .expect("timed out waiting for a worker event")
+            .expect("the worker stopped");
+        if let Some(t) = pick(&ev) {
+            return t;
+        }
+    }
+}
+
+/// Wait until connection `name` reaches `state` (and is not busy).
+pub async fn wait_state(w: &mut WorkerHandle, name: &str, state: ConnState) -> ConnectionView {
+    wait_for(w, |ev| match ev {
+        Event::Connection(v) if v.name == name && v.state == state && !v.busy => {
+            Some((**v).clone())
+        }
+        _ => None,
+    })
+    .await
+}
