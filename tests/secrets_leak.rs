@@ -1,0 +1,180 @@
+//! No token the IdP issued ever appears outside the token files: not in the log (at trace
+//! level), not in status records, not in what the worker tells the UI, not on screen.
+mod common;
+
+use common::*;
+use connwatch::app::{self, Action, State};
+use connwatch::connection::ConnState;
+use connwatch::demo::idp::DemoIdp;
+use connwatch::worker::{Event, Request};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+#[tokio::test]
+async fn no_secret_outside_the_token_files() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &idp.base_url(),
+        &[
+            Conn {
+                name: "mail",
+                tenant: "contoso.onmicrosoft.com",
+                scopes: &[IMAP, "offline_access"],
+                refresh_before: "5m",
+            },
+            Conn {
+                name: "cal",
+                tenant: "fabrikam.onmicrosoft.com",
+                scopes: &[GRAPH_CAL, "offline_access"],
+                refresh_before: "1h",
+            },
+            Conn {
+                name: "gone",
+                tenant: "contoso.onmicrosoft.com",
+                scopes: &[IMAP, "offline_access"],
+                refresh_before: "1h",
+            },
+        ],
+    );
+    let s = store(&cfg);
+    let guard = connwatch::logging::init(&s.paths().logs_dir, Some("trace")).unwrap();
+    seed(
+        &idp,
+        &s,
+        "cal",
+        "alice@contoso.com",
+        "fabrikam.onmicrosoft.com",
+        &[GRAPH_CAL, "offline_access"],
+        600,
+    );
+    seed(
+        &idp,
+        &s,
+        "gone",
+        "alice@contoso.com",
+        "contoso.onmicrosoft.com",
+        &[IMAP, "offline_access"],
+        600,
+    );
+    idp.block_existing_grants("fabrikam.onmicrosoft.com");
+
+    let (opts, _) = worker_opts();
+    let mut w = spawn(&cfg, opts);
+    let mut seen: Vec<Event> = Vec::new();
+    let mut ui = State::new("leak test", jiff::Timestamp::now());
+    // Sign in (device code), then refresh (rotation), purge and decode; meanwhile the
+    // calendar's refresh is refused. Every event goes through the UI's update.
+    w.requests
+        .send(Request::SignIn {
+            name: "mail".into(),
+        })
+        .unwrap();
+    let mut signed_in = false;
+    let mut decoded = false;
+    let cal_refused = |ui: &State| {
+        ui.rows
+            .iter()
+            .any(|r| r.name == "cal" && r.state == ConnState::NeedsReauth)
+    };
+    while !(decoded && cal_refused(&ui)) {
+        let ev = wait_for(&mut w, |ev| Some(ev.clone())).await;
+        match &ev {
+            Event::DeviceCode(c) => assert!(idp.approve(&c.user_code)),
+            Event::SignInEnded { ok, .. } => {
+                assert!(ok);
+                signed_in = true;
+                w.requests
+                    .send(Request::Refresh {
+                        name: "mail".into(),
+                    })
+                    .unwrap();
+                w.requests
+                    .send(Request::Purge {
+                        name: "gone".into(),
+                    })
+                    .unwrap();
+                w.requests
+                    .send(Request::Decode {
+                        name: "mail".into(),
+                    })
+                    .unwrap();
+            }
+            Event::Decoded { .. } => decoded = signed_in,
+            Event::Connection(_) => {}
+        }
+        app::update(&mut ui, Action::Worker(ev.clone()));
+        seen.push(ev);
+    }
+    w.requests.send(Request::Shutdown).unwrap();
+    w.task.await.unwrap();
+    drop(guard); // flush the log file
+
+    let secrets = idp.issued_secrets();
+    assert!(
+        secrets.len() >= 5,
+        "the scenario issued tokens: {}",
+        secrets.len()
+    );
+
+    // Every file under the data dir except the token files themselves.
+    let mut checked = 0;
+    let mut stack = vec![s.paths().root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let is_token_file = p.parent() == Some(s.paths().tokens_dir.as_path())
+                && p.extension().is_some_and(|x| x == "json");
+            if is_token_file {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            for secret in &secrets {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "a secret leaked into {}",
+                    p.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    let log = std::fs::read_dir(&s.paths().logs_dir).unwrap().count();
+    assert!(log >= 1, "the log file exists");
+    assert!(
+        checked >= 4,
+        "logs and status records were checked ({checked})"
+    );
+
+    // What the worker told the UI, and the screen drawn from it (decode popup open).
+    let events = format!("{seen:?}");
+    let mut term = Terminal::new(TestBackend::new(160, 50)).unwrap();
+    term.draw(|f| connwatch::ui::draw(f, &ui)).unwrap();
+    let screen = term.backend().to_string();
+    assert!(
+        screen.contains("claims"),
+        "the decode popup is on screen: {screen}"
+    );
+    for secret in &secrets {
+        assert!(
+            !events.contains(secret.as_str()),
+            "a secret crossed into a UI event"
+        );
+        assert!(
+            !screen.contains(secret.as_str()),
+            "a secret reached the screen"
+        );
+        // Not even a recognisable prefix of a long token beyond the masked 4 characters.
+        if secret.len() > 40 {
+            assert!(
+                !screen.contains(&secret[..20]),
+                "a token prefix reached the screen"
+            );
+        }
+    }
+}
