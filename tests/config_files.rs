@@ -32,6 +32,11 @@ fn every_valid_config_passes() {
     assert!(n >= 4, "expected the valid config files, found {n}");
 }
 
+#[test]
+fn the_shipped_example_config_is_valid() {
+    check(Path::new("assets/config.example.toml")).success();
+}
+
 /// (file, "line:column", what the message must say)
 const INVALID: &[(&str, &str, &[&str])] = &[
     (

@@ -66,11 +66,9 @@ async fn no_secret_outside_the_token_files() {
     let mut ui = State::new("leak test", jiff::Timestamp::now());
     // Sign in (device code), then refresh (rotation), purge and decode; meanwhile the
     // calendar's refresh is refused. Every event goes through the UI's update.
-    w.requests
-        .send(Request::SignIn {
-            name: "mail".into(),
-        })
-        .unwrap();
+    w.send(Request::SignIn {
+        name: "mail".into(),
+    });
     let mut signed_in = false;
     let mut decoded = false;
     let cal_refused = |ui: &State| {
@@ -79,27 +77,21 @@ async fn no_secret_outside_the_token_files() {
             .any(|r| r.name == "cal" && r.state == ConnState::NeedsReauth)
     };
     while !(decoded && cal_refused(&ui)) {
-        let ev = wait_for(&mut w, |ev| Some(ev.clone())).await;
+        let ev = w.next().await;
         match &ev {
             Event::DeviceCode(c) => assert!(idp.approve(&c.user_code)),
             Event::SignInEnded { ok, .. } => {
                 assert!(ok);
                 signed_in = true;
-                w.requests
-                    .send(Request::Refresh {
-                        name: "mail".into(),
-                    })
-                    .unwrap();
-                w.requests
-                    .send(Request::Purge {
-                        name: "gone".into(),
-                    })
-                    .unwrap();
-                w.requests
-                    .send(Request::Decode {
-                        name: "mail".into(),
-                    })
-                    .unwrap();
+                w.send(Request::Refresh {
+                    name: "mail".into(),
+                });
+                w.send(Request::Purge {
+                    name: "gone".into(),
+                });
+                w.send(Request::Decode {
+                    name: "mail".into(),
+                });
             }
             Event::Decoded { .. } => decoded = signed_in,
             Event::Connection(_) => {}
@@ -107,8 +99,7 @@ async fn no_secret_outside_the_token_files() {
         app::update(&mut ui, Action::Worker(ev.clone()));
         seen.push(ev);
     }
-    w.requests.send(Request::Shutdown).unwrap();
-    w.task.await.unwrap();
+    w.shutdown().await;
     drop(guard); // flush the log file
 
     let secrets = idp.issued_secrets();

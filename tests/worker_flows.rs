@@ -25,23 +25,22 @@ async fn device_sign_in_honours_pending_and_slow_down() {
     );
     let (opts, waits) = worker_opts();
     let mut w = spawn(&cfg, opts);
-    wait_state(&mut w, "mail", ConnState::SignedOut).await;
+    w.wait_state("mail", ConnState::SignedOut).await;
 
     idp.script_device_polls(vec![DevicePollReply::Pending, DevicePollReply::SlowDown]);
-    w.requests
-        .send(Request::SignIn {
-            name: "mail".into(),
+    w.send(Request::SignIn {
+        name: "mail".into(),
+    });
+    let code = w
+        .wait_for(|ev| match ev {
+            Event::DeviceCode(c) => Some(c.clone()),
+            _ => None,
         })
-        .unwrap();
-    let code = wait_for(&mut w, |ev| match ev {
-        Event::DeviceCode(c) => Some(c.clone()),
-        _ => None,
-    })
-    .await;
+        .await;
     assert_eq!(code.user_code.len(), 9);
     assert!(code.verification_uri.starts_with(&idp.base_url()));
     assert!(idp.approve(&code.user_code));
-    let v = wait_state(&mut w, "mail", ConnState::Connected).await;
+    let v = w.wait_state("mail", ConnState::Connected).await;
     assert!(v.has_refresh_token);
     assert!(v.last_error.is_none());
     // 5 s (pending), 5 s (slow_down: +5 s from now on), 10 s (approved).
@@ -72,24 +71,24 @@ async fn declined_device_code_ends_the_sign_in() {
     );
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
-    w.requests
-        .send(Request::SignIn {
-            name: "mail".into(),
+    w.send(Request::SignIn {
+        name: "mail".into(),
+    });
+    let code = w
+        .wait_for(|ev| match ev {
+            Event::DeviceCode(c) => Some(c.clone()),
+            _ => None,
         })
-        .unwrap();
-    let code = wait_for(&mut w, |ev| match ev {
-        Event::DeviceCode(c) => Some(c.clone()),
-        _ => None,
-    })
-    .await;
+        .await;
     assert!(idp.deny(&code.user_code));
-    let ok = wait_for(&mut w, |ev| match ev {
-        Event::SignInEnded { ok, .. } => Some(*ok),
-        _ => None,
-    })
-    .await;
+    let ok = w
+        .wait_for(|ev| match ev {
+            Event::SignInEnded { ok, .. } => Some(*ok),
+            _ => None,
+        })
+        .await;
     assert!(!ok);
-    let v = wait_state(&mut w, "mail", ConnState::SignedOut).await;
+    let v = w.wait_state("mail", ConnState::SignedOut).await;
     assert_eq!(
         v.last_error.unwrap().error.as_deref(),
         Some("authorization_declined")
@@ -121,19 +120,18 @@ async fn refresh_rotates_and_the_new_refresh_token_is_on_disk() {
     );
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
-    wait_state(&mut w, "mail", ConnState::Connected).await;
-    w.requests
-        .send(Request::Refresh {
-            name: "mail".into(),
+    w.wait_state("mail", ConnState::Connected).await;
+    w.send(Request::Refresh {
+        name: "mail".into(),
+    });
+    let v = w
+        .wait_for(|ev| match ev {
+            Event::Connection(v) if v.history.iter().any(|h| h.what.contains("rotated")) => {
+                Some((**v).clone())
+            }
+            _ => None,
         })
-        .unwrap();
-    let v = wait_for(&mut w, |ev| match ev {
-        Event::Connection(v) if v.history.iter().any(|h| h.what.contains("rotated")) => {
-            Some((**v).clone())
-        }
-        _ => None,
-    })
-    .await;
+        .await;
     assert_eq!(v.state, ConnState::Connected);
     let saved = store(&cfg).load("mail").unwrap().unwrap();
     let new_rt = saved.refresh_token.unwrap();
@@ -168,13 +166,14 @@ async fn automatic_refresh_before_expiry() {
     );
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
-    let v = wait_for(&mut w, |ev| match ev {
-        Event::Connection(v) if v.last_success.is_some() && v.state == ConnState::Connected => {
-            Some((**v).clone())
-        }
-        _ => None,
-    })
-    .await;
+    let v = w
+        .wait_for(|ev| match ev {
+            Event::Connection(v) if v.last_success.is_some() && v.state == ConnState::Connected => {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
     assert!(v.access_expires_at.unwrap() > old.expires_at.unwrap());
     assert_eq!(idp.token_requests(), 1);
 }
@@ -241,12 +240,12 @@ async fn scenario_rows_reach_their_states_with_the_providers_codes() {
 
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
-    let cal = wait_state(&mut w, "cal", ConnState::NeedsReauth).await;
+    let cal = w.wait_state("cal", ConnState::NeedsReauth).await;
     let d = cal.last_error.unwrap();
     assert_eq!(d.code.as_deref(), Some("AADSTS53003"));
     assert!(d.needs_reauth);
     assert!(d.trace_id.is_some() && d.correlation_id.is_some());
-    let zoom = wait_state(&mut w, "zoom", ConnState::NeedsReauth).await;
+    let zoom = w.wait_state("zoom", ConnState::NeedsReauth).await;
     assert_eq!(
         zoom.last_error.unwrap().code.as_deref(),
         Some("AADSTS50173")
@@ -254,7 +253,7 @@ async fn scenario_rows_reach_their_states_with_the_providers_codes() {
     // The refused refresh token is kept: only the user's purge or a new sign-in replaces it.
     assert_eq!(s.load("cal").unwrap().unwrap(), before);
 
-    let legacy = wait_state(&mut w, "legacy", ConnState::NeedsReauth).await;
+    let legacy = w.wait_state("legacy", ConnState::NeedsReauth).await;
     assert!(!legacy.has_refresh_token);
     assert_eq!(
         legacy.last_error.unwrap().cause,
@@ -262,31 +261,29 @@ async fn scenario_rows_reach_their_states_with_the_providers_codes() {
     );
 
     // Re-authorizing the calendar satisfies the other tenant's policy.
-    w.requests
-        .send(Request::SignIn { name: "cal".into() })
-        .unwrap();
-    let code = wait_for(&mut w, |ev| match ev {
-        Event::DeviceCode(c) => Some(c.clone()),
-        _ => None,
-    })
-    .await;
+    w.send(Request::SignIn { name: "cal".into() });
+    let code = w
+        .wait_for(|ev| match ev {
+            Event::DeviceCode(c) => Some(c.clone()),
+            _ => None,
+        })
+        .await;
     idp.approve(&code.user_code);
-    let cal = wait_state(&mut w, "cal", ConnState::Connected).await;
+    let cal = w.wait_state("cal", ConnState::Connected).await;
     assert!(cal.last_error.is_none());
-    w.requests
-        .send(Request::Refresh { name: "cal".into() })
-        .unwrap();
-    let cal = wait_for(&mut w, |ev| match ev {
-        Event::Connection(v)
-            if v.name == "cal"
-                && !v.busy
-                && v.history.iter().any(|h| h.what.starts_with("refreshed")) =>
-        {
-            Some((**v).clone())
-        }
-        _ => None,
-    })
-    .await;
+    w.send(Request::Refresh { name: "cal".into() });
+    let cal = w
+        .wait_for(|ev| match ev {
+            Event::Connection(v)
+                if v.name == "cal"
+                    && !v.busy
+                    && v.history.iter().any(|h| h.what.starts_with("refreshed")) =>
+            {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
     assert_eq!(cal.state, ConnState::Connected);
 }
 
@@ -334,23 +331,20 @@ async fn purge_forgets_tokens_and_a_restart_finds_saved_ones_without_the_network
     {
         let (opts, _) = worker_opts();
         let mut w = spawn(&cfg, opts);
-        wait_state(&mut w, "keep", ConnState::Connected).await;
-        w.requests
-            .send(Request::Purge {
-                name: "drop".into(),
-            })
-            .unwrap();
-        let v = wait_state(&mut w, "drop", ConnState::SignedOut).await;
+        w.wait_state("keep", ConnState::Connected).await;
+        w.send(Request::Purge {
+            name: "drop".into(),
+        });
+        let v = w.wait_state("drop", ConnState::SignedOut).await;
         assert_eq!(v.token_preview, None);
         assert!(!s.token_path("drop").exists());
-        w.requests.send(Request::Shutdown).unwrap();
-        w.task.await.unwrap();
+        w.shutdown().await;
     }
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
-    let keep = wait_state(&mut w, "keep", ConnState::Connected).await;
+    let keep = w.wait_state("keep", ConnState::Connected).await;
     assert!(keep.has_refresh_token);
-    let drop = wait_state(&mut w, "drop", ConnState::SignedOut).await;
+    let drop = w.wait_state("drop", ConnState::SignedOut).await;
     assert!(
         drop.history.iter().any(|h| h.what == "purged"),
         "history survives a restart"
@@ -381,7 +375,7 @@ async fn a_corrupt_token_file_is_reported_and_kept() {
     std::fs::write(s.token_path("mail"), "{\"version\":1,\"access_tok").unwrap();
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
-    let v = wait_state(&mut w, "mail", ConnState::Misconfigured).await;
+    let v = w.wait_state("mail", ConnState::Misconfigured).await;
     assert!(v.note.unwrap().contains("not a valid token file"));
     assert_eq!(
         std::fs::read_to_string(s.token_path("mail")).unwrap(),
@@ -415,11 +409,12 @@ async fn a_dead_idp_is_a_transient_failure_and_loses_nothing() {
     idp.shutdown().await;
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
-    let v = wait_for(&mut w, |ev| match ev {
-        Event::Connection(v) if v.last_error.is_some() && !v.busy => Some((**v).clone()),
-        _ => None,
-    })
-    .await;
+    let v = w
+        .wait_for(|ev| match ev {
+            Event::Connection(v) if v.last_error.is_some() && !v.busy => Some((**v).clone()),
+            _ => None,
+        })
+        .await;
     let d = v.last_error.unwrap();
     assert_eq!(d.cause, Cause::Network);
     assert!(d.retryable);
@@ -427,4 +422,64 @@ async fn a_dead_idp_is_a_transient_failure_and_loses_nothing() {
     assert_eq!(v.state, ConnState::Connected);
     assert!(v.next_attempt_at.is_some());
     assert_eq!(store(&cfg).load("mail").unwrap().unwrap(), before);
+}
+
+#[tokio::test]
+async fn oidc_provider_finds_its_endpoints_by_discovery() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "data_dir = {:?}\n[[connection]]\nname = \"sso\"\nprovider = \"oidc\"\nissuer = \"{}/contoso.onmicrosoft.com/v2.0\"\nclient_id = \"c\"\nscopes = [\"Calendars.Read\", \"offline_access\"]\n",
+        dir.path().join("data").display().to_string(),
+        idp.base_url()
+    );
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    let cfg = connwatch::config::Config::load(&path).unwrap();
+    let (opts, _) = worker_opts();
+    let mut w = spawn(&cfg, opts);
+    w.send(Request::SignIn { name: "sso".into() });
+    let code = w
+        .wait_for(|ev| match ev {
+            Event::DeviceCode(c) => Some(c.clone()),
+            _ => None,
+        })
+        .await;
+    idp.approve(&code.user_code);
+    let v = w.wait_state("sso", ConnState::Connected).await;
+    assert!(v.has_refresh_token);
+}
+
+#[tokio::test]
+async fn an_unknown_tenant_is_a_configuration_problem() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &idp.base_url(),
+        &[Conn {
+            name: "mail",
+            tenant: "contoso.onmicrosoft.co",
+            scopes: &[IMAP, "offline_access"],
+            refresh_before: "5m",
+        }],
+    );
+    let (opts, _) = worker_opts();
+    let mut w = spawn(&cfg, opts);
+    w.send(Request::SignIn {
+        name: "mail".into(),
+    });
+    let v = w
+        .wait_for(|ev| match ev {
+            Event::Connection(v) if v.last_error.is_some() && !v.busy => Some((**v).clone()),
+            _ => None,
+        })
+        .await;
+    let d = v.last_error.unwrap();
+    assert_eq!(d.code.as_deref(), Some("AADSTS90002"));
+    assert!(
+        d.summary.contains("contoso.onmicrosoft.co"),
+        "{}",
+        d.summary
+    );
 }

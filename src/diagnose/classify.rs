@@ -61,8 +61,16 @@ pub(super) fn from_http(input: &HttpFailure<'_>) -> Diagnosis {
     d.timestamp = s("timestamp");
     d.claims = s("claims");
     d.http_status = input.status;
+    // Entra's first line is "AADSTS53003: <text>"; the code is shown on its own already.
     d.summary = s("error_description")
-        .and_then(|t| t.lines().next().map(str::to_owned))
+        .and_then(|t| {
+            t.lines().next().map(|l| {
+                l.split_once(": ")
+                    .filter(|(c, _)| c.starts_with("AADSTS"))
+                    .map_or(l, |(_, rest)| rest)
+                    .to_owned()
+            })
+        })
         .unwrap_or_else(|| format!("the provider answered HTTP {:?}", input.status));
     d.action = if d.needs_reauth {
         "Sign in again (press a, or run connwatch login NAME).".into()

@@ -1,6 +1,7 @@
 //! Shared helpers for tests that run the worker against the demo IdP over real HTTP.
 #![allow(dead_code)]
 
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use connwatch::demo::CLIENT_ID;
 use connwatch::demo::idp::{DemoIdp, IdpOptions, MintSpec};
 use connwatch::oauth::{Pacer, TokenResponse};
 use connwatch::store::{StorePaths, TokenSet, TokenStore};
-use connwatch::worker::{self, ConnectionView, Event, WorkerHandle, WorkerOptions};
+use connwatch::worker::{self, ConnectionView, Event, Request, WorkerHandle, WorkerOptions};
 
 pub const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 pub const GRAPH_CAL: &str = "https://graph.microsoft.com/Calendars.Read";
@@ -105,31 +106,74 @@ pub fn worker_opts() -> (
     )
 }
 
-pub fn spawn(config: &Config, opts: WorkerOptions) -> WorkerHandle {
-    worker::spawn(config, store(config), opts)
+/// A worker plus what it has said so far: the latest view of each connection and the
+/// events no test has consumed yet, so a test never misses an event that came early.
+pub struct Harness {
+    pub w: WorkerHandle,
+    pub views: HashMap<String, ConnectionView>,
+    backlog: VecDeque<Event>,
 }
 
-/// Wait (at most 20 s) for an event matching `pick`; returns what it picked.
-pub async fn wait_for<T>(w: &mut WorkerHandle, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ev = tokio::time::timeout_at(deadline, w.events.recv())
-            .await
-            .expect("timed out waiting for a worker event")
-            .expect("the worker stopped");
-        if let Some(t) = pick(&ev) {
-            return t;
-        }
+pub fn spawn(config: &Config, opts: WorkerOptions) -> Harness {
+    Harness {
+        w: worker::spawn(config, store(config), opts),
+        views: HashMap::new(),
+        backlog: VecDeque::new(),
     }
 }
 
-/// Wait until connection `name` reaches `state` (and is not busy).
-pub async fn wait_state(w: &mut WorkerHandle, name: &str, state: ConnState) -> ConnectionView {
-    wait_for(w, |ev| match ev {
-        Event::Connection(v) if v.name == name && v.state == state && !v.busy => {
-            Some((**v).clone())
+impl Harness {
+    pub fn send(&self, r: Request) {
+        self.w.requests.send(r).expect("the worker is running");
+    }
+
+    /// The next event from the worker (at most 20 s away).
+    pub async fn next(&mut self) -> Event {
+        let ev = tokio::time::timeout(Duration::from_secs(20), self.w.events.recv())
+            .await
+            .expect("timed out waiting for a worker event")
+            .expect("the worker stopped");
+        if let Event::Connection(v) = &ev {
+            self.views.insert(v.name.clone(), (**v).clone());
         }
-        _ => None,
-    })
-    .await
+        ev
+    }
+
+    /// The first event `pick` accepts: from the backlog, the latest views, or new events.
+    pub async fn wait_for<T>(&mut self, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+        if let Some(i) = self.backlog.iter().position(|e| pick(e).is_some()) {
+            let ev = self.backlog.remove(i).unwrap();
+            return pick(&ev).unwrap();
+        }
+        for v in self.views.values() {
+            if let Some(t) = pick(&Event::Connection(Box::new(v.clone()))) {
+                return t;
+            }
+        }
+        loop {
+            let ev = self.next().await;
+            if let Some(t) = pick(&ev) {
+                return t;
+            }
+            if !matches!(ev, Event::Connection(_)) {
+                self.backlog.push_back(ev);
+            }
+        }
+    }
+
+    /// Wait until connection `name` is in `state` with nothing in flight.
+    pub async fn wait_state(&mut self, name: &str, state: ConnState) -> ConnectionView {
+        self.wait_for(|ev| match ev {
+            Event::Connection(v) if v.name == name && v.state == state && !v.busy => {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.w.requests.send(Request::Shutdown);
+        self.w.task.await.unwrap();
+    }
 }
