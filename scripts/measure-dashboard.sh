@@ -16,6 +16,7 @@ trap 'tmux -L $sock kill-server 2>/dev/null || true' EXIT
 times=()
 for _ in $(seq "$runs"); do
   tmux -L $sock kill-server 2>/dev/null || true
+  sleep 0.2 # let the previous server go before a new one starts on the same socket
   start=$(date +%s%N)
   tmux -L $sock new-session -d -x 150 -y 20 "$bin demo"
   until tmux -L $sock capture-pane -p 2>/dev/null | grep -q "work-mail"; do sleep 0.002; done
