@@ -1,6 +1,7 @@
 //! Diagnosis: turn what a provider answered (status, headers, body) into a cause, in plain
 //! words, with the one action that fixes it. Pure: bytes in, `Diagnosis` out, never an error.
 
+mod catalogue;
 mod classify;
 
 use serde::{Deserialize, Serialize};
@@ -116,7 +117,12 @@ pub struct HttpFailure<'a> {
 
 /// Diagnose an HTTP error answer (token endpoint, device endpoint or resource).
 pub fn diagnose(input: &HttpFailure<'_>) -> Diagnosis {
-    classify::from_http(input)
+    classify::from_http(input, jiff::Timestamp::now())
+}
+
+/// As `diagnose`, with the instant an HTTP-date `Retry-After` is measured from.
+pub fn diagnose_at(input: &HttpFailure<'_>, now: jiff::Timestamp) -> Diagnosis {
+    classify::from_http(input, now)
 }
 
 /// Diagnose a failure that never got an HTTP answer (DNS, refused, reset, timeout, TLS).

@@ -404,23 +404,25 @@ impl Worker {
             .tokens
             .as_ref()
             .is_none_or(|t| t.expires_at.is_some_and(|e| e <= now));
-        let state = if d.needs_reauth {
-            ConnState::NeedsReauth
-        } else if matches!(d.cause, Cause::InvalidClient | Cause::InvalidRequest) {
-            ConnState::Misconfigured
-        } else if was_sign_in {
-            // A sign-in that failed for a passing reason: the user starts it again.
-            if c.tokens.is_some() {
+        let state =
+            if matches!(d.cause, Cause::InvalidClient | Cause::InvalidRequest) && !d.needs_reauth {
+                ConnState::Misconfigured
+            } else if was_sign_in {
+                // A sign-in that did not complete (declined, expired, network): the user starts
+                // it again; tokens from before, if any, still need it.
+                if c.tokens.is_some() {
+                    ConnState::NeedsReauth
+                } else {
+                    ConnState::SignedOut
+                }
+            } else if d.needs_reauth {
                 ConnState::NeedsReauth
+            } else if expired {
+                ConnState::Disconnected
             } else {
-                ConnState::SignedOut
-            }
-        } else if expired {
-            ConnState::Disconnected
-        } else {
-            // The access token still works; keep serving it while we retry.
-            ConnState::Connected
-        };
+                // The access token still works; keep serving it while we retry.
+                ConnState::Connected
+            };
         let retry =
             !was_sign_in && !matches!(state, ConnState::NeedsReauth | ConnState::Misconfigured);
         let retry_after = d.retry_after_s.map(Duration::from_secs);
