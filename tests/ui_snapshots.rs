@@ -154,3 +154,10 @@ fn confirm_purge_popup() {
     });
     insta::assert_snapshot!(render(&s, 100, 14));
 }
+
+#[test]
+fn selected_failure_shows_its_action() {
+    let mut s = demo_state();
+    s.selected = 1;
+    insta::assert_snapshot!(render(&s, 140, 12));
+}

@@ -16,14 +16,16 @@ use crate::app::State;
 use crate::connection::ConnState;
 
 pub fn draw(frame: &mut Frame, state: &State) {
-    let [title, body, footer] = Layout::vertical([
+    let [title, body, hint, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
+        Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(frame.area());
     frame.render_widget(title_line(state), title);
     table::draw(frame, body, state);
+    frame.render_widget(hint_line(state), hint);
     frame.render_widget(footer_line(state), footer);
     if let Some(p) = &state.popup {
         popup::draw(frame, body, state, p);
@@ -56,6 +58,20 @@ fn title_line(state: &State) -> Line<'static> {
         ));
     }
     Line::from(spans)
+}
+
+/// What to do about the selected connection: the action of its last error.
+fn hint_line(state: &State) -> Line<'static> {
+    let Some(r) = state.selected_row() else {
+        return Line::default();
+    };
+    match &r.last_error {
+        Some(d) => Line::from(vec![
+            Span::styled(format!(" {} → ", r.name), theme::state(r.state)),
+            Span::raw(d.action.clone()),
+        ]),
+        None => Line::default(),
+    }
 }
 
 fn footer_line(state: &State) -> Line<'static> {
