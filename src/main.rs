@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Explain(a)) => Ok(commands::explain::run(a)),
-        Some(Command::Decode(a)) => Ok(commands::decode::run(a)),
+        Some(Command::Decode(a)) => {
+            commands::decode_expectations(&cli, a).map(|e| commands::decode::run(a, e))
+        }
         Some(Command::Demo(d)) => match &d.command {
             None => commands::dashboard::run_demo(&cli),
             Some(DemoCommand::Serve { port, data_dir }) => {

@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 
 fn t(s: i64) -> Timestamp {
     // 2026-11-24T19:33:20Z
-    Timestamp::from_second(1_795_635_200 + s).unwrap()
+    Timestamp::from_second(1_795_548_800 + s).unwrap()
 }
 
 fn diagnosis(cause: Cause, code: &str, summary: &str) -> Diagnosis {

@@ -35,3 +35,21 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
         .build()
         .map_err(|e| CommandError::Failed(format!("cannot start the async runtime: {e}")))
 }
+
+/// `decode --connection NAME`: that connection's expectations (its `expect`, else its scopes).
+pub fn decode_expectations(
+    cli: &Cli,
+    args: &crate::cli::DecodeArgs,
+) -> Result<Option<crate::token::Expectations>, CommandError> {
+    let Some(name) = &args.connection else {
+        return Ok(None);
+    };
+    let config = load_config(cli)?;
+    let conn = config.connection(name).ok_or_else(|| {
+        CommandError::Usage(format!(
+            "no connection named {name:?} in {}",
+            config.path.display()
+        ))
+    })?;
+    Ok(Some(crate::worker::expectations(conn)))
+}

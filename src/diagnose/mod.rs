@@ -3,6 +3,9 @@
 
 mod catalogue;
 mod classify;
+mod text;
+
+pub use text::diagnose_text;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,19 +1,56 @@
-//! First cut of the decoder; the diagnosis issue deepens the findings.
-use super::*;
+//! Decoding without verification (plain base64url + serde_json: jsonwebtoken's decoder
+//! rejects unknown `alg` values such as `none`, and we must report on any token) and the
+//! findings that matter for mail and calendar connections.
 use base64::Engine;
+use serde_json::Value;
 
-fn b64json(part: &str) -> Option<serde_json::Value> {
+use super::*;
+
+/// Microsoft Graph's application id, used as `aud` in v2-requested Graph tokens.
+const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// The tenant of personal Microsoft accounts.
+const MSA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+/// "Expiring soon" below this many seconds.
+const SOON_S: i64 = 5 * 60;
+
+fn b64json(part: &str) -> Option<Value> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))
         .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Audiences that name the same resource.
+fn canonical_audience(aud: &str) -> String {
+    let a = aud.trim_end_matches('/').to_ascii_lowercase();
+    match a.as_str() {
+        GRAPH_APP_ID | "https://graph.microsoft.com" => "https://graph.microsoft.com".into(),
+        "https://outlook.office365.com" | "https://outlook.office.com" => {
+            "https://outlook.office.com".into()
+        }
+        _ => a,
+    }
+}
+
+/// `https://outlook.office.com/IMAP.AccessAsUser.All` → `IMAP.AccessAsUser.All`.
+fn scope_name(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+fn finding(kind: FindingKind, severity: Severity, message: String) -> Finding {
+    Finding {
+        kind,
+        severity,
+        message,
+    }
+}
+
 pub(super) fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> TokenReport {
     let parts: Vec<&str> = token.trim().split('.').collect();
     let decoded = (parts.len() == 3)
         .then(|| Some((b64json(parts[0])?, b64json(parts[1])?)))
-        .flatten();
+        .flatten()
+        .filter(|(h, c)| h.is_object() && c.is_object());
     let Some((header, claims)) = decoded else {
         return TokenReport {
             format: TokenFormat::Opaque,
@@ -26,59 +63,161 @@ pub(super) fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> Tok
             issued_at: None,
             expires_at: None,
             expires_in_s: None,
-            findings: vec![Finding {
-                kind: FindingKind::Opaque,
-                severity: Severity::Info,
-                message: "opaque token: only the provider can inspect it".into(),
-            }],
+            findings: vec![finding(
+                FindingKind::Opaque,
+                Severity::Info,
+                "opaque token: only the provider can inspect it".into(),
+            )],
         };
     };
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
     let ts = |k: &str| {
         claims
             .get(k)
-            .and_then(|v| v.as_i64())
+            .and_then(Value::as_i64)
             .and_then(|s| Timestamp::from_second(s).ok())
     };
-    let audience = claims
-        .get("aud")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
-    let scopes: Vec<String> = claims
-        .get("scp")
-        .and_then(|v| v.as_str())
+    let audience = match claims.get("aud") {
+        Some(Value::String(a)) => Some(a.clone()),
+        Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    };
+    // Delegated scopes (`scp`, space-separated), app roles (`roles`), Google's `scope`.
+    let mut scopes: Vec<String> = text("scp")
+        .or_else(|| text("scope"))
         .map(|s| s.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
+    if let Some(Value::Array(roles)) = claims.get("roles") {
+        scopes.extend(roles.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
     let expires_at = ts("exp");
+    let not_before = ts("nbf");
+    let tenant = text("tid");
     let mut findings = Vec::new();
-    if let Some(exp) = expires_at
-        && exp <= now
+
+    if let Some(exp) = expires_at {
+        let left = exp.as_second() - now.as_second();
+        if left <= 0 {
+            findings.push(finding(
+                FindingKind::Expired,
+                Severity::Error,
+                format!("expired at {exp}"),
+            ));
+        } else if left <= SOON_S {
+            findings.push(finding(
+                FindingKind::ExpiringSoon,
+                Severity::Warning,
+                format!("expires in {left} s, at {exp}"),
+            ));
+        }
+    }
+    if let Some(nbf) = not_before.filter(|n| *n > now) {
+        findings.push(finding(
+            FindingKind::NotYetValid,
+            Severity::Error,
+            format!("not valid before {nbf} (clock skew?)"),
+        ));
+    }
+    if let (Some(want), Some(got)) = (&expect.audience, &audience)
+        && canonical_audience(want) != canonical_audience(got)
     {
-        findings.push(Finding {
-            kind: FindingKind::Expired,
-            severity: Severity::Error,
-            message: format!("expired at {exp}"),
-        });
+        findings.push(finding(
+            FindingKind::AudienceMismatch,
+            Severity::Error,
+            format!(
+                "issued for audience {got}, but {want} is expected: request scopes of that resource"
+            ),
+        ));
     }
     for want in &expect.scopes {
-        if !scopes.iter().any(|s| s.eq_ignore_ascii_case(want)) {
-            findings.push(Finding {
-                kind: FindingKind::MissingScope,
-                severity: Severity::Error,
-                message: format!("scope {want} is missing"),
-            });
+        if !scopes
+            .iter()
+            .any(|s| scope_name(s).eq_ignore_ascii_case(scope_name(want)))
+        {
+            findings.push(finding(
+                FindingKind::MissingScope,
+                Severity::Error,
+                format!(
+                    "scope {} is missing: add it to the connection and sign in again",
+                    scope_name(want)
+                ),
+            ));
         }
+    }
+    if header.get("nonce").is_some() {
+        findings.push(finding(
+            FindingKind::UnverifiableSignature,
+            Severity::Info,
+            "header carries a nonce (Microsoft Graph/Exchange): only the resource can verify the signature".into(),
+        ));
+    }
+    let home = text("idp")
+        .and_then(|idp| {
+            idp.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .map(str::to_owned)
+        })
+        .filter(|home| Some(home) != tenant.as_ref());
+    let guest = claims.get("acct").and_then(Value::as_i64) == Some(1);
+    if home.is_some() || guest {
+        findings.push(finding(
+            FindingKind::Guest,
+            Severity::Info,
+            format!(
+                "guest account: signed in by {} for resource tenant {}; that tenant's policies apply",
+                home.as_deref().unwrap_or("another tenant"),
+                tenant.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    if text("idtyp").as_deref() == Some("app")
+        || (claims.get("roles").is_some() && claims.get("scp").is_none())
+    {
+        findings.push(finding(
+            FindingKind::AppOnly,
+            Severity::Warning,
+            "app-only token (no user): it cannot read a user's mailbox as that user".into(),
+        ));
+    }
+    let client = text("appid").or_else(|| text("azp"));
+    let token_type = if audience.is_some() && audience == client
+        || (claims.get("nonce").is_some() && claims.get("scp").is_none())
+    {
+        findings.push(finding(
+            FindingKind::IdToken,
+            Severity::Error,
+            "this is an ID token (its audience is the app itself), not an access token".into(),
+        ));
+        "id"
+    } else {
+        "access"
+    };
+    if tenant.as_deref() == Some(MSA_TENANT) {
+        findings.push(finding(
+            FindingKind::PersonalAccount,
+            Severity::Info,
+            "personal Microsoft account".into(),
+        ));
+    }
+    let cae = claims
+        .get("xms_cc")
+        .is_some_and(|v| v.as_array().is_some_and(|a| a.iter().any(|x| x == "cp1")) || v == "cp1");
+    if cae {
+        findings.push(finding(
+            FindingKind::CaeCapable,
+            Severity::Info,
+            "client is CAE-capable (cp1): the resource may revoke this token early".into(),
+        ));
     }
     TokenReport {
         format: TokenFormat::Jwt,
-        tenant: claims
-            .get("tid")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned),
-        token_type: Some("access".into()),
+        token_type: Some(token_type.into()),
         issued_at: ts("iat"),
         expires_in_s: expires_at.map(|e| e.as_second() - now.as_second()),
         header: Some(header),
         claims: Some(claims),
+        tenant,
         audience,
         scopes,
         expires_at,

@@ -449,7 +449,7 @@ impl Worker {
 }
 
 /// The connection's expectations for decoding: `expect`, or else its own scopes.
-pub(super) fn expectations(cfg: &crate::config::Connection) -> Expectations {
+pub fn expectations(cfg: &crate::config::Connection) -> Expectations {
     let mut e = cfg.expect.clone();
     if e.scopes.is_empty() {
         e.scopes = cfg

@@ -1,0 +1,218 @@
+//! `connwatch explain` and `connwatch decode` through the real binary.
+use assert_cmd::Command;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+fn cmd() -> Command {
+    let mut c = Command::cargo_bin("connwatch").unwrap();
+    c.env("NO_COLOR", "1")
+        .env("CONNWATCH_CONFIG", "tests/valid_configs/entra_mailbox.toml");
+    c
+}
+
+fn jwt(header: Value, claims: Value) -> String {
+    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!("{}.{}.c2lnbmF0dXJl", enc(&header), enc(&claims))
+}
+
+/// 2026-11-24T19:33:20Z
+const NOW: i64 = 1_795_548_800;
+
+fn graph_token(scp: &str, exp: i64) -> String {
+    jwt(
+        json!({"typ":"JWT","alg":"RS256","kid":"k1","nonce":"abc"}),
+        json!({"aud":"00000003-0000-0000-c000-000000000000","iss":"https://sts.windows.net/3e8d1c7b-5a4f-4e2d-9c1b-8a7f6e5d4c3b/",
+               "tid":"3e8d1c7b-5a4f-4e2d-9c1b-8a7f6e5d4c3b","idp":"https://sts.windows.net/7c9f4b2a-1d3e-4f5a-8b6c-0d1e2f3a4b5c/","acct":1,
+               "scp":scp,"iat":NOW - 600,"nbf":NOW - 600,"exp":exp,"appid":"8f1c2d3e","upn":"alice@contoso.com","idtyp":"user"}),
+    )
+}
+
+#[test]
+fn explain_a_body_from_stdin_human_and_json() {
+    let body = std::fs::read("tests/fixtures/errors/entra_53003_conditional_access.json").unwrap();
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    let input = doc["body"].as_str().unwrap().to_owned();
+    let out = cmd()
+        .arg("explain")
+        .write_stdin(input.clone())
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.starts_with("conditional_access (AADSTS53003)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("trace id: 0b6a2f1c-1d2e-4f3a-9b8c-7d6e5f4a3b2c"),
+        "{text}"
+    );
+    let out = cmd()
+        .args(["explain", "-", "--json"])
+        .write_stdin(input)
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["cause"], "conditional_access");
+    assert_eq!(v["needs_reauth"], true);
+    assert_eq!(v["retryable"], false);
+    for k in [
+        "cause",
+        "code",
+        "error",
+        "suberror",
+        "needs_reauth",
+        "retryable",
+        "retry_after_s",
+        "summary",
+        "action",
+        "trace_id",
+        "correlation_id",
+        "timestamp",
+        "claims",
+        "http_status",
+    ] {
+        assert!(v.get(k).is_some(), "DESIGN.md's Diagnosis JSON has {k}");
+    }
+}
+
+#[test]
+fn explain_a_bare_code_a_file_and_a_pasted_redirect() {
+    let out = cmd().args(["explain", "70043"]).assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("sign-in frequency"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(
+        &file,
+        r#"{"reason":"Invalid Token!","error":"invalid_grant"}"#,
+    )
+    .unwrap();
+    let out = cmd()
+        .arg("explain")
+        .arg(&file)
+        .arg("--json")
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["cause"], "grant_revoked");
+    let out = cmd()
+        .args(["explain", "http://127.0.0.1:8400/?error=consent_required&error_description=AADSTS65001%3A+The+user+or+administrator+has+not+consented+to+use+the+application+with+ID+%27abc%27."])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.starts_with("consent_required (AADSTS65001)"), "{text}");
+    assert!(text.contains("'abc'"), "names the app: {text}");
+}
+
+#[test]
+fn explain_missing_file_and_garbage() {
+    let out = cmd()
+        .args(["explain", "no/such/file.json"])
+        .assert()
+        .code(1);
+    assert!(
+        String::from_utf8_lossy(&out.get_output().stderr)
+            .contains("no such file: no/such/file.json")
+    );
+    let out = cmd()
+        .args(["explain", "--json"])
+        .write_stdin(vec![0xff, 0xfe, 0x00, 0x7b])
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["cause"], "unknown");
+}
+
+#[test]
+fn decode_reports_findings_and_never_echoes_the_token() {
+    let token = graph_token("Calendars.Read", NOW + 120);
+    let out = cmd()
+        .args([
+            "decode",
+            "--at",
+            &NOW.to_string(),
+            "--expect-scope",
+            "Mail.Read",
+            "--expect-audience",
+            "https://outlook.office.com",
+        ])
+        .write_stdin(token.clone())
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(!text.contains(&token), "the token is never printed back");
+    assert!(text.contains("scope Mail.Read is missing"), "{text}");
+    assert!(
+        text.contains("issued for audience 00000003-0000-0000-c000-000000000000"),
+        "{text}"
+    );
+    assert!(text.contains("expires in 120 s"), "{text}");
+    assert!(text.contains("guest account"), "{text}");
+    assert!(text.contains("nonce"), "{text}");
+
+    let out = cmd()
+        .args(["decode", "--json", "--at", "2026-11-24T19:33:20Z"])
+        .write_stdin(graph_token("Mail.Read", NOW - 5))
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["expired", "unverifiable_signature", "guest"]);
+    assert_eq!(v["expires_in_s"], -5);
+    assert_eq!(v["format"], "jwt");
+}
+
+#[test]
+fn decode_with_a_connections_expectations() {
+    // entra_mailbox.toml expects audience https://outlook.office.com and IMAP.AccessAsUser.All.
+    let out = cmd()
+        .args([
+            "decode",
+            "--connection",
+            "work-mail",
+            "--at",
+            &NOW.to_string(),
+        ])
+        .write_stdin(graph_token("Calendars.Read", NOW + 3600))
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains("scope IMAP.AccessAsUser.All is missing"),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://outlook.office.com is expected"),
+        "{text}"
+    );
+    cmd()
+        .args(["decode", "--connection", "nope"])
+        .write_stdin("x")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn decode_opaque_and_bad_input() {
+    let out = cmd()
+        .args(["decode", "--json"])
+        .write_stdin("ya29.a0AfH6SMBx-opaque-google-token")
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["format"], "opaque");
+    assert_eq!(v["findings"][0]["kind"], "opaque");
+    let out = cmd().arg("decode").write_stdin("").assert().code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("no token given"));
+    let out = cmd()
+        .args(["decode", "--at", "yesterday"])
+        .write_stdin("a.b.c")
+        .assert()
+        .code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("RFC 3339"));
+}
