@@ -216,3 +216,20 @@ fn decode_opaque_and_bad_input() {
         .code(1);
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("RFC 3339"));
 }
+
+#[test]
+fn explain_a_success_response_without_refresh_token() {
+    let resp = r#"{"token_type":"Bearer","scope":"https://outlook.office.com/IMAP.AccessAsUser.All","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0eXAiOiJKV1QiLCJub25jZSI6IkFRQUIifQ.eyJhdWQiOiJ4In0.c2ln"}"#;
+    let out = cmd().arg("explain").write_stdin(resp).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("refresh token: no"), "{text}");
+    assert!(text.contains("offline_access was not requested"), "{text}");
+    assert!(!text.contains("eyJ0eXAi"), "never echoes the token: {text}");
+    let out = cmd()
+        .args(["explain", "--json"])
+        .write_stdin(resp)
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["findings"][0]["kind"], "missing_offline_access");
+}

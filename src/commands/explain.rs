@@ -14,6 +14,18 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
             return ExitCode::from(super::exit::FAILURE);
         }
     };
+    // A whole success response: report what came back, never the tokens themselves.
+    if let Some(r) = crate::token::inspect_response(&input) {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&r).expect("a report serialises")
+            );
+        } else {
+            print!("{}", response_human(&r));
+        }
+        return ExitCode::SUCCESS;
+    }
     let d = diagnose_text(&input, ProviderHint::Unknown);
     if args.json {
         println!(
@@ -80,6 +92,24 @@ pub fn human(d: &Diagnosis) -> String {
         if let Some(v) = v {
             out.push_str(&format!("  {label}: {v}\n"));
         }
+    }
+    out
+}
+
+fn response_human(r: &crate::token::ResponseReport) -> String {
+    let mut out = String::from("token response (success)\n");
+    if let Some(e) = r.expires_in_s {
+        out.push_str(&format!("  access token expires in {e} s\n"));
+    }
+    out.push_str(&format!(
+        "  refresh token: {}\n",
+        if r.has_refresh_token { "yes" } else { "no" }
+    ));
+    if !r.scopes.is_empty() {
+        out.push_str(&format!("  scopes: {}\n", r.scopes.join(" ")));
+    }
+    for f in &r.findings {
+        out.push_str(&format!("  ✗ {}\n", f.message));
     }
     out
 }

@@ -34,7 +34,24 @@ fn canonical_audience(aud: &str) -> String {
 
 /// `https://outlook.office.com/IMAP.AccessAsUser.All` → `IMAP.AccessAsUser.All`.
 fn scope_name(s: &str) -> &str {
+    let s = s.trim_end_matches('/');
     s.rsplit('/').next().unwrap_or(s)
+}
+
+/// Entra's issuer tells the token version: v1 `https://sts.windows.net/{tid}/`,
+/// v2 `https://login.microsoftonline.com/{tid}/v2.0`; else the `ver` claim.
+fn issuer_version(claims: &Value) -> Option<String> {
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if iss.starts_with("https://sts.windows.net/") {
+        Some("1.0".into())
+    } else if iss.trim_end_matches('/').ends_with("/v2.0") {
+        Some("2.0".into())
+    } else {
+        claims.get("ver").and_then(Value::as_str).map(str::to_owned)
+    }
 }
 
 fn finding(kind: FindingKind, severity: Severity, message: String) -> Finding {
@@ -59,6 +76,7 @@ pub(super) fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> Tok
             token_type: None,
             audience: None,
             tenant: None,
+            issuer_version: None,
             scopes: vec![],
             issued_at: None,
             expires_at: None,
@@ -181,8 +199,13 @@ pub(super) fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> Tok
         ));
     }
     let client = text("appid").or_else(|| text("azp"));
-    let token_type = if audience.is_some() && audience == client
-        || (claims.get("nonce").is_some() && claims.get("scp").is_none())
+    // An ID token is for the app itself: its audience is the client id, and it carries no
+    // delegated or application permissions (access tokens always name the calling app).
+    let no_permissions = ["scp", "roles", "scope"]
+        .iter()
+        .all(|k| claims.get(*k).is_none());
+    let token_type = if (audience.is_some() && audience == client)
+        || (no_permissions && (client.is_none() || claims.get("nonce").is_some()))
     {
         findings.push(finding(
             FindingKind::IdToken,
@@ -213,6 +236,7 @@ pub(super) fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> Tok
     TokenReport {
         format: TokenFormat::Jwt,
         token_type: Some(token_type.into()),
+        issuer_version: issuer_version(&claims),
         issued_at: ts("iat"),
         expires_in_s: expires_at.map(|e| e.as_second() - now.as_second()),
         header: Some(header),

@@ -61,6 +61,8 @@ pub struct TokenReport {
     pub token_type: Option<String>,
     pub audience: Option<String>,
     pub tenant: Option<String>,
+    /// "1.0" (`https://sts.windows.net/{tid}/`) or "2.0" (`…/{tid}/v2.0`) for Entra tokens.
+    pub issuer_version: Option<String>,
     pub scopes: Vec<String>,
     pub issued_at: Option<Timestamp>,
     pub expires_at: Option<Timestamp>,
@@ -69,6 +71,9 @@ pub struct TokenReport {
 }
 
 mod inspect;
+mod response;
+
+pub use response::{ResponseReport, inspect_response};
 
 /// Decode `token` (no signature check) and judge it against `expect` at instant `now`.
 pub fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> TokenReport {
