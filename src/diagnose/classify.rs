@@ -111,7 +111,10 @@ pub(super) fn from_http(input: &HttpFailure<'_>, now: Timestamp) -> Diagnosis {
         Some(Entry {
             summary, action, ..
         }) => (
-            catalogue::fill(summary, said.description.as_deref()),
+            named_scopes(said.description.as_deref())
+                .filter(|_| cause == Cause::MissingScope)
+                .map(|s| format!("The token lacks the scopes the resource needs: {s}."))
+                .unwrap_or_else(|| catalogue::fill(summary, said.description.as_deref())),
             action.to_owned(),
         ),
         None => (
@@ -313,6 +316,14 @@ fn read_body(body: &[u8]) -> Said {
         }
     }
     said
+}
+
+/// The scopes a resource says are missing: Zoom's "does not contain scopes:[a, b]".
+fn named_scopes(text: Option<&str>) -> Option<String> {
+    let t = text?;
+    let start = t.find("scopes:[")? + "scopes:[".len();
+    let len = t[start..].find(']')?;
+    Some(t[start..start + len].trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 /// `AADSTS70043` anywhere in a text.
