@@ -18,12 +18,7 @@ async fn no_secret_outside_the_token_files() {
         dir.path(),
         &idp.base_url(),
         &[
-            Conn {
-                name: "mail",
-                tenant: "contoso.onmicrosoft.com",
-                scopes: &[IMAP, "offline_access"],
-                refresh_before: "5m",
-            },
+            mail("5m"),
             Conn {
                 name: "cal",
                 tenant: "fabrikam.onmicrosoft.com",

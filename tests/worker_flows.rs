@@ -13,16 +13,7 @@ use connwatch::worker::{Event, Request};
 async fn device_sign_in_honours_pending_and_slow_down() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &idp.base_url(),
-        &[Conn {
-            name: "mail",
-            tenant: "contoso.onmicrosoft.com",
-            scopes: &[IMAP, "offline_access"],
-            refresh_before: "5m",
-        }],
-    );
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
     let (opts, waits) = worker_opts();
     let mut w = spawn(&cfg, opts);
     w.wait_state("mail", ConnState::SignedOut).await;
@@ -59,16 +50,7 @@ async fn device_sign_in_honours_pending_and_slow_down() {
 async fn declined_device_code_ends_the_sign_in() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &idp.base_url(),
-        &[Conn {
-            name: "mail",
-            tenant: "contoso.onmicrosoft.com",
-            scopes: &[IMAP, "offline_access"],
-            refresh_before: "5m",
-        }],
-    );
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
     w.send(Request::SignIn {
@@ -99,25 +81,8 @@ async fn declined_device_code_ends_the_sign_in() {
 async fn refresh_rotates_and_the_new_refresh_token_is_on_disk() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &idp.base_url(),
-        &[Conn {
-            name: "mail",
-            tenant: "contoso.onmicrosoft.com",
-            scopes: &[IMAP, "offline_access"],
-            refresh_before: "1m",
-        }],
-    );
-    let old = seed(
-        &idp,
-        &store(&cfg),
-        "mail",
-        "alice@contoso.com",
-        "contoso.onmicrosoft.com",
-        &[IMAP, "offline_access"],
-        3600,
-    );
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("1m")]);
+    let old = seed_mail(&idp, &cfg, 3600);
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
     w.wait_state("mail", ConnState::Connected).await;
@@ -145,25 +110,8 @@ async fn automatic_refresh_before_expiry() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Expires in 3 s, renewed 2 s before: the worker refreshes after ~1 s on its own.
-    let cfg = config(
-        dir.path(),
-        &idp.base_url(),
-        &[Conn {
-            name: "mail",
-            tenant: "contoso.onmicrosoft.com",
-            scopes: &[IMAP, "offline_access"],
-            refresh_before: "2s",
-        }],
-    );
-    let old = seed(
-        &idp,
-        &store(&cfg),
-        "mail",
-        "alice@contoso.com",
-        "contoso.onmicrosoft.com",
-        &[IMAP, "offline_access"],
-        3,
-    );
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("2s")]);
+    let old = seed_mail(&idp, &cfg, 3);
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);
     let v = w
@@ -360,16 +308,7 @@ async fn purge_forgets_tokens_and_a_restart_finds_saved_ones_without_the_network
 async fn a_corrupt_token_file_is_reported_and_kept() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &idp.base_url(),
-        &[Conn {
-            name: "mail",
-            tenant: "contoso.onmicrosoft.com",
-            scopes: &[IMAP, "offline_access"],
-            refresh_before: "5m",
-        }],
-    );
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
     let s = store(&cfg);
     connwatch::store::ensure_private_dir(&s.paths().tokens_dir).unwrap();
     std::fs::write(s.token_path("mail"), "{\"version\":1,\"access_tok").unwrap();
@@ -387,25 +326,8 @@ async fn a_corrupt_token_file_is_reported_and_kept() {
 async fn a_dead_idp_is_a_transient_failure_and_loses_nothing() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &idp.base_url(),
-        &[Conn {
-            name: "mail",
-            tenant: "contoso.onmicrosoft.com",
-            scopes: &[IMAP, "offline_access"],
-            refresh_before: "1h",
-        }],
-    );
-    let before = seed(
-        &idp,
-        &store(&cfg),
-        "mail",
-        "alice@contoso.com",
-        "contoso.onmicrosoft.com",
-        &[IMAP, "offline_access"],
-        600,
-    );
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("1h")]);
+    let before = seed_mail(&idp, &cfg, 600);
     idp.shutdown().await;
     let (opts, _) = worker_opts();
     let mut w = spawn(&cfg, opts);

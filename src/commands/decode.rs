@@ -1,7 +1,6 @@
 //! `connwatch decode [TOKEN | -] [--json] [--at T] [--expect-audience A] [--expect-scope S]…`:
 //! claims and findings of a token, never the token itself. Read from stdin by default so
 //! tokens stay out of shell history.
-use std::io::Read;
 use std::process::ExitCode;
 
 use jiff::Timestamp;
@@ -25,13 +24,7 @@ pub fn run(args: &DecodeArgs, from_connection: Option<Expectations>) -> ExitCode
 
 fn decode(args: &DecodeArgs, from_connection: Option<Expectations>) -> Result<String, String> {
     let token = match args.token.as_deref() {
-        None | Some("-") => {
-            let mut b = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut b)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
-            String::from_utf8_lossy(&b).into_owned()
-        }
+        None | Some("-") => super::read_stdin()?,
         Some(t) => t.to_owned(),
     };
     let token = token.trim();

@@ -1,6 +1,5 @@
 //! `connwatch explain [FILE | - | CODE] [--json]`: the diagnosis of an error body, a pasted
 //! redirect, or a bare code. A diagnosis of a failure is a successful explain (exit 0).
-use std::io::Read;
 use std::process::ExitCode;
 
 use crate::cli::ExplainArgs;
@@ -41,14 +40,7 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
 /// A path that exists is read; `-` or nothing is stdin; anything else is the text itself.
 fn read_input(arg: Option<&str>) -> Result<String, String> {
     match arg {
-        None | Some("-") => {
-            // Bytes, not a String: a pasted body need not be valid UTF-8.
-            let mut b = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut b)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
-            Ok(String::from_utf8_lossy(&b).into_owned())
-        }
+        None | Some("-") => super::read_stdin(),
         Some(a) if std::path::Path::new(a).is_file() => {
             let bytes = std::fs::read(a).map_err(|e| format!("cannot read {a}: {e}"))?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())

@@ -53,3 +53,13 @@ pub fn decode_expectations(
     })?;
     Ok(Some(crate::worker::expectations(conn)))
 }
+
+/// All of stdin, as text even when it is not valid UTF-8 (pasted bodies and tokens may not be).
+pub fn read_stdin() -> Result<String, String> {
+    use std::io::Read;
+    let mut b = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut b)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    Ok(String::from_utf8_lossy(&b).into_owned())
+}

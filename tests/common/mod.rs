@@ -24,6 +24,29 @@ pub struct Conn<'a> {
     pub refresh_before: &'a str,
 }
 
+/// The usual test connection: alice's IMAP mailbox in contoso, with a refresh token.
+pub fn mail(refresh_before: &str) -> Conn<'_> {
+    Conn {
+        name: "mail",
+        tenant: "contoso.onmicrosoft.com",
+        scopes: &[IMAP, "offline_access"],
+        refresh_before,
+    }
+}
+
+/// Seed `mail` (see `mail`) with a token living `lifetime_s` seconds.
+pub fn seed_mail(idp: &DemoIdp, config: &Config, lifetime_s: i64) -> TokenSet {
+    seed(
+        idp,
+        &store(config),
+        "mail",
+        "alice@contoso.com",
+        "contoso.onmicrosoft.com",
+        &[IMAP, "offline_access"],
+        lifetime_s,
+    )
+}
+
 pub fn config(dir: &Path, base_url: &str, conns: &[Conn]) -> Config {
     let mut text = format!("data_dir = {:?}\n", dir.join("data").display().to_string());
     for c in conns {
