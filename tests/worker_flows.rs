@@ -405,3 +405,36 @@ async fn an_unknown_tenant_is_a_configuration_problem() {
         d.summary
     );
 }
+
+#[tokio::test]
+async fn purge_during_a_refresh_leaves_no_token_file() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    seed_mail(&idp, &cfg, 3600);
+    let (opts, _) = worker_opts();
+    let mut w = spawn(&cfg, opts);
+    w.wait_state("mail", ConnState::Connected).await;
+    // The refresh holds the lock while the slow IdP answers; the purge waits for it and
+    // then deletes what the refresh wrote.
+    idp.delay_token_responses(Duration::from_millis(400));
+    w.send(Request::Refresh {
+        name: "mail".into(),
+    });
+    w.wait_for(|ev| match ev {
+        Event::Connection(v) if v.busy => Some(()),
+        _ => None,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    w.send(Request::Purge {
+        name: "mail".into(),
+    });
+    let v = w.wait_state("mail", ConnState::SignedOut).await;
+    assert_eq!(v.token_preview, None);
+    assert_eq!(idp.token_requests(), 1, "the refresh reached the IdP");
+    assert!(
+        !store(&cfg).token_path("mail").exists(),
+        "purged tokens stay purged"
+    );
+}

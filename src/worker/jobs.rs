@@ -33,6 +33,8 @@ pub(super) enum JobOutcome {
         what: &'static str,
     },
     Failed(Diagnosis),
+    /// The token file was removed (`Ok(false)`: there was none).
+    Purged(Result<bool, String>),
 }
 
 impl JobContext {

@@ -148,13 +148,17 @@ impl Worker {
             c.fail(now, d, ConnState::NeedsReauth);
             return;
         }
-        if c.state != ConnState::NeedsReauth || expired {
-            c.state = if expired {
-                ConnState::Disconnected
-            } else {
-                ConnState::Connected
-            };
+        // Only a sign-in (or the user's own refresh) gets a connection out of needs_reauth:
+        // retrying a refused grant on a timer is what triggers AADSTS50196.
+        if c.state == ConnState::NeedsReauth {
+            c.due = None;
+            return;
         }
+        c.state = if expired {
+            ConnState::Disconnected
+        } else {
+            ConnState::Connected
+        };
         c.due = match (t.expires_at, has_rt) {
             _ if !auto => None,
             (None, _) => None,
@@ -167,9 +171,6 @@ impl Worker {
                 Some(due_at(now, at))
             }
         };
-        if c.state == ConnState::NeedsReauth {
-            c.due = None;
-        }
     }
 
     fn handle(
@@ -219,7 +220,7 @@ impl Worker {
             }
             Request::Purge { name } => {
                 if let Some(i) = index(&name) {
-                    self.purge(i);
+                    self.purge(i, jobs);
                 }
             }
             Request::Decode { name } => {
@@ -314,32 +315,33 @@ impl Worker {
         self.emit(i);
     }
 
-    fn purge(&mut self, i: usize) {
-        let now = self.now();
-        let name = self.conns[i].cfg.name.clone();
-        let result = self.store.purge(&name);
+    /// Purge under the connection's lock, so a refresh in flight (which holds it) finishes
+    /// writing first and its file is deleted too, never resurrected after the purge.
+    fn purge(&mut self, i: usize, jobs: &mut JoinSet<Finished>) {
+        let store = self.store.clone();
         let c = &mut self.conns[i];
         if let Some(h) = c.sign_in.take() {
             h.abort();
         }
-        match result {
-            Ok(_) => {
-                c.generation += 1;
-                c.tokens = None;
-                c.busy = false;
-                c.due = None;
-                c.attempt = 0;
-                c.state = ConnState::SignedOut;
-                c.note = Some("tokens purged".into());
-                c.last_error = None;
-                c.remember(now, "purged");
-                tracing::info!(connection = %name, "purged");
+        c.generation += 1;
+        c.busy = true;
+        c.due = None;
+        let generation = c.generation;
+        let name = c.cfg.name.clone();
+        jobs.spawn(async move {
+            let removed = tokio::task::spawn_blocking(move || {
+                let _lock = store.lock(&name)?;
+                store.purge(&name)
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .map_err(|e| e.to_string());
+            Finished {
+                index: i,
+                generation,
+                outcome: JobOutcome::Purged(removed),
             }
-            Err(e) => {
-                c.note = Some(format!("purge failed: {e}"));
-                tracing::warn!(connection = %name, "purge failed: {e}");
-            }
-        }
+        });
         self.emit(i);
     }
 
@@ -380,6 +382,20 @@ impl Worker {
                 c.last_error = None;
                 c.last_success = Some(now);
                 c.attempt = 0;
+                self.settle(i, now);
+            }
+            JobOutcome::Purged(Ok(_)) => {
+                tracing::info!(connection = %c.cfg.name, "purged");
+                c.tokens = None;
+                c.attempt = 0;
+                c.state = ConnState::SignedOut;
+                c.note = Some("tokens purged".into());
+                c.last_error = None;
+                c.remember(now, "purged");
+            }
+            JobOutcome::Purged(Err(e)) => {
+                tracing::warn!(connection = %c.cfg.name, "purge failed: {e}");
+                c.note = Some(format!("purge failed: {e}"));
                 self.settle(i, now);
             }
             JobOutcome::Failed(d) => {

@@ -169,6 +169,11 @@ impl DemoIdp {
         self.shared.model().scripted.extend(replies);
     }
 
+    /// Answer token requests `delay` later from now on (zero: at once).
+    pub fn delay_token_responses(&self, delay: Duration) {
+        self.shared.model().token_delay = delay;
+    }
+
     /// Every access token, refresh token and device code issued so far.
     pub fn issued_secrets(&self) -> Vec<String> {
         self.shared.model().issued.clone()

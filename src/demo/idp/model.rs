@@ -105,6 +105,8 @@ pub(super) struct Model {
     pub scripted: VecDeque<DevicePollReply>,
     pub issued: Vec<String>,
     pub token_requests: usize,
+    /// Answer every token request this much later (a slow IdP).
+    pub token_delay: Duration,
 }
 
 pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -181,6 +183,7 @@ impl Model {
             scripted: VecDeque::new(),
             issued: Vec::new(),
             token_requests: 0,
+            token_delay: Duration::ZERO,
         })
     }
 

@@ -63,7 +63,14 @@ async fn token(
     Path(tenant): Path<String>,
     Form(p): Form<Params>,
 ) -> Response {
-    s.model().token_requests += 1;
+    let delay = {
+        let mut m = s.model();
+        m.token_requests += 1;
+        m.token_delay
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     if resolve_tenant(&tenant).is_none() {
         return unknown_tenant(&tenant).into_response(&s.base_url);
     }
