@@ -11,22 +11,7 @@ use super::{Cause, Diagnosis, HttpFailure};
 const SUMMARY_MAX: usize = 160;
 
 fn blank(cause: Cause) -> Diagnosis {
-    Diagnosis {
-        cause,
-        code: None,
-        error: None,
-        suberror: None,
-        needs_reauth: false,
-        retryable: false,
-        retry_after_s: None,
-        summary: String::new(),
-        action: String::new(),
-        trace_id: None,
-        correlation_id: None,
-        timestamp: None,
-        claims: None,
-        http_status: None,
-    }
+    Diagnosis::of(cause, false, false, String::new(), "")
 }
 
 /// What the body said, whatever its shape.

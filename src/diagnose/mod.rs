@@ -96,6 +96,35 @@ pub struct Diagnosis {
     pub http_status: Option<u16>,
 }
 
+impl Diagnosis {
+    /// A diagnosis of something connwatch itself found (no provider answer to parse):
+    /// `retryable` and `needs_reauth` follow from the cause the caller names.
+    pub fn of(
+        cause: Cause,
+        retryable: bool,
+        needs_reauth: bool,
+        summary: String,
+        action: &str,
+    ) -> Self {
+        Diagnosis {
+            cause,
+            code: None,
+            error: None,
+            suberror: None,
+            needs_reauth,
+            retryable,
+            retry_after_s: None,
+            summary,
+            action: action.to_owned(),
+            trace_id: None,
+            correlation_id: None,
+            timestamp: None,
+            claims: None,
+            http_status: None,
+        }
+    }
+}
+
 /// Which provider answered, when known; some bodies only make sense with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -149,12 +149,14 @@ impl OAuthFailure {
             OAuthFailure::Network(detail) => diagnose::diagnose_network(detail),
             // The body is not quoted: a truncated success response may hold part of a token.
             OAuthFailure::Malformed { what, detail, .. } => {
-                let mut d = diagnose::diagnose_network(detail);
-                d.cause = Cause::ServerError;
+                let mut d = Diagnosis::of(
+                    Cause::ServerError,
+                    true,
+                    false,
+                    format!("{what} is not valid: {detail}"),
+                    "Probably a proxy or gateway in the way; connwatch retries by itself.",
+                );
                 d.http_status = Some(200);
-                d.summary = format!("{what} is not valid: {detail}");
-                d.action =
-                    "Probably a proxy or gateway in the way; connwatch retries by itself.".into();
                 d
             }
         }

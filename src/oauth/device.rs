@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::response::lenient_int;
 use super::{HttpClient, OAuthFailure, TokenResponse};
-use crate::diagnose::{self, Cause, Diagnosis, ProviderHint};
+use crate::diagnose::{Cause, Diagnosis, ProviderHint};
 use crate::secret::Secret;
 
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -164,16 +164,16 @@ pub async fn poll_device(
 }
 
 fn expired(expires_in: u64) -> Diagnosis {
-    let mut d = diagnose::diagnose_network("");
-    d.cause = Cause::DeviceCodeExpired;
-    d.retryable = false;
-    d.needs_reauth = true;
-    d.summary = format!(
-        "The device code expired after {} minutes without a sign-in.",
-        expires_in / 60
-    );
-    d.action = "Start the sign-in again and enter the new code.".into();
-    d
+    Diagnosis::of(
+        Cause::DeviceCodeExpired,
+        false,
+        true,
+        format!(
+            "The device code expired after {} minutes without a sign-in.",
+            expires_in / 60
+        ),
+        "Start the sign-in again and enter the new code.",
+    )
 }
 
 #[cfg(test)]

@@ -223,11 +223,11 @@ impl JobContext {
 
 /// A failure on our side (disk, lock): not the provider's fault, not fixed by signing in.
 fn local_failure(summary: String) -> Diagnosis {
-    let mut d = diagnose::diagnose_network(&summary);
-    d.cause = Cause::Unknown;
-    d.summary = summary;
-    d.action =
-        "Check the data directory's permissions and free space; connwatch retries by itself."
-            .into();
-    d
+    Diagnosis::of(
+        Cause::Unknown,
+        true,
+        false,
+        summary,
+        "Check the data directory's permissions and free space; connwatch retries by itself.",
+    )
 }
