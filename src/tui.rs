@@ -20,10 +20,11 @@ pub async fn run(
     worker: WorkerHandle,
     clock: Arc<dyn Clock>,
     title: String,
+    color: bool,
 ) -> std::io::Result<()> {
     // ratatui::init installs a panic hook that restores the terminal before the message.
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut terminal, worker, clock, title).await;
+    let result = event_loop(&mut terminal, worker, clock, title, color).await;
     ratatui::restore();
     result
 }
@@ -33,8 +34,10 @@ async fn event_loop(
     mut worker: WorkerHandle,
     clock: Arc<dyn Clock>,
     title: String,
+    color: bool,
 ) -> std::io::Result<()> {
     let mut state = State::new(title, clock.now());
+    state.color = color;
     let mut keys = EventStream::new();
     let mut signals = Signals::new()?;
     let mut dirty = true;

@@ -161,3 +161,31 @@ fn selected_failure_shows_its_action() {
     s.selected = 1;
     insta::assert_snapshot!(render(&s, 140, 12));
 }
+
+#[test]
+fn no_color_keeps_symbols_and_words_but_no_colours() {
+    let colours = |color: bool| {
+        let mut s = demo_state();
+        s.color = color;
+        let mut term = Terminal::new(TestBackend::new(140, 12)).unwrap();
+        term.draw(|f| connwatch::ui::draw(f, &s)).unwrap();
+        let buf = term.backend().buffer().clone();
+        let coloured = buf
+            .content
+            .iter()
+            .filter(|c| {
+                c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset
+            })
+            .count();
+        (coloured, term.backend().to_string())
+    };
+    let (with, text_with) = colours(true);
+    let (without, text_without) = colours(false);
+    assert!(with > 0, "states are coloured by default");
+    assert_eq!(without, 0, "--no-color / NO_COLOR: not one coloured cell");
+    assert_eq!(
+        text_with, text_without,
+        "the same symbols and words either way"
+    );
+    assert!(text_without.contains("✗ team-calendar") && text_without.contains("needs_reauth"));
+}

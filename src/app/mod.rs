@@ -38,6 +38,9 @@ pub struct State {
     /// A one-line message in the footer (what just happened).
     pub flash: Option<String>,
     pub title: String,
+    /// Colours on screen; off with `--no-color`, `NO_COLOR` or `TERM=dumb`. Symbols and
+    /// words carry every state, so nothing is lost without them.
+    pub color: bool,
     pub quit: bool,
 }
 
@@ -66,6 +69,7 @@ impl State {
             now,
             flash: None,
             title: title.into(),
+            color: true,
             quit: false,
         }
     }

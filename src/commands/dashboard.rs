@@ -21,18 +21,24 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CommandError> {
     let _log = crate::logging::init(&paths.logs_dir, cli.log_level.as_deref())
         .map_err(CommandError::Usage)?;
     let title = config.path.display().to_string();
-    runtime()?.block_on(dashboard(&config, paths, title))?;
+    let color = !cli.no_color && super::exit::color_allowed();
+    runtime()?.block_on(dashboard(&config, paths, title, color))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn dashboard(config: &Config, paths: StorePaths, title: String) -> Result<(), CommandError> {
+async fn dashboard(
+    config: &Config,
+    paths: StorePaths,
+    title: String,
+    color: bool,
+) -> Result<(), CommandError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let opts = WorkerOptions {
         clock: clock.clone(),
         ..WorkerOptions::default()
     };
     let handle = worker::spawn(config, TokenStore::new(paths), opts);
-    crate::tui::run(handle, clock, title)
+    crate::tui::run(handle, clock, title, color)
         .await
         .map_err(|e| CommandError::Failed(format!("terminal error: {e}")))
 }
@@ -53,7 +59,8 @@ pub fn run_demo(cli: &Cli) -> Result<ExitCode, CommandError> {
         let _log = crate::logging::init(&paths.logs_dir, cli.log_level.as_deref())
             .map_err(CommandError::Usage)?;
         let title = format!("demo on {}", idp.base_url());
-        dashboard(&env.config, paths, title).await?;
+        let color = !cli.no_color && super::exit::color_allowed();
+        dashboard(&env.config, paths, title, color).await?;
         idp.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -30,6 +30,13 @@ pub fn draw(frame: &mut Frame, state: &State) {
     if let Some(p) = &state.popup {
         popup::draw(frame, body, state, p);
     }
+    if !state.color {
+        // Keep bold, dim and reverse (the selection stays visible); drop every colour.
+        for cell in frame.buffer_mut().content.iter_mut() {
+            cell.set_fg(ratatui::style::Color::Reset);
+            cell.set_bg(ratatui::style::Color::Reset);
+        }
+    }
 }
 
 fn title_line(state: &State) -> Line<'static> {
