@@ -31,6 +31,12 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Decode a token (no signature check) and report what is wrong with it.
     Decode(DecodeArgs),
+    /// Print a valid access token for NAME on stdout (refreshing first if it expires within a
+    /// minute), for mail clients: msmtp passwordeval, isync PassCmd, aerc, mutt.
+    Token {
+        /// The connection's name.
+        name: String,
+    },
     /// Check the config file.
     Config(ConfigArgs),
 }

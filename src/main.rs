@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             }
         },
         Some(Command::Config(_)) => commands::config_check::run(&cli),
+        Some(Command::Token { name }) => commands::token::run(&cli, name),
         None => commands::dashboard::run(&cli),
     }
     .unwrap_or_else(exit::report)

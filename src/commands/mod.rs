@@ -4,6 +4,7 @@ pub mod dashboard;
 pub mod decode;
 pub mod exit;
 pub mod explain;
+pub mod token;
 
 use std::path::PathBuf;
 

@@ -103,12 +103,16 @@ impl JobContext {
     /// file on disk has another one that is still fresh, another process already refreshed.
     pub async fn refresh(self, known_access: Option<String>) -> JobOutcome {
         match self.refresh_inner(known_access).await {
-            Ok(o) => o,
+            Ok((set, what)) => JobOutcome::Tokens { set, what },
             Err(d) => JobOutcome::Failed(d),
         }
     }
 
-    async fn refresh_inner(&self, known_access: Option<String>) -> Result<JobOutcome, Diagnosis> {
+    /// The saved tokens and what happened, or why not.
+    async fn refresh_inner(
+        &self,
+        known_access: Option<String>,
+    ) -> Result<(TokenSet, &'static str), Diagnosis> {
         let endpoints = self.endpoints().await?.clone();
         let _lock = self.lock().await?;
         let current = self
@@ -127,10 +131,7 @@ impl JobContext {
             .unwrap_or(Timestamp::MAX);
         let changed = known_access.as_deref() != Some(current.access_token.expose());
         if changed && current.expires_at.is_some_and(|e| e > fresh_until) {
-            return Ok(JobOutcome::Tokens {
-                set: current,
-                what: "loaded (refreshed elsewhere)",
-            });
+            return Ok((current, "loaded (refreshed elsewhere)"));
         }
         let Some(rt) = current.refresh_token.clone() else {
             return Err(diagnose::no_refresh_token(self.cfg.asks_offline_access()));
@@ -147,14 +148,12 @@ impl JobContext {
         let rotated = resp.refresh_token.as_ref().is_some_and(|n| n != &rt);
         let set = self.token_set(resp, Some(rt));
         self.save(&set)?;
-        Ok(JobOutcome::Tokens {
-            set,
-            what: if rotated {
-                "refreshed (refresh token rotated)"
-            } else {
-                "refreshed"
-            },
-        })
+        let what = if rotated {
+            "refreshed (refresh token rotated)"
+        } else {
+            "refreshed"
+        };
+        Ok((set, what))
     }
 
     /// Device-code sign-in: ask for a code, show it, poll until the user is done.
@@ -219,6 +218,25 @@ impl JobContext {
             what: "signed in (device code)",
         })
     }
+}
+
+/// Refresh one connection outside the worker (the `token` command), under the same lock
+/// and with the same rules: a token another process refreshed meanwhile is used as is.
+pub async fn refresh_connection(
+    cfg: &Connection,
+    store: &TokenStore,
+    http: &HttpClient,
+    clock: Arc<dyn Clock>,
+) -> Result<TokenSet, Diagnosis> {
+    let ctx = JobContext {
+        http: http.clone(),
+        store: store.clone(),
+        clock,
+        pacer: Pacer::default(),
+        cfg: cfg.clone(),
+        endpoints: Arc::new(OnceCell::new()),
+    };
+    ctx.refresh_inner(None).await.map(|(set, _)| set)
 }
 
 /// A failure on our side (disk, lock): not the provider's fault, not fixed by signing in.

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 pub use backoff::Backoff;
 pub use event::{ConnectionView, DeviceCodeView, Event, Request};
+pub use jobs::refresh_connection;
 pub use run::expectations;
 
 use crate::clock::{Clock, SystemClock};

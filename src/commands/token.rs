@@ -1,0 +1,70 @@
+//! `connwatch token NAME`: the access token alone on stdout, for mail clients. With a token
+//! valid for more than a minute it touches neither the network nor the lock; otherwise it
+//! refreshes under the connection's lock, exactly like the dashboard, so the two never
+//! spend one rotating refresh token twice. On failure: nothing on stdout, one line on stderr.
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::exit::CommandError;
+use super::{load_config, runtime};
+use crate::cli::Cli;
+use crate::clock::{Clock, SystemClock};
+use crate::oauth::HttpClient;
+use crate::store::{StorePaths, TokenStore};
+
+/// Refresh first when the token expires sooner than this.
+const MIN_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
+    let config = load_config(cli)?;
+    let conn = config.connection(name).ok_or_else(|| {
+        CommandError::Usage(format!(
+            "no connection named {name:?} in {}",
+            config.path.display()
+        ))
+    })?;
+    let paths = StorePaths::resolve(config.data_dir.as_deref()).ok_or_else(|| {
+        CommandError::Failed("cannot find a data directory; set data_dir in the config".into())
+    })?;
+    let store = TokenStore::new(paths);
+    let fix = format!("sign in again: run connwatch, select {name} and press a");
+    let set = store
+        .load(name)
+        .map_err(|e| CommandError::Failed(format!("{name}: {e}")))?
+        .ok_or_else(|| CommandError::Failed(format!("{name}: not signed in; {fix}")))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fresh_until = clock
+        .now()
+        .checked_add(MIN_LIFETIME)
+        .unwrap_or(jiff::Timestamp::MAX);
+    let token = if set.expires_at.is_none_or(|e| e > fresh_until) {
+        set.access_token
+    } else {
+        let http = HttpClient::new(Duration::from_secs(30));
+        let refreshed = runtime()?.block_on(crate::worker::refresh_connection(
+            conn, &store, &http, clock,
+        ));
+        match refreshed {
+            Ok(set) => set.access_token,
+            Err(d) => {
+                let code = d
+                    .code
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default();
+                let what = if d.needs_reauth {
+                    fix
+                } else {
+                    d.action.clone()
+                };
+                return Err(CommandError::Failed(format!(
+                    "{name}: {}{code}: {} {what}",
+                    d.cause, d.summary
+                )));
+            }
+        }
+    };
+    println!("{}", token.expose());
+    Ok(ExitCode::SUCCESS)
+}
