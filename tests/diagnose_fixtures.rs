@@ -87,3 +87,78 @@ proptest::proptest! {
         let _ = diagnose::diagnose(&HttpFailure { status: Some(400), headers: vec![], body: &body[..cut], provider: ProviderHint::Entra });
     }
 }
+
+/// Every AADSTS code of shared/reference/identity-providers.md §1 has a fixture, and none of
+/// them is left `unknown`.
+#[test]
+fn every_reference_aadsts_code_has_a_fixture() {
+    const REFERENCE: [u32; 34] = [
+        50173, 700082, 700084, 70043, 70008, 50076, 50079, 53003, 65001, 65004, 50020, 90072,
+        700016, 7000215, 7000218, 50126, 50053, 50057, 70000, 70011, 54005, 90002, 50058, 50011,
+        500011, 70016, 70018, 70019, 70020, 50196, 90033, 50087, 90006, 90090,
+    ];
+    let mut covered = std::collections::HashSet::new();
+    for entry in std::fs::read_dir("tests/fixtures/errors").unwrap() {
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        if let Some(code) = doc["expect"]["code"]
+            .as_str()
+            .and_then(|c| c.strip_prefix("AADSTS"))
+        {
+            covered.insert(code.parse::<u32>().unwrap());
+        }
+    }
+    let missing: Vec<_> = REFERENCE.iter().filter(|c| !covered.contains(c)).collect();
+    assert!(missing.is_empty(), "no fixture for AADSTS{missing:?}");
+    for code in REFERENCE {
+        let d = diagnose::diagnose_text(&format!("AADSTS{code}"), ProviderHint::Entra);
+        assert_ne!(d.cause, diagnose::Cause::Unknown, "AADSTS{code}");
+        assert!(
+            !d.summary.contains(['{', '}', '[', ']']),
+            "AADSTS{code}: {}",
+            d.summary
+        );
+    }
+}
+
+/// MSAL.js (InteractionRequiredAuthError) also finds the interaction errors in the text.
+#[test]
+fn interaction_errors_named_in_the_description_need_a_sign_in() {
+    let d = diagnose::diagnose(&HttpFailure {
+        status: Some(400),
+        headers: vec![],
+        body: br#"{"error":"invalid_request","error_description":"login_required: no session"}"#,
+        provider: ProviderHint::Oidc,
+    });
+    assert!(d.needs_reauth);
+    assert!(!d.retryable);
+}
+
+/// Actions stay name-free; `action_for` adds how to sign in to one connection.
+#[test]
+fn actions_are_name_free() {
+    let d = diagnose::diagnose_text("AADSTS700082", ProviderHint::Entra);
+    assert_eq!(d.action, "Sign in again.");
+    assert_eq!(
+        d.action_for("work-mail"),
+        "Sign in again (press a in the dashboard, or run: connwatch login work-mail)."
+    );
+    assert!(!d.summary.contains('\n'));
+}
+
+proptest::proptest! {
+    /// Whatever a user pastes: a diagnosis with a one-line summary, never a panic.
+    #[test]
+    fn any_pasted_text_gets_a_diagnosis(text in "\\PC{0,300}") {
+        let d = diagnose::diagnose_text(&text, ProviderHint::Unknown);
+        proptest::prop_assert!(!d.summary.is_empty() && !d.action.is_empty());
+    }
+
+    /// Pasted shapes with random pieces: query strings, raw HTTP, bare codes.
+    #[test]
+    fn pasted_shapes_never_panic(a in "[a-z_%+=&#?0-9A-Z:/. \\r\\n-]{0,120}") {
+        for t in [format!("?error={a}"), format!("HTTP/1.1 {a}"), format!("AADSTS{a}"), format!("{{\"error\":\"{a}\"}}")] {
+            let _ = diagnose::diagnose_text(&t, ProviderHint::Entra);
+        }
+    }
+}

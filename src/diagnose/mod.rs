@@ -1,9 +1,16 @@
 //! Diagnosis: turn what a provider answered (status, headers, body) into a cause, in plain
 //! words, with the one action that fixes it. Pure: bytes in, `Diagnosis` out, never an error.
 
+mod body;
 mod catalogue;
 mod classify;
+mod details;
+mod exchange;
+mod google;
+mod graph;
+mod headers;
 mod text;
+mod zoom;
 
 pub use text::diagnose_text;
 
@@ -121,6 +128,21 @@ impl Diagnosis {
             timestamp: None,
             claims: None,
             http_status: None,
+        }
+    }
+}
+
+impl Diagnosis {
+    /// The action with how to sign in for connection `name` appended when only a sign-in
+    /// fixes it. Actions themselves stay name-free so every caller can use them.
+    pub fn action_for(&self, name: &str) -> String {
+        if self.needs_reauth {
+            format!(
+                "{} (press a in the dashboard, or run: connwatch login {name}).",
+                self.action.trim_end_matches('.')
+            )
+        } else {
+            self.action.clone()
         }
     }
 }
