@@ -79,6 +79,9 @@ pub struct ExplainArgs {
     /// Print the diagnosis as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Who answered, when the input alone does not say (a bare Zoom code such as 124).
+    #[arg(long, value_name = "PROVIDER", value_parser = ["entra", "zoom", "google", "oidc"])]
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -187,7 +187,9 @@ fn decode_with_a_connections_expectations() {
         "{text}"
     );
     assert!(
-        text.contains("https://outlook.office.com is expected"),
+        text.contains(
+            "but https://outlook.office.com (Exchange Online: IMAP, SMTP, EWS) is expected"
+        ),
         "{text}"
     );
     cmd()
@@ -231,5 +233,115 @@ fn explain_a_success_response_without_refresh_token() {
         .assert()
         .success();
     let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert_eq!(v["findings"][0]["kind"], "missing_offline_access");
+    // Something is wrong, so `explain --json` speaks Diagnosis JSON (DESIGN.md).
+    assert_eq!(v["cause"], "missing_offline_access");
+    assert_eq!(v["needs_reauth"], true);
+    assert!(v["summary"].as_str().unwrap().contains("no refresh token"));
+    assert!(!out.get_output().stdout.windows(8).any(|w| w == b"eyJ0eXAi"));
+    // With a refresh token nothing failed: the response's facts, still without the tokens.
+    let ok = r#"{"token_type":"Bearer","scope":"Mail.Read offline_access","expires_in":3599,"access_token":"eyJ0eXAi.e30.c2ln","refresh_token":"0.AVYA-secret"}"#;
+    let out = cmd()
+        .args(["explain", "--json"])
+        .write_stdin(ok)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["has_refresh_token"], true);
+    assert!(
+        !text.contains("0.AVYA-secret") && !text.contains("eyJ0eXAi"),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_names_what_the_provider_named() {
+    let body = std::fs::read("tests/fixtures/errors/entra_50020_not_in_tenant.json").unwrap();
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    let out = cmd()
+        .arg("explain")
+        .write_stdin(doc["body"].as_str().unwrap().to_owned())
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.starts_with("tenant_mismatch (AADSTS50020)"), "{text}");
+    assert!(
+        text.contains("'alice@contoso.com'") && text.contains("tenant 'Fabrikam'"),
+        "{text}"
+    );
+    assert!(text.contains("connwatch login <connection>"), "{text}");
+}
+
+#[test]
+fn explain_a_raw_http_answer_and_provider_codes() {
+    let out = cmd()
+        .args(["explain", "--json"])
+        .write_stdin("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\n\r\n{\"error\":\"temporarily_unavailable\",\"error_description\":\"AADSTS90033: A transient error has occurred. Please try again.\",\"error_codes\":[90033]}")
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["cause"], "server_error");
+    assert_eq!(v["retryable"], true);
+    assert_eq!(v["retry_after_s"], 30);
+    assert_eq!(v["http_status"], 503);
+    let out = cmd()
+        .args(["explain", "124", "--provider", "zoom", "--json"])
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        (v["cause"].as_str(), v["code"].as_str()),
+        (Some("token_expired"), Some("124"))
+    );
+    cmd()
+        .args(["explain", "124", "--provider", "yahoo"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn explain_a_file_name_that_does_not_exist() {
+    let out = cmd().args(["explain", "error-body.json"]).assert().code(1);
+    assert!(
+        String::from_utf8_lossy(&out.get_output().stderr).contains("no such file: error-body.json")
+    );
+    // A code or a sentence is never taken for a file name.
+    cmd().args(["explain", "AADSTS50173"]).assert().success();
+    cmd()
+        .args(["explain", "Token has been expired or revoked."])
+        .assert()
+        .success();
+}
+
+#[test]
+fn decode_a_token_inside_what_carried_it_and_from_a_file() {
+    let token = graph_token("Mail.Read", NOW + 3600);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token.txt");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    for input in [
+        format!("Authorization: Bearer {token}"),
+        format!(r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{token}"}}"#),
+    ] {
+        let out = cmd()
+            .args(["decode", "--json", "--at", &NOW.to_string()])
+            .write_stdin(input)
+            .assert()
+            .success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["format"], "jwt");
+        assert_eq!(v["scopes"][0], "Mail.Read");
+        assert!(!text.contains(&token));
+    }
+    let out = cmd()
+        .arg("decode")
+        .arg(&file)
+        .args(["--at", "2026-11-24T19:33:20Z"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("issuer     v1.0 token"), "{text}");
+    assert!(text.contains("2026-11-24T20:33:20Z"), "the expiry: {text}");
+    assert!(!text.contains(&token));
 }

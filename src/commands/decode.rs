@@ -25,9 +25,15 @@ pub fn run(args: &DecodeArgs, from_connection: Option<Expectations>) -> ExitCode
 fn decode(args: &DecodeArgs, from_connection: Option<Expectations>) -> Result<String, String> {
     let token = match args.token.as_deref() {
         None | Some("-") => super::read_stdin()?,
+        // A file holding the token (a JWT is never an existing path).
+        Some(t) if std::path::Path::new(t).is_file() => std::fs::read(t)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| format!("cannot read {t}: {e}"))?,
         Some(t) => t.to_owned(),
     };
-    let token = token.trim();
+    // The token alone, or inside a pasted header, token response or XOAUTH2 string.
+    let token = token::token_from_input(&token);
+    let token = token.as_str();
     if token.is_empty() {
         return Err(
             "no token given (pass it on stdin, e.g. `connwatch token NAME | connwatch decode`)"
@@ -76,6 +82,9 @@ fn human(r: &TokenReport, now: Timestamp) -> String {
     }
     if let Some(t) = &r.tenant {
         line("tenant", t.clone());
+    }
+    if let Some(v) = &r.issuer_version {
+        line("issuer", format!("v{v} token"));
     }
     if !r.scopes.is_empty() {
         line("scopes", r.scopes.join(" "));

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use crate::cli::ExplainArgs;
-use crate::diagnose::{Diagnosis, ProviderHint, diagnose_text};
+use crate::diagnose::{Cause, Diagnosis, ProviderHint, diagnose_text};
+use crate::token::{FindingKind, ResponseReport};
 
 pub fn run(args: &ExplainArgs) -> ExitCode {
     let input = match read_input(args.input.as_deref()) {
@@ -13,31 +14,51 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
             return ExitCode::from(super::exit::FAILURE);
         }
     };
+    let provider = match args.provider.as_deref() {
+        Some("entra") => ProviderHint::Entra,
+        Some("zoom") => ProviderHint::Zoom,
+        Some("google") => ProviderHint::Google,
+        Some("oidc") => ProviderHint::Oidc,
+        _ => ProviderHint::Unknown,
+    };
     // A whole success response: report what came back, never the tokens themselves.
     if let Some(r) = crate::token::inspect_response(&input) {
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&r).expect("a report serialises")
-            );
-        } else {
-            print!("{}", response_human(&r));
-        }
+        let missing = r
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::MissingOfflineAccess);
+        let out = match (args.json, missing) {
+            // `explain --json` speaks Diagnosis JSON (DESIGN.md) whenever something is wrong.
+            (true, Some(f)) => json(&missing_refresh_token(&r, &f.message)),
+            (true, None) => json(&r),
+            (false, _) => response_human(&r),
+        };
+        print!("{out}");
         return ExitCode::SUCCESS;
     }
-    let d = diagnose_text(&input, ProviderHint::Unknown);
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&d).expect("a diagnosis serialises")
-        );
-    } else {
-        print!("{}", human(&d));
-    }
+    let d = diagnose_text(&input, provider);
+    print!("{}", if args.json { json(&d) } else { human(&d) });
     ExitCode::SUCCESS
 }
 
-/// A path that exists is read; `-` or nothing is stdin; anything else is the text itself.
+fn json<T: serde::Serialize>(v: &T) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(v).expect("a report serialises")
+    )
+}
+
+/// The Diagnosis of a success response that carries no refresh token.
+fn missing_refresh_token(r: &ResponseReport, message: &str) -> Diagnosis {
+    let asked = r.scopes.iter().any(|s| s == "offline_access");
+    let mut d = crate::diagnose::no_refresh_token(asked);
+    d.code = Some("missing_offline_access".into());
+    d.summary = format!("{}.", message.split(';').next().unwrap_or(message));
+    d
+}
+
+/// A path that exists is read; `-` or nothing is stdin; a word that looks like a file name
+/// (`body.json`, `./err`) but does not exist is an error; anything else is the text itself.
 fn read_input(arg: Option<&str>) -> Result<String, String> {
     match arg {
         None | Some("-") => super::read_stdin(),
@@ -45,11 +66,25 @@ fn read_input(arg: Option<&str>) -> Result<String, String> {
             let bytes = std::fs::read(a).map_err(|e| format!("cannot read {a}: {e}"))?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())
         }
-        Some(a) if a.contains(['/', '\\']) && !a.contains('=') && !a.contains("://") => {
-            Err(format!("no such file: {a}"))
+        Some(a) if std::path::Path::new(a).is_dir() => {
+            Err(format!("{a} is a directory; give a file, -, or a code"))
         }
+        Some(a) if looks_like_a_path(a) => Err(format!("no such file: {a}")),
         Some(a) => Ok(a.to_owned()),
     }
+}
+
+fn looks_like_a_path(a: &str) -> bool {
+    if a.contains(char::is_whitespace) || a.contains('=') || a.contains("://") {
+        return false;
+    }
+    let extension = a.rsplit_once('.').filter(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=5).contains(&ext.len())
+            && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+            && ext.bytes().any(|b| b.is_ascii_alphabetic())
+    });
+    a.contains(['/', '\\']) || a.starts_with('~') || extension.is_some()
 }
 
 pub fn human(d: &Diagnosis) -> String {
@@ -63,10 +98,15 @@ pub fn human(d: &Diagnosis) -> String {
         d.summary,
         d.action
     );
-    let class = match (d.needs_reauth, d.retryable) {
-        (true, _) => "needs a sign-in",
-        (false, true) => "transient: retry later",
-        (false, false) => "not fixed by retrying",
+    let class = match (d.cause, d.needs_reauth, d.retryable) {
+        (Cause::AuthorizationPending | Cause::SlowDown, _, _) => {
+            "sign-in in progress: keep polling"
+        }
+        (_, true, _) => {
+            "needs a sign-in (dashboard: press a on the connection; CLI: connwatch login <connection>)"
+        }
+        (_, false, true) => "transient: retry later",
+        (_, false, false) => "not fixed by retrying",
     };
     out.push_str(&format!("  {class}"));
     if let Some(s) = d.retry_after_s {
@@ -88,7 +128,7 @@ pub fn human(d: &Diagnosis) -> String {
     out
 }
 
-fn response_human(r: &crate::token::ResponseReport) -> String {
+fn response_human(r: &ResponseReport) -> String {
     let mut out = String::from("token response (success)\n");
     if let Some(e) = r.expires_in_s {
         out.push_str(&format!("  access token expires in {e} s\n"));

@@ -32,6 +32,15 @@ fn canonical_audience(aud: &str) -> String {
     }
 }
 
+/// " (Microsoft Graph)" for the resources people know by name, else nothing.
+fn resource_label(aud: &str) -> &'static str {
+    match canonical_audience(aud).as_str() {
+        "https://graph.microsoft.com" => " (Microsoft Graph)",
+        "https://outlook.office.com" => " (Exchange Online: IMAP, SMTP, EWS)",
+        _ => "",
+    }
+}
+
 /// `https://outlook.office.com/IMAP.AccessAsUser.All` → `IMAP.AccessAsUser.All`.
 fn scope_name(s: &str) -> &str {
     let s = s.trim_end_matches('/');
@@ -95,11 +104,17 @@ pub(super) fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> Tok
             .and_then(Value::as_i64)
             .and_then(|s| Timestamp::from_second(s).ok())
     };
-    let audience = match claims.get("aud") {
-        Some(Value::String(a)) => Some(a.clone()),
-        Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_owned),
-        _ => None,
+    // RFC 7519 §4.1.3: `aud` is a string or an array of them; any one may be the resource.
+    let audiences: Vec<String> = match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => vec![],
     };
+    let audience = audiences.first().cloned();
     // Delegated scopes (`scp`, space-separated), app roles (`roles`), Google's `scope`.
     let mut scopes: Vec<String> = text("scp")
         .or_else(|| text("scope"))
@@ -137,13 +152,18 @@ pub(super) fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> Tok
         ));
     }
     if let (Some(want), Some(got)) = (&expect.audience, &audience)
-        && canonical_audience(want) != canonical_audience(got)
+        && !audiences
+            .iter()
+            .any(|a| canonical_audience(a) == canonical_audience(want))
     {
         findings.push(finding(
             FindingKind::AudienceMismatch,
             Severity::Error,
             format!(
-                "issued for audience {got}, but {want} is expected: request scopes of that resource"
+                "issued for audience {got}{}, but {want}{} is expected: request scopes of that resource ({}/…) and sign in again",
+                resource_label(got),
+                resource_label(want),
+                want.trim_end_matches('/')
             ),
         ));
     }
@@ -176,7 +196,9 @@ pub(super) fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> Tok
                 .next()
                 .map(str::to_owned)
         })
-        .filter(|home| Some(home) != tenant.as_ref());
+        .filter(|home| Some(home) != tenant.as_ref())
+        // Personal accounts sign in at live.com into their own consumer tenant: not guests.
+        .filter(|_| tenant.as_deref() != Some(MSA_TENANT));
     let guest = claims.get("acct").and_then(Value::as_i64) == Some(1);
     if home.is_some() || guest {
         findings.push(finding(

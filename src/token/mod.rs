@@ -70,9 +70,11 @@ pub struct TokenReport {
     pub findings: Vec<Finding>,
 }
 
+mod input;
 mod inspect;
 mod response;
 
+pub use input::token_from_input;
 pub use response::{ResponseReport, inspect_response};
 
 /// Decode `token` (no signature check) and judge it against `expect` at instant `now`.
