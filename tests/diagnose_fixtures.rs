@@ -53,6 +53,13 @@ fn every_error_fixture_gets_its_diagnosis() {
             "{}: summary and action",
             path.display()
         );
+        // The dashboard shows the summary in one table cell: one line, no template left.
+        assert!(
+            !d.summary.contains(['\n', '\r', '{', '}']) && !d.action.contains('\n'),
+            "{}: one-line summary: {:?}",
+            path.display(),
+            d.summary
+        );
         n += 1;
     }
     assert!(
