@@ -37,8 +37,67 @@ pub enum Command {
         /// The connection's name.
         name: String,
     },
+    /// State of each connection from the store (no network): a table, JSON or Prometheus text.
+    Status(StatusArgs),
+    /// Monitoring-plugin check: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; one line + perfdata.
+    Check {
+        /// The connections to check (default: all).
+        names: Vec<String>,
+        /// Warn when an access token without a refresh token expires within this window.
+        #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = parse_window)]
+        warn: std::time::Duration,
+    },
+    /// Refresh now (under each connection's lock, like the dashboard).
+    Refresh {
+        /// The connections to refresh.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        names: Vec<String>,
+        /// Refresh every connection that has tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Interactive sign-in; the URL and code go to stderr, the result to stdout.
+    Login(LoginArgs),
+    /// Forget a connection's cached tokens (clear cached credentials, then sign in again).
+    Purge(PurgeArgs),
     /// Check the config file.
     Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The connections to show (default: all).
+    pub names: Vec<String>,
+    /// The versioned JSON document of assets/status.schema.json.
+    #[arg(long, conflicts_with = "prometheus")]
+    pub json: bool,
+    /// Prometheus text exposition, for node_exporter's textfile collector.
+    #[arg(long)]
+    pub prometheus: bool,
+}
+
+/// "10m", "90s", "1h" — the config's duration syntax.
+fn parse_window(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The connection's name.
+    pub name: String,
+    /// Sign in with a device code (enter a short code on another device).
+    #[arg(long)]
+    pub device: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The connections whose tokens to forget.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

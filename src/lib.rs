@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod logging;
 pub mod oauth;
 pub mod provider;
+pub mod report;
 pub mod secret;
 pub mod store;
 pub mod token;

@@ -22,6 +22,11 @@ fn main() -> ExitCode {
         },
         Some(Command::Config(_)) => commands::config_check::run(&cli),
         Some(Command::Token { name }) => commands::token::run(&cli, name),
+        Some(Command::Status(a)) => commands::status::status(&cli, a),
+        Some(Command::Check { names, warn }) => Ok(commands::status::check(&cli, names, *warn)),
+        Some(Command::Refresh { names, all }) => commands::refresh::run(&cli, names, *all),
+        Some(Command::Login(a)) => commands::login::run(&cli, a),
+        Some(Command::Purge(a)) => commands::purge::run(&cli, a),
         None => commands::dashboard::run(&cli),
     }
     .unwrap_or_else(exit::report)

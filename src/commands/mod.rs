@@ -4,6 +4,11 @@ pub mod dashboard;
 pub mod decode;
 pub mod exit;
 pub mod explain;
+pub mod login;
+pub mod oneshot;
+pub mod purge;
+pub mod refresh;
+pub mod status;
 pub mod token;
 
 use std::path::PathBuf;

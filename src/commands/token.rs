@@ -28,7 +28,7 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
         CommandError::Failed("cannot find a data directory; set data_dir in the config".into())
     })?;
     let store = TokenStore::new(paths);
-    let fix = format!("sign in again: run connwatch, select {name} and press a");
+    let fix = format!("run: connwatch login {name}");
     let set = store
         .load(name)
         .map_err(|e| CommandError::Failed(format!("{name}: {e}")))?

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub use error::ConfigError;
 pub use schema::{Flow, Kind, ProviderKind};
+pub use validate::parse_duration;
 
 use crate::token::Expectations;
 

@@ -1,7 +1,7 @@
 //! Pure rendering: `draw(frame, &State)`. Nothing here mutates state, reads a clock or
 //! touches the network, so every screen is a snapshot test away.
 
-mod format;
+pub mod format;
 mod popup;
 mod table;
 mod theme;

@@ -1,0 +1,148 @@
+//! The dashboard's actions without the dashboard: `refresh`, `login` and `purge` run the same
+//! worker the dashboard runs (same locks, same state machine, same status records), only
+//! without automatic refreshes, and stop once the requested work is done.
+use std::collections::HashMap;
+
+use super::exit::CommandError;
+use super::load_config;
+use crate::cli::Cli;
+use crate::config::{Config, Connection};
+use crate::diagnose::Diagnosis;
+use crate::store::{StorePaths, TokenStore};
+use crate::worker::{self, ConnectionView, Event, WorkerHandle, WorkerOptions};
+
+/// The connections a command acts on, with the store they live in.
+pub struct Scope {
+    pub config: Config,
+    pub store: TokenStore,
+}
+
+/// The named connections (in the order given, each once), or all of them with `all`.
+/// An unknown name is a usage error naming the config file.
+pub fn scope(cli: &Cli, names: &[String], all: bool) -> Result<Scope, CommandError> {
+    let mut config = load_config(cli)?;
+    let store = store_for(&config)?;
+    if !all {
+        let mut picked: Vec<Connection> = Vec::new();
+        for name in names {
+            if picked.iter().any(|c| &c.name == name) {
+                continue;
+            }
+            picked.push(find(&config, name)?.clone());
+        }
+        config.connections = picked;
+    }
+    Ok(Scope { config, store })
+}
+
+pub fn find<'a>(config: &'a Config, name: &str) -> Result<&'a Connection, CommandError> {
+    config.connection(name).ok_or_else(|| {
+        CommandError::Usage(format!(
+            "no connection named {name:?} in {}",
+            config.path.display()
+        ))
+    })
+}
+
+pub fn store_for(config: &Config) -> Result<TokenStore, CommandError> {
+    let paths = StorePaths::resolve(config.data_dir.as_deref()).ok_or_else(|| {
+        CommandError::Failed("cannot find a data directory; set data_dir in the config".into())
+    })?;
+    Ok(TokenStore::new(paths))
+}
+
+/// A worker over the scope that only does what it is asked.
+pub fn spawn(scope: &Scope) -> WorkerHandle {
+    worker::spawn(
+        &scope.config,
+        scope.store.clone(),
+        WorkerOptions {
+            auto_refresh: false,
+            ..WorkerOptions::default()
+        },
+    )
+}
+
+/// The worker's first report of every connection (it reads the store before anything else).
+pub async fn initial_views(
+    handle: &mut WorkerHandle,
+    count: usize,
+) -> HashMap<String, ConnectionView> {
+    let mut views = HashMap::new();
+    while views.len() < count {
+        match handle.events.recv().await {
+            Some(Event::Connection(v)) => {
+                views.insert(v.name.clone(), *v);
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    views
+}
+
+/// Tracks one request per connection: started when the worker says it is busy, done when it
+/// says it is not any more.
+#[derive(Default)]
+pub struct Pending {
+    started: HashMap<String, bool>,
+}
+
+impl Pending {
+    pub fn add(&mut self, name: &str) {
+        self.started.insert(name.to_owned(), false);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.started.is_empty()
+    }
+
+    /// The view if it ends this connection's request.
+    pub fn finished(&mut self, view: &ConnectionView) -> bool {
+        match self.started.get_mut(&view.name) {
+            Some(started) if view.busy => {
+                *started = true;
+                false
+            }
+            Some(true) => {
+                self.started.remove(&view.name);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One line about a failure: cause, provider code, summary, and the fix.
+pub fn failure_line(name: &str, d: &Diagnosis) -> String {
+    let code = d
+        .code
+        .as_deref()
+        .filter(|c| *c != d.cause.to_string())
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    let fix = if d.needs_reauth {
+        format!("run: connwatch login {name}")
+    } else {
+        d.action.clone()
+    };
+    format!("{name}: {}{code}: {} {fix}", d.cause, d.summary)
+}
+
+/// "in 59m (2026-11-24 13:05:00Z)" for an expiry, or what is known instead.
+pub fn expiry_phrase(view: &ConnectionView, now: jiff::Timestamp) -> String {
+    match view.access_expires_at {
+        Some(at) => {
+            let when = at.strftime("%Y-%m-%d %H:%M:%SZ");
+            if at > now {
+                format!(
+                    "access token expires in {} ({when})",
+                    crate::ui::format::countdown(at, now)
+                )
+            } else {
+                format!("access token expired ({when})")
+            }
+        }
+        None => "access token expiry unknown".into(),
+    }
+}

@@ -1,0 +1,89 @@
+//! `connwatch refresh NAME… | --all`: refresh now, through the worker (under each
+//! connection's lock, with its status record updated). One line per connection: successes on
+//! stdout, failures on stderr; exit 1 if any failed.
+use std::process::ExitCode;
+
+use super::exit::{CommandError, FAILURE, INTERRUPTED};
+use super::oneshot::{self, Pending};
+use super::runtime;
+use crate::cli::Cli;
+use crate::clock::{Clock, SystemClock};
+use crate::worker::{Event, Request};
+
+pub fn run(cli: &Cli, names: &[String], all: bool) -> Result<ExitCode, CommandError> {
+    if names.is_empty() && !all {
+        return Err(CommandError::Usage(
+            "name the connections to refresh, or pass --all".into(),
+        ));
+    }
+    let scope = oneshot::scope(cli, names, all)?;
+    if scope.config.connections.is_empty() {
+        return Err(CommandError::Failed(format!(
+            "no connections in {}",
+            scope.config.path.display()
+        )));
+    }
+    runtime()?.block_on(async {
+        let mut handle = oneshot::spawn(&scope);
+        let views = oneshot::initial_views(&mut handle, scope.config.connections.len()).await;
+        let mut failed = 0usize;
+        let mut pending = Pending::default();
+        for c in &scope.config.connections {
+            match views.get(&c.name) {
+                Some(v) if v.token_preview.is_some() => {
+                    pending.add(&c.name);
+                    let _ = handle.requests.send(Request::Refresh {
+                        name: c.name.clone(),
+                    });
+                }
+                Some(v) => {
+                    failed += 1;
+                    let why = v.note.as_deref().unwrap_or("not signed in");
+                    eprintln!("{}: {why}; run: connwatch login {}", c.name, c.name);
+                }
+                None => failed += 1,
+            }
+        }
+        while !pending.is_empty() {
+            let event = tokio::select! {
+                e = handle.events.recv() => e,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("connwatch: interrupted; tokens on disk are unchanged or fully updated");
+                    return Ok(ExitCode::from(INTERRUPTED));
+                }
+            };
+            let Some(event) = event else { break };
+            let Event::Connection(v) = event else {
+                continue;
+            };
+            if !pending.finished(&v) {
+                continue;
+            }
+            // A successful refresh clears the last error; a failed one sets it.
+            match &v.last_error {
+                Some(d) => {
+                    failed += 1;
+                    eprintln!("{}", oneshot::failure_line(&v.name, d));
+                }
+                None => {
+                    let what = v
+                        .history
+                        .last()
+                        .map_or("refreshed", |h| h.what.as_str());
+                    println!(
+                        "{}: {what}; {}",
+                        v.name,
+                        oneshot::expiry_phrase(&v, SystemClock.now())
+                    );
+                }
+            }
+        }
+        let _ = handle.requests.send(Request::Shutdown);
+        let _ = handle.task.await;
+        Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(FAILURE)
+        })
+    })
+}

@@ -1,0 +1,73 @@
+//! `status --json`: the versioned document described by `assets/status.schema.json`.
+//! Field names are a contract: add fields, never rename or remove them without `version` 2.
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::ConnectionStatus;
+use crate::connection::ConnState;
+use crate::diagnose::Diagnosis;
+
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct StatusDocument<'a> {
+    pub version: u32,
+    pub generated_at: Timestamp,
+    pub connections: Vec<ConnectionJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionJson<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub provider: &'a str,
+    pub account: Option<&'a str>,
+    pub realm: Option<&'a str>,
+    pub state: ConnState,
+    pub note: Option<&'a str>,
+    pub access_expires_at: Option<Timestamp>,
+    pub access_expires_in_s: Option<i64>,
+    pub has_refresh_token: bool,
+    pub tokens_obtained_at: Option<Timestamp>,
+    pub granted_scopes: &'a [String],
+    pub last_success: Option<Timestamp>,
+    pub failures: u64,
+    pub last_error: Option<&'a Diagnosis>,
+    pub last_error_at: Option<Timestamp>,
+}
+
+pub fn document(statuses: &[ConnectionStatus], now: Timestamp) -> StatusDocument<'_> {
+    StatusDocument {
+        version: VERSION,
+        generated_at: now,
+        connections: statuses
+            .iter()
+            .map(|s| ConnectionJson {
+                name: &s.name,
+                kind: s.kind,
+                provider: s.provider,
+                account: s.account.as_deref(),
+                realm: s.realm.as_deref(),
+                state: s.state,
+                note: s.note.as_deref(),
+                access_expires_at: s.access_expires_at,
+                access_expires_in_s: s.access_expires_in_s(now),
+                has_refresh_token: s.has_refresh_token,
+                tokens_obtained_at: s.tokens_obtained_at,
+                granted_scopes: &s.granted_scopes,
+                last_success: s.last_success,
+                failures: s.failures,
+                last_error: s.last_error.as_ref(),
+                last_error_at: s.last_error_at,
+            })
+            .collect(),
+    }
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn render(statuses: &[ConnectionStatus], now: Timestamp) -> String {
+    let mut out = serde_json::to_string_pretty(&document(statuses, now))
+        .unwrap_or_else(|e| format!("{{\"version\":{VERSION},\"error\":\"{e}\"}}"));
+    out.push('\n');
+    out
+}

@@ -1,0 +1,137 @@
+//! What `status` and `check` say about each connection, from the store alone (no network):
+//! the token file for what we hold, the status record for what the last attempt found.
+//! The record can be older than the tokens (a `token` command refreshed since, or another
+//! machine's sign-in was copied in); a failure recorded before the tokens were obtained no
+//! longer describes them.
+pub mod check;
+pub mod json;
+pub mod prometheus;
+pub mod table;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::config::{Config, Connection};
+use crate::connection::ConnState;
+use crate::diagnose::{self, Diagnosis};
+use crate::store::{StatusRecord, StoreError, TokenSet, TokenStore};
+
+/// One connection as `status` reports it. Never holds a token.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionStatus {
+    pub name: String,
+    pub kind: &'static str,
+    pub provider: &'static str,
+    pub account: Option<String>,
+    /// Tenant (entra) or issuer (oidc).
+    pub realm: Option<String>,
+    pub state: ConnState,
+    /// Why the state is what it is when no provider error says it.
+    pub note: Option<String>,
+    pub access_expires_at: Option<Timestamp>,
+    pub has_refresh_token: bool,
+    pub tokens_obtained_at: Option<Timestamp>,
+    pub granted_scopes: Vec<String>,
+    pub last_success: Option<Timestamp>,
+    pub last_error: Option<Diagnosis>,
+    pub last_error_at: Option<Timestamp>,
+    pub failures: u64,
+    /// The token file exists but cannot be read (permissions, I/O): `check` says UNKNOWN.
+    pub unreadable: bool,
+}
+
+impl ConnectionStatus {
+    /// Seconds until the access token expires (negative once it has).
+    pub fn access_expires_in_s(&self, now: Timestamp) -> Option<i64> {
+        self.access_expires_at
+            .map(|at| at.as_second() - now.as_second())
+    }
+}
+
+/// Every connection of the config (or the named ones, in config order), read from the store.
+pub fn collect(config: &Config, store: &TokenStore, now: Timestamp) -> Vec<ConnectionStatus> {
+    config
+        .connections
+        .iter()
+        .map(|c| derive(c, store.load(&c.name), store.load_status(&c.name), now))
+        .collect()
+}
+
+/// The pure part: one connection's status from what the store gave back.
+pub fn derive(
+    cfg: &Connection,
+    tokens: Result<Option<TokenSet>, StoreError>,
+    record: Option<StatusRecord>,
+    now: Timestamp,
+) -> ConnectionStatus {
+    let mut s = ConnectionStatus {
+        name: cfg.name.clone(),
+        kind: cfg.kind.as_str(),
+        provider: cfg.provider.as_str(),
+        account: cfg.account.clone(),
+        realm: cfg.realm().map(str::to_owned),
+        state: ConnState::SignedOut,
+        note: None,
+        access_expires_at: None,
+        has_refresh_token: false,
+        tokens_obtained_at: None,
+        granted_scopes: Vec::new(),
+        last_success: record.as_ref().and_then(|r| r.last_success),
+        last_error: None,
+        last_error_at: None,
+        failures: record.as_ref().map_or(0, |r| r.failures),
+        unreadable: false,
+    };
+    let tokens = match tokens {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            s.note = Some("not signed in".into());
+            return s;
+        }
+        Err(e) => {
+            s.unreadable = matches!(e, StoreError::Io { .. });
+            s.state = ConnState::Misconfigured;
+            s.note = Some(e.to_string());
+            return s;
+        }
+    };
+    s.access_expires_at = tokens.expires_at;
+    s.has_refresh_token = tokens.refresh_token.is_some();
+    s.tokens_obtained_at = Some(tokens.obtained_at);
+    s.granted_scopes = tokens.granted_scopes.clone();
+    s.last_success = s.last_success.max(Some(tokens.obtained_at));
+    s.state = ConnState::Connected;
+    // The record's verdict stands only if nothing newer was obtained since it was made.
+    if let Some(r) = record
+        && r.last_error_at.is_some_and(|at| at >= tokens.obtained_at)
+    {
+        if matches!(
+            r.state,
+            ConnState::NeedsReauth | ConnState::Misconfigured | ConnState::Disconnected
+        ) {
+            s.state = r.state;
+        }
+        s.last_error = r.last_error;
+        s.last_error_at = r.last_error_at;
+    }
+    let expired = tokens.expires_at.is_some_and(|e| e <= now);
+    if expired && !s.has_refresh_token {
+        s.state = ConnState::NeedsReauth;
+        if s.last_error.is_none() {
+            s.last_error = Some(diagnose::no_refresh_token(cfg.asks_offline_access()));
+            s.last_error_at = tokens.expires_at;
+        }
+    } else if expired && s.state == ConnState::Connected {
+        s.note = Some("access token expired; the next use refreshes it".into());
+    } else if !s.has_refresh_token {
+        s.note = Some(if cfg.asks_offline_access() {
+            "no refresh token was issued".into()
+        } else {
+            "no refresh token: offline_access not requested".into()
+        });
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;
