@@ -82,7 +82,10 @@ async fn a_refused_refresh_says_why_on_stderr_and_prints_no_token() {
         stderr.contains("conditional_access (AADSTS53003)"),
         "{stderr}"
     );
-    assert!(stderr.contains("run: connwatch login cal"), "says how to fix it: {stderr}");
+    assert!(
+        stderr.contains("run: connwatch login cal"),
+        "says how to fix it: {stderr}"
+    );
     for secret in idp.issued_secrets() {
         assert!(!stderr.contains(&secret));
     }
