@@ -62,6 +62,22 @@ pub enum Command {
     Purge(PurgeArgs),
     /// Check the config file.
     Config(ConfigArgs),
+    /// Write a commented config template to the config path (never over an existing one).
+    Init {
+        /// Replace an existing config file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `connwatch man > connwatch.1`, or one command's page.
+    Man {
+        /// A command, for its own page (connwatch-login(1)).
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,13 @@ use connwatch::commands;
 use connwatch::commands::exit;
 
 fn main() -> ExitCode {
+    // `connwatch status | head` should end quietly like any Unix tool, not panic in println!:
+    // Rust ignores SIGPIPE by default, so restore the default action.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Explain(a)) => Ok(commands::explain::run(a)),
@@ -24,6 +31,9 @@ fn main() -> ExitCode {
         Some(Command::Token { name }) => commands::token::run(&cli, name),
         Some(Command::Status(a)) => commands::status::status(&cli, a),
         Some(Command::Check { names, warn }) => Ok(commands::status::check(&cli, names, *warn)),
+        Some(Command::Init { force }) => commands::init::run(&cli, *force),
+        Some(Command::Completions { shell }) => commands::completions::completions(*shell),
+        Some(Command::Man { command }) => commands::completions::man(command.as_deref()),
         Some(Command::Refresh { names, all }) => commands::refresh::run(&cli, names, *all),
         Some(Command::Login(a)) => commands::login::run(&cli, a),
         Some(Command::Purge(a)) => commands::purge::run(&cli, a),

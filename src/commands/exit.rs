@@ -28,7 +28,9 @@ impl From<ConfigError> for CommandError {
 pub fn report(e: CommandError) -> ExitCode {
     match e {
         CommandError::Config(e) => {
-            let handler = miette::GraphicalReportHandler::new_themed(if color_allowed() {
+            // Colour only for a person reading a terminal; logs and pipes get plain text.
+            let colored = color_allowed() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let handler = miette::GraphicalReportHandler::new_themed(if colored {
                 miette::GraphicalTheme::unicode()
             } else {
                 miette::GraphicalTheme::unicode_nocolor()

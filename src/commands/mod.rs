@@ -1,9 +1,11 @@
 //! One file per CLI command; each returns the process exit code (DESIGN.md "Exit codes").
+pub mod completions;
 pub mod config_check;
 pub mod dashboard;
 pub mod decode;
 pub mod exit;
 pub mod explain;
+pub mod init;
 pub mod login;
 pub mod oneshot;
 pub mod purge;
