@@ -132,6 +132,10 @@ pub enum ConfigCommand {
 pub struct DemoArgs {
     #[command(subcommand)]
     pub command: Option<DemoCommand>,
+    /// Add this many generated, healthy mailboxes after the four story rows (try the table at
+    /// a helpdesk's scale).
+    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
+    pub extra_rows: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,4 +182,75 @@ pub struct DecodeArgs {
     /// Take the expectations from this connection of the config.
     #[arg(long, value_name = "NAME")]
     pub connection: Option<String>,
+}
+
+/// `token NAME`, `--config FILE token NAME` or `--config=FILE token NAME` — exactly the forms
+/// mail-client configs use — parsed without clap. `None` for anything else (then clap parses
+/// it, with its help and errors). The result equals what clap would produce.
+pub fn fast_token(args: impl Iterator<Item = std::ffi::OsString>) -> Option<Cli> {
+    let args: Vec<String> = args.map(|a| a.into_string().ok()).collect::<Option<_>>()?;
+    let (config, rest) = match args.as_slice() {
+        [flag, file, rest @ ..] if flag == "--config" => (Some(file.clone()), rest),
+        [flag, rest @ ..] if flag.starts_with("--config=") => {
+            (Some(flag["--config=".len()..].to_owned()), rest)
+        }
+        rest => (None, rest),
+    };
+    let [cmd, name] = rest else { return None };
+    if cmd != "token" || name.starts_with('-') || config.as_ref().is_some_and(|c| c.is_empty()) {
+        return None;
+    }
+    let config = config.map(PathBuf::from).or_else(|| {
+        std::env::var_os("CONNWATCH_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    Some(Cli {
+        config,
+        no_color: false,
+        log_level: None,
+        command: Some(Command::Token { name: name.clone() }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast(args: &[&str]) -> Option<Cli> {
+        fast_token(args.iter().map(std::ffi::OsString::from))
+    }
+
+    fn clap(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("connwatch").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_clap_reads() {
+        for args in [
+            &["--config", "/x/c.toml", "token", "work-mail"][..],
+            &["--config=/x/c.toml", "token", "work-mail"],
+        ] {
+            let (f, c) = (fast(args).unwrap(), clap(args));
+            assert_eq!(f.config, c.config, "{args:?}");
+            assert!(matches!(f.command, Some(Command::Token { ref name }) if name == "work-mail"));
+            assert!(!f.no_color && f.log_level.is_none());
+        }
+    }
+
+    #[test]
+    fn anything_else_goes_to_clap() {
+        for args in [
+            &["token"][..],
+            &["token", "--help"],
+            &["token", "a", "b"],
+            &["--no-color", "token", "a"],
+            &["token", "a", "--config", "x"],
+            &["status", "a"],
+            &["--config", "", "token", "a"],
+            &["--config="],
+        ] {
+            assert!(fast(args).is_none(), "{args:?}");
+        }
+    }
 }

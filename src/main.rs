@@ -15,6 +15,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Mail clients run `connwatch token NAME` on every fetch: skip building clap's whole
+    // command tree for that one hot form (it is most of the start-up cost); anything else,
+    // including any extra flag, goes through clap as usual.
+    if let Some(cli) = connwatch::cli::fast_token(std::env::args_os().skip(1)) {
+        return commands::token::run(&cli, token_name(&cli)).unwrap_or_else(exit::report);
+    }
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Explain(a)) => Ok(commands::explain::run(a)),
@@ -22,9 +28,9 @@ fn main() -> ExitCode {
             commands::decode_expectations(&cli, a).map(|e| commands::decode::run(a, e))
         }
         Some(Command::Demo(d)) => match &d.command {
-            None => commands::dashboard::run_demo(&cli),
+            None => commands::dashboard::run_demo(&cli, d.extra_rows),
             Some(DemoCommand::Serve { port, data_dir }) => {
-                commands::dashboard::serve_demo(&cli, *port, data_dir.as_deref())
+                commands::dashboard::serve_demo(&cli, *port, data_dir.as_deref(), d.extra_rows)
             }
         },
         Some(Command::Config(_)) => commands::config_check::run(&cli),
@@ -40,4 +46,11 @@ fn main() -> ExitCode {
         None => commands::dashboard::run(&cli),
     }
     .unwrap_or_else(exit::report)
+}
+
+fn token_name(cli: &Cli) -> &str {
+    match &cli.command {
+        Some(Command::Token { name }) => name,
+        _ => unreachable!("fast_token only builds token commands"),
+    }
 }

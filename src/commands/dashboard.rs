@@ -43,7 +43,7 @@ async fn dashboard(
         .map_err(|e| CommandError::Failed(format!("terminal error: {e}")))
 }
 
-pub fn run_demo(cli: &Cli) -> Result<ExitCode, CommandError> {
+pub fn run_demo(cli: &Cli, extra_rows: usize) -> Result<ExitCode, CommandError> {
     need_terminal()?;
     let rt = runtime()?;
     rt.block_on(async {
@@ -52,7 +52,7 @@ pub fn run_demo(cli: &Cli) -> Result<ExitCode, CommandError> {
             .map_err(|e| {
                 CommandError::Failed(format!("cannot start the demo identity provider: {e}"))
             })?;
-        let env = demo::prepare(&idp)
+        let env = demo::prepare(&idp, extra_rows)
             .map_err(|e| CommandError::Failed(format!("cannot prepare the demo: {e}")))?;
         let paths = StorePaths::resolve(env.config.data_dir.as_deref())
             .expect("the demo config sets data_dir");
@@ -70,6 +70,7 @@ pub fn serve_demo(
     _cli: &Cli,
     port: u16,
     data_dir: Option<&std::path::Path>,
+    extra_rows: usize,
 ) -> Result<ExitCode, CommandError> {
     let rt = runtime()?;
     rt.block_on(async {
@@ -78,9 +79,9 @@ pub fn serve_demo(
             .map_err(|e| CommandError::Failed(format!("cannot start the demo identity provider on port {port}: {e}")))?;
         if let Some(dir) = data_dir {
             let store = TokenStore::new(StorePaths::under(dir));
-            demo::seed(&idp, &store).map_err(|e| CommandError::Failed(format!("cannot seed {}: {e}", dir.display())))?;
+            demo::seed(&idp, &store, extra_rows).map_err(|e| CommandError::Failed(format!("cannot seed {}: {e}", dir.display())))?;
         }
-        println!("{}", demo::config_text(&idp.base_url(), data_dir));
+        println!("{}", demo::config_text(&idp.base_url(), data_dir, extra_rows));
         eprintln!(
             "connwatch: demo identity provider listening on {} (Ctrl-C to stop); the config above points at it",
             idp.base_url()

@@ -86,8 +86,21 @@ pub fn demo_idp_options() -> IdpOptions {
     }
 }
 
-/// A config for the demo rows pointing at `base_url`; `data_dir` is named when given.
-pub fn config_text(base_url: &str, data_dir: Option<&Path>) -> String {
+/// Generated shared mailboxes added after the four story rows (`--extra-rows N`): a helpdesk
+/// admin's view (alice, delegated to each), for trying the table at scale and for the
+/// benchmarks. Each is healthy, with an access token expiring somewhere in the next hour so
+/// countdowns and refreshes spread out.
+fn extra_row(i: usize) -> (String, String, i64) {
+    (
+        format!("shared-{:04}", i + 1),
+        "alice@contoso.com".to_owned(),
+        600 + (i as i64 * 37) % 3000,
+    )
+}
+
+/// A config for the demo rows (plus `extra` generated mailboxes) pointing at `base_url`;
+/// `data_dir` is named when given.
+pub fn config_text(base_url: &str, data_dir: Option<&Path>, extra: usize) -> String {
     let mut out = String::from(
         "# connwatch demo: every connection points at the embedded demo identity provider.\n",
     );
@@ -111,6 +124,14 @@ pub fn config_text(base_url: &str, data_dir: Option<&Path>) -> String {
             r.refresh_before,
         ));
     }
+    for i in 0..extra {
+        let (name, account, _) = extra_row(i);
+        out.push_str(&format!(
+            "\n[[connection]]\nname = \"{name}\"\nkind = \"mailbox\"\nprovider = \"entra\"\ntenant = \"contoso.onmicrosoft.com\"\nauthority_host = {}\nclient_id = \"{CLIENT_ID}\"\naccount = \"{account}\"\nscopes = [{}, \"offline_access\"]\nrefresh_before = \"5m\"\n",
+            toml_str(base_url),
+            toml_str(OUTLOOK_IMAP),
+        ));
+    }
     out
 }
 
@@ -121,16 +142,35 @@ fn toml_str(s: &str) -> String {
 
 /// Mint each row's starting tokens at the IdP, save them, then set the traps: the
 /// tenant-B block and the password change.
-pub fn seed(idp: &DemoIdp, store: &TokenStore) -> std::io::Result<()> {
+pub fn seed(idp: &DemoIdp, store: &TokenStore, extra: usize) -> std::io::Result<()> {
     let now = Timestamp::now();
-    for r in ROWS {
-        let json = idp.mint(MintSpec {
-            tenant: r.tenant.into(),
-            upn: r.account.into(),
-            client_id: CLIENT_ID.into(),
-            scopes: r.scopes.iter().map(|s| (*s).to_owned()).collect(),
-            access_lifetime_s: r.seed_lifetime_s,
-        });
+    let story = ROWS.iter().map(|r| {
+        (
+            r.name.to_owned(),
+            MintSpec {
+                tenant: r.tenant.into(),
+                upn: r.account.into(),
+                client_id: CLIENT_ID.into(),
+                scopes: r.scopes.iter().map(|s| (*s).to_owned()).collect(),
+                access_lifetime_s: r.seed_lifetime_s,
+            },
+        )
+    });
+    let generated = (0..extra).map(|i| {
+        let (name, account, lifetime) = extra_row(i);
+        (
+            name,
+            MintSpec {
+                tenant: "contoso.onmicrosoft.com".into(),
+                upn: account,
+                client_id: CLIENT_ID.into(),
+                scopes: vec![OUTLOOK_IMAP.into(), "offline_access".into()],
+                access_lifetime_s: lifetime,
+            },
+        )
+    });
+    for (name, spec) in story.chain(generated) {
+        let json = idp.mint(spec);
         let resp =
             TokenResponse::parse(json.to_string().as_bytes()).map_err(std::io::Error::other)?;
         let set = TokenSet {
@@ -144,7 +184,7 @@ pub fn seed(idp: &DemoIdp, store: &TokenStore) -> std::io::Result<()> {
             id_token: resp.id_token,
             obtained_at: now,
         };
-        store.save(r.name, &set)?;
+        store.save(&name, &set)?;
     }
     idp.block_existing_grants("fabrikam.onmicrosoft.com");
     idp.change_password("scheduling@contoso.com");
@@ -159,16 +199,19 @@ pub struct DemoEnv {
     pub config: Config,
 }
 
-pub fn prepare(idp: &DemoIdp) -> std::io::Result<DemoEnv> {
+pub fn prepare(idp: &DemoIdp, extra: usize) -> std::io::Result<DemoEnv> {
     let dir = tempfile::Builder::new()
         .prefix("connwatch-demo-")
         .tempdir()?;
     ensure_private_dir(dir.path())?;
     let data = dir.path().join("data");
     let config_path = dir.path().join("config.toml");
-    std::fs::write(&config_path, config_text(&idp.base_url(), Some(&data)))?;
+    std::fs::write(
+        &config_path,
+        config_text(&idp.base_url(), Some(&data), extra),
+    )?;
     let config = Config::load(&config_path).map_err(|e| std::io::Error::other(e.to_string()))?;
-    seed(idp, &TokenStore::new(StorePaths::under(&data)))?;
+    seed(idp, &TokenStore::new(StorePaths::under(&data)), extra)?;
     Ok(DemoEnv {
         dir,
         config_path,

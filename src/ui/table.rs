@@ -20,7 +20,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         "LAST ERROR",
     ])
     .style(theme::header());
-    let rows = state.rows.iter().map(|r| row(r, state));
+    // Virtualised: only the rows that fit are built, so a helpdesk's 10 000 connections cost
+    // what a screenful costs. The window ends at the selection when it is below the fold —
+    // exactly where ratatui would scroll a fresh TableState — so behaviour is unchanged.
+    let visible = usize::from(area.height.saturating_sub(3)).max(1);
+    let offset = (state.selected + 1).saturating_sub(visible);
+    let rows = state
+        .rows
+        .iter()
+        .skip(offset)
+        .take(visible)
+        .map(|r| row(r, state));
     let widths = [
         Constraint::Length(1),
         Constraint::Length(16),
@@ -35,8 +45,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .row_highlight_style(theme::selected())
         .block(Block::new().borders(Borders::TOP | Borders::BOTTOM));
     // A local TableState: the selection lives in `State`; this only tells ratatui.
-    let mut ts =
-        TableState::new().with_selected((!state.rows.is_empty()).then_some(state.selected));
+    let mut ts = TableState::new()
+        .with_selected((!state.rows.is_empty()).then_some(state.selected - offset));
     frame.render_stateful_widget(table, area, &mut ts);
 }
 
