@@ -70,6 +70,14 @@ pub(super) fn from_http(input: &HttpFailure<'_>, now: Timestamp) -> Diagnosis {
         .or_else(|| said.error.clone());
     let summary = match &entry {
         Some(e) => details::render(e.summary, &details),
+        // Entra's front door answers 429 in plain text ("Too Many Requests"): say what it means.
+        None if cause == Cause::Throttled && said.error.is_none() => {
+            let wait = d
+                .retry_after_s
+                .map(|s| format!("; it asked to wait {s} s"))
+                .unwrap_or_default();
+            format!("The provider is throttling requests (HTTP 429, too many requests){wait}.")
+        }
         None => Some(body::first_line(description))
             .filter(|t| !t.is_empty())
             .or_else(|| {

@@ -26,6 +26,11 @@ impl EntraError {
         }
     }
 
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn suberror(mut self, s: &'static str) -> Self {
         self.suberror = Some(s);
         self

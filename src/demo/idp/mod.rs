@@ -4,6 +4,7 @@
 //! scripted device-code replies). It never contacts anything itself.
 
 mod errors;
+mod faults;
 mod jwt;
 mod model;
 mod routes;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use model::{Model, Revoked};
 
+pub use faults::Fault;
 pub use model::{CONTOSO_TID, FABRIKAM_TID};
 
 #[derive(Debug, Clone)]
@@ -167,6 +169,20 @@ impl DemoIdp {
 
     pub fn script_device_polls(&self, replies: Vec<DevicePollReply>) {
         self.shared.model().scripted.extend(replies);
+    }
+
+    /// The next `count` calls to the token endpoint answer with `fault` (after any queued
+    /// earlier), then behaviour returns to normal.
+    pub fn inject(&self, fault: Fault, count: usize) {
+        self.shared
+            .model()
+            .faults
+            .extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Faults still queued (not yet served).
+    pub fn pending_faults(&self) -> usize {
+        self.shared.model().faults.len()
     }
 
     /// Answer token requests `delay` later from now on (zero: at once).

@@ -107,6 +107,8 @@ pub(super) struct Model {
     pub token_requests: usize,
     /// Answer every token request this much later (a slow IdP).
     pub token_delay: Duration,
+    /// Failures the next token requests answer with, in order.
+    pub faults: std::collections::VecDeque<super::Fault>,
 }
 
 pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -184,6 +186,7 @@ impl Model {
             issued: Vec::new(),
             token_requests: 0,
             token_delay: Duration::ZERO,
+            faults: Default::default(),
         })
     }
 

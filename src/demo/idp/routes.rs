@@ -9,9 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use super::Shared;
 use super::errors::EntraError;
 use super::model::{parse_scopes, resolve_tenant, unknown_tenant};
+use super::{Shared, faults};
 
 type Params = HashMap<String, String>;
 
@@ -63,13 +63,18 @@ async fn token(
     Path(tenant): Path<String>,
     Form(p): Form<Params>,
 ) -> Response {
-    let delay = {
+    let (delay, fault) = {
         let mut m = s.model();
         m.token_requests += 1;
-        m.token_delay
+        (m.token_delay, m.faults.pop_front())
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    match fault.map(|f| faults::action(&f, &s.base_url)) {
+        Some(faults::Action::Respond(r)) => return r,
+        Some(faults::Action::Delay(d)) => tokio::time::sleep(d).await,
+        None => {}
     }
     if resolve_tenant(&tenant).is_none() {
         return unknown_tenant(&tenant).into_response(&s.base_url);
