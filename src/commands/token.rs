@@ -42,8 +42,9 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
         set.access_token
     } else {
         let http = HttpClient::new(Duration::from_secs(30));
+        let known = Some(set.access_token.expose().to_owned());
         let refreshed = runtime()?.block_on(crate::worker::refresh_connection(
-            conn, &store, &http, clock,
+            conn, &store, &http, clock, known,
         ));
         match refreshed {
             Ok(set) => set.access_token,

@@ -221,12 +221,16 @@ impl JobContext {
 }
 
 /// Refresh one connection outside the worker (the `token` command), under the same lock
-/// and with the same rules: a token another process refreshed meanwhile is used as is.
+/// and with the same rules: if the file no longer holds `known_access` (the access token the
+/// caller read before deciding to refresh), another process refreshed meanwhile and its
+/// token is used as is while it is fresh — fifty mail-client calls at once spend a rotating
+/// refresh token once, not fifty times.
 pub async fn refresh_connection(
     cfg: &Connection,
     store: &TokenStore,
     http: &HttpClient,
     clock: Arc<dyn Clock>,
+    known_access: Option<String>,
 ) -> Result<TokenSet, Diagnosis> {
     let ctx = JobContext {
         http: http.clone(),
@@ -236,7 +240,7 @@ pub async fn refresh_connection(
         cfg: cfg.clone(),
         endpoints: Arc::new(OnceCell::new()),
     };
-    ctx.refresh_inner(None).await.map(|(set, _)| set)
+    ctx.refresh_inner(known_access).await.map(|(set, _)| set)
 }
 
 /// A failure on our side (disk, lock): not the provider's fault, not fixed by signing in.
