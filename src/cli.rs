@@ -102,8 +102,12 @@ pub struct LoginArgs {
     /// The connection's name.
     pub name: String,
     /// Sign in with a device code (enter a short code on another device).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "browser")]
     pub device: bool,
+    /// Sign in in a browser (authorization code + PKCE, loopback redirect); the page opens
+    /// by itself unless CONNWATCH_NO_BROWSER is set, and is printed for copy either way.
+    #[arg(long)]
+    pub browser: bool,
 }
 
 #[derive(Debug, Args)]

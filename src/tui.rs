@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::app::{self, Action, State};
 use crate::clock::Clock;
-use crate::worker::{Request, WorkerHandle};
+use crate::worker::{Event, Request, WorkerHandle};
 
 /// Run the dashboard until the user quits or a signal arrives.
 pub async fn run(
@@ -73,6 +73,12 @@ async fn event_loop(
 }
 
 fn apply(state: &mut State, action: Action, worker: &WorkerHandle) -> bool {
+    // A browser sign-in's page is opened here, at the edge, so `update` stays pure.
+    if let Action::Worker(Event::DeviceCode(c)) = &action
+        && c.user_code.is_empty()
+    {
+        let _ = crate::commands::open_browser(&c.verification_uri);
+    }
     let fx = app::update(state, action);
     for r in fx.requests {
         let _ = worker.requests.send(r);

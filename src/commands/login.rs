@@ -8,10 +8,17 @@ use super::oneshot::{self, Pending};
 use super::runtime;
 use crate::cli::{Cli, LoginArgs};
 use crate::clock::{Clock, SystemClock};
+use crate::config::Flow;
 use crate::worker::{DeviceCodeView, Event, Request};
 
 pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
-    let scope = oneshot::scope(cli, std::slice::from_ref(&args.name), false)?;
+    let mut scope = oneshot::scope(cli, std::slice::from_ref(&args.name), false)?;
+    // The flags override the connection's `flow` for this sign-in only.
+    if args.browser {
+        scope.config.connections[0].flow = Flow::Browser;
+    } else if args.device {
+        scope.config.connections[0].flow = Flow::Device;
+    }
     let name = args.name.clone();
     let account = scope.config.connections[0].account.clone();
     runtime()?.block_on(async {
@@ -34,6 +41,14 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
             };
             match event {
                 None => break,
+                Some(Event::DeviceCode(code)) if code.user_code.is_empty() => {
+                    eprint!("{}", browser_prompt(&code, account.as_deref()));
+                    if let Err(e) = super::open_browser(&code.verification_uri) {
+                        eprintln!(
+                            "  (could not open a browser: {e}; open the page above yourself)"
+                        );
+                    }
+                }
                 Some(Event::DeviceCode(code)) => {
                     eprint!("{}", device_prompt(&code, account.as_deref()));
                 }
@@ -86,6 +101,17 @@ fn device_prompt(code: &DeviceCodeView, account: Option<&str>) -> String {
         uri = code.verification_uri,
         user_code = code.user_code,
         left = crate::ui::format::countdown(code.expires_at, now),
+        at = code.expires_at.strftime("%H:%M:%SZ"),
+    )
+}
+
+fn browser_prompt(code: &DeviceCodeView, account: Option<&str>) -> String {
+    let who = account.map(|a| format!(" as {a}")).unwrap_or_default();
+    format!(
+        "To sign in {name}{who}, open this page in a browser (it should open by itself):\n  \
+         open: {uri}\n  waiting until {at} for the browser to come back… (Ctrl-C cancels)\n",
+        name = code.name,
+        uri = code.verification_uri,
         at = code.expires_at.strftime("%H:%M:%SZ"),
     )
 }

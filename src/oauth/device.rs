@@ -103,11 +103,15 @@ pub async fn start_device(
     device_url: &str,
     client_id: &str,
     scopes: &[String],
+    claims: Option<&str>,
 ) -> Result<DeviceAuthorization, OAuthFailure> {
     let scope = scopes.join(" ");
-    let body = http
-        .post_form(device_url, &[("client_id", client_id), ("scope", &scope)])
-        .await?;
+    let mut form = vec![("client_id", client_id), ("scope", scope.as_str())];
+    // A claims challenge (CAE, Conditional Access) rides on the new sign-in.
+    if let Some(c) = claims {
+        form.push(("claims", c));
+    }
+    let body = http.post_form(device_url, &form).await?;
     DeviceAuthorization::parse(&body).map_err(|detail| OAuthFailure::Malformed {
         what: "the device authorization response".into(),
         detail,

@@ -2,6 +2,7 @@
 //! refresh-token grant (RFC 6749 §6). Responses are parsed leniently (Entra v1 sends numbers
 //! as strings) and error bodies keep every field the provider sent.
 
+pub mod browser;
 mod client;
 mod device;
 mod refresh;

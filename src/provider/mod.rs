@@ -90,6 +90,16 @@ pub fn apply_overrides(e: &mut Endpoints, conn: &Connection) {
     }
 }
 
+/// The `prompt` a browser sign-in needs. OIDC servers (oidc-provider, Google) silently drop
+/// `offline_access` — so no refresh token comes back — unless the user sees consent;
+/// Entra issues refresh tokens without it.
+pub fn browser_prompt(kind: ProviderKind, asks_offline_access: bool) -> Option<&'static str> {
+    match kind {
+        ProviderKind::Oidc if asks_offline_access => Some("consent"),
+        _ => None,
+    }
+}
+
 pub fn hint(kind: ProviderKind) -> ProviderHint {
     match kind {
         ProviderKind::Entra => ProviderHint::Entra,

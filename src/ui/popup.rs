@@ -56,6 +56,22 @@ fn sign_in(
             3,
         );
     };
+    if c.user_code.is_empty() {
+        // Browser sign-in: the page carries everything (PKCE, state); nothing to type.
+        let lines = vec![
+            Line::from("Sign in on this page (it was opened in your browser):"),
+            Line::from(Span::styled(c.verification_uri.clone(), theme::key())),
+            Line::default(),
+            Line::from(Span::styled(
+                format!(
+                    "Waiting for the browser to come back… gives up in {}",
+                    format::countdown(c.expires_at, state.now)
+                ),
+                theme::dim(),
+            )),
+        ];
+        return (title, lines, 6);
+    }
     let lines = vec![
         Line::from("Open this page in a browser:"),
         Line::from(Span::styled(c.verification_uri.clone(), theme::key())),

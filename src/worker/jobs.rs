@@ -24,7 +24,13 @@ pub(super) struct JobContext {
     pub pacer: Pacer,
     pub cfg: Connection,
     pub endpoints: Arc<OnceCell<Endpoints>>,
+    /// Claims a resource or the IdP asked for (CAE / Conditional Access challenge): the next
+    /// interactive sign-in sends them so the new token satisfies the challenge.
+    pub claims: Option<String>,
 }
+
+/// How long a browser sign-in may take before it is given up.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(super) enum JobOutcome {
     /// New tokens are saved and ready.
@@ -185,6 +191,7 @@ impl JobContext {
             &device_url,
             &self.cfg.client_id,
             &self.cfg.scopes,
+            self.claims.as_deref(),
         )
         .await
         .map_err(|f| f.diagnose(self.hint()))?;
@@ -220,6 +227,71 @@ impl JobContext {
     }
 }
 
+impl JobContext {
+    /// Browser sign-in: authorization code + PKCE over a loopback redirect. The page to open
+    /// is shown through the same channel as a device code (without a user code).
+    pub async fn browser_sign_in(self, show: mpsc::UnboundedSender<DeviceCodeView>) -> JobOutcome {
+        match self.browser_inner(show).await {
+            Ok(o) => o,
+            Err(d) => JobOutcome::Failed(d),
+        }
+    }
+
+    async fn browser_inner(
+        &self,
+        show: mpsc::UnboundedSender<DeviceCodeView>,
+    ) -> Result<JobOutcome, Diagnosis> {
+        let endpoints = self.endpoints().await?.clone();
+        let auth_url = endpoints.authorization_endpoint.clone().ok_or_else(|| {
+            let mut d = local_failure("the provider has no authorization endpoint".into());
+            d.cause = Cause::InvalidRequest;
+            d.retryable = false;
+            d.action = "Use flow = \"device\" for this connection.".into();
+            d
+        })?;
+        let opts = oauth::browser::AuthorizeOptions {
+            login_hint: self.cfg.account.clone(),
+            claims: self.claims.clone(),
+            prompt: provider::browser_prompt(self.cfg.provider, self.cfg.asks_offline_access())
+                .map(str::to_owned),
+            extra: Vec::new(),
+            provider: self.hint(),
+        };
+        let auth =
+            oauth::browser::start(&auth_url, &self.cfg.client_id, &self.cfg.scopes, &opts).await?;
+        let expires_at = self
+            .clock
+            .now()
+            .checked_add(BROWSER_TIMEOUT)
+            .unwrap_or(Timestamp::MAX);
+        let _ = show.send(DeviceCodeView {
+            name: self.cfg.name.clone(),
+            user_code: String::new(),
+            verification_uri: auth.url.clone(),
+            expires_at,
+            message: Some("Open this page in a browser and sign in.".into()),
+        });
+        let code = auth.wait_for_code(BROWSER_TIMEOUT).await?;
+        let resp = auth
+            .exchange(
+                &self.http,
+                &endpoints.token_endpoint,
+                &self.cfg.client_id,
+                &code,
+                &self.cfg.scopes,
+            )
+            .await
+            .map_err(|f| f.diagnose(self.hint()))?;
+        let _lock = self.lock().await?;
+        let set = self.token_set(resp, None);
+        self.save(&set)?;
+        Ok(JobOutcome::Tokens {
+            set,
+            what: "signed in (browser)",
+        })
+    }
+}
+
 /// Refresh one connection outside the worker (the `token` command), under the same lock
 /// and with the same rules: if the file no longer holds `known_access` (the access token the
 /// caller read before deciding to refresh), another process refreshed meanwhile and its
@@ -239,6 +311,7 @@ pub async fn refresh_connection(
         pacer: Pacer::default(),
         cfg: cfg.clone(),
         endpoints: Arc::new(OnceCell::new()),
+        claims: None,
     };
     ctx.refresh_inner(known_access).await.map(|(set, _)| set)
 }

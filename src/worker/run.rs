@@ -252,6 +252,7 @@ impl Worker {
             pacer: self.opts.pacer.clone(),
             cfg: c.cfg.clone(),
             endpoints: c.endpoints.clone(),
+            claims: c.last_error.as_ref().and_then(|d| d.claims.clone()),
         }
     }
 
@@ -299,19 +300,25 @@ impl Worker {
         let c = &mut self.conns[i];
         c.generation += 1;
         let generation = c.generation;
+        let browser = ctx.cfg.flow == crate::config::Flow::Browser;
         let handle = jobs.spawn(async move {
             Finished {
                 index: i,
                 generation,
-                outcome: ctx.device_sign_in(code_tx).await,
+                outcome: if browser {
+                    ctx.browser_sign_in(code_tx).await
+                } else {
+                    ctx.device_sign_in(code_tx).await
+                },
             }
         });
         c.sign_in = Some(handle);
         c.busy = true;
         c.due = None;
         c.state = ConnState::Authorizing;
-        c.remember(now, "sign-in started (device code)");
-        tracing::info!(connection = %c.cfg.name, "device sign-in started");
+        let how = if browser { "browser" } else { "device code" };
+        c.remember(now, format!("sign-in started ({how})"));
+        tracing::info!(connection = %c.cfg.name, "sign-in started ({how})");
         self.emit(i);
     }
 

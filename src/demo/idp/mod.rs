@@ -3,6 +3,7 @@
 //! for the failures the demo and the tests need (Conditional Access, password change,
 //! scripted device-code replies). It never contacts anything itself.
 
+mod authorize;
 mod errors;
 mod faults;
 mod jwt;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use model::{Model, Revoked};
 
+pub use authorize::AuthorizeReply;
 pub use faults::Fault;
 pub use model::{CONTOSO_TID, FABRIKAM_TID};
 
@@ -178,6 +180,16 @@ impl DemoIdp {
             .model()
             .faults
             .extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Answers for the next authorization requests, in order.
+    pub fn script_authorize(&self, replies: Vec<AuthorizeReply>) {
+        self.shared.model().authorize_script.extend(replies);
+    }
+
+    /// The query of every authorization request so far.
+    pub fn authorize_requests(&self) -> Vec<std::collections::HashMap<String, String>> {
+        self.shared.model().authorize_requests.clone()
     }
 
     /// Faults still queued (not yet served).

@@ -109,6 +109,12 @@ pub(super) struct Model {
     pub token_delay: Duration,
     /// Failures the next token requests answer with, in order.
     pub faults: std::collections::VecDeque<super::Fault>,
+    /// Codes of the authorization endpoint not yet redeemed.
+    pub auth_codes: HashMap<String, super::authorize::AuthCode>,
+    /// Scripted answers of the next authorization requests.
+    pub authorize_script: VecDeque<super::AuthorizeReply>,
+    /// Every authorization request's query, for tests (claims, login_hint, prompt).
+    pub authorize_requests: Vec<HashMap<String, String>>,
 }
 
 pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -187,7 +193,14 @@ impl Model {
             token_requests: 0,
             token_delay: Duration::ZERO,
             faults: Default::default(),
+            auth_codes: HashMap::new(),
+            authorize_script: VecDeque::new(),
+            authorize_requests: Vec::new(),
         })
+    }
+
+    pub fn knows_user(upn: &str) -> bool {
+        USERS.iter().any(|u| u.upn == upn)
     }
 
     pub fn new_grant(

@@ -20,6 +20,10 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(super::authorize::authorize),
+        )
+        .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(discovery),
         )
@@ -86,6 +90,15 @@ async fn token(
         Some("urn:ietf:params:oauth:grant-type:device_code") => match p.get("device_code") {
             Some(dc) => s.model().poll_device(dc, client_id),
             None => Err(missing("device_code")),
+        },
+        Some("authorization_code") => match p.get("code") {
+            Some(code) => s.model().redeem_code(
+                code,
+                client_id,
+                p.get("redirect_uri").map(String::as_str),
+                p.get("code_verifier").map(String::as_str),
+            ),
+            None => Err(missing("code")),
         },
         Some("refresh_token") => match p.get("refresh_token") {
             Some(rt) => s

@@ -1,0 +1,245 @@
+//! Browser sign-in (authorization code + PKCE S256, loopback redirect) against the demo IdP.
+//! The test plays the browser with plain HTTP requests; no browser is ever opened
+//! (CONNWATCH_NO_BROWSER).
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use connwatch::connection::ConnState;
+use connwatch::demo::CLIENT_ID;
+use connwatch::demo::idp::{AuthorizeReply, DemoIdp};
+use connwatch::diagnose::{Cause, Diagnosis, ProviderHint};
+use connwatch::oauth::browser::{self, AuthorizeOptions};
+use connwatch::store::StatusRecord;
+
+/// Run `connwatch login NAME --browser`, follow the printed URL like a browser would, and
+/// return (exit code, stdout, stderr).
+async fn login_in_browser(cfg: &connwatch::config::Config, name: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connwatch"))
+        .arg("--config")
+        .arg(&cfg.path)
+        .args(["login", name, "--browser"])
+        .env("CONNWATCH_NO_BROWSER", "1")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (url, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut seen = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if let Some(url) = line.trim().strip_prefix("open: ") {
+                return (url.to_owned(), lines);
+            }
+        }
+        panic!("no URL on stderr: {seen}");
+    })
+    .await
+    .unwrap();
+    // The "browser": follows the IdP's redirect to the loopback listener.
+    let page = reqwest::get(&url).await.unwrap();
+    let page_text = page.text().await.unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = rest.map_while(Result::ok).collect();
+        let out = child.wait_with_output().unwrap();
+        (out, rest.join("\n"))
+    })
+    .await
+    .unwrap();
+    let (out, stderr_rest) = out;
+    assert!(!page_text.is_empty());
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        format!("{url}\n{stderr_rest}"),
+    )
+}
+
+fn browser_config(dir: &std::path::Path, idp: &DemoIdp) -> connwatch::config::Config {
+    config(dir, &idp.base_url(), &[mail("5m")])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_in_the_browser_with_pkce_saves_tokens() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = browser_config(dir.path(), &idp);
+    let (code, stdout, stderr) = login_in_browser(&cfg, "mail").await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("mail: signed in; access token expires in"),
+        "{stdout}"
+    );
+    let saved = store(&cfg).load("mail").unwrap().unwrap();
+    assert!(idp.refresh_token_is_live(saved.refresh_token.unwrap().expose()));
+    let reqs = idp.authorize_requests();
+    assert_eq!(reqs.len(), 1);
+    let q = &reqs[0];
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["login_hint"], "alice@contoso.com");
+    assert!(q["redirect_uri"].starts_with("http://127.0.0.1:"));
+    assert_eq!(q["state"].len(), 22, "128 bits of state");
+    for s in idp.issued_secrets() {
+        assert!(
+            !stdout.contains(&s) && !stderr.contains(&s),
+            "no secret printed"
+        );
+    }
+    let rec = store(&cfg).load_status("mail").unwrap();
+    assert_eq!(rec.state, ConnState::Connected);
+    assert!(rec.history.iter().any(|h| h.what == "signed in (browser)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_consent_is_diagnosed_from_the_redirect() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    idp.script_authorize(vec![AuthorizeReply::Decline]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = browser_config(dir.path(), &idp);
+    let (code, stdout, stderr) = login_in_browser(&cfg, "mail").await;
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("mail: sign-in failed: access_denied (AADSTS65004)"),
+        "{stderr}"
+    );
+    assert!(store(&cfg).load("mail").unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claims_challenge_rides_on_the_next_sign_in() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = browser_config(dir.path(), &idp);
+    // The last error was a CAE challenge from the resource.
+    let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1795548800"}}}"#;
+    let mut d = Diagnosis::of(
+        Cause::ClaimsChallenge,
+        false,
+        true,
+        "The resource asks for a new token".into(),
+        "Sign in again.",
+    );
+    d.claims = Some(claims.into());
+    store(&cfg)
+        .save_status(
+            "mail",
+            &StatusRecord {
+                state: ConnState::NeedsReauth,
+                last_error: Some(d),
+                last_error_at: Some(jiff::Timestamp::now()),
+                last_success: None,
+                failures: 1,
+                history: vec![],
+            },
+        )
+        .unwrap();
+    let (code, _, stderr) = login_in_browser(&cfg, "mail").await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(idp.authorize_requests()[0]["claims"], claims);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_with_another_state_is_refused_and_its_code_never_used() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let endpoint = format!(
+        "{}/contoso.onmicrosoft.com/oauth2/v2.0/authorize",
+        idp.base_url()
+    );
+    let scopes = vec![IMAP.to_owned(), "offline_access".to_owned()];
+    let auth = browser::start(&endpoint, CLIENT_ID, &scopes, &AuthorizeOptions::default())
+        .await
+        .unwrap();
+    let forged = format!("{}?code=stolen&state=not-ours", auth.redirect_uri);
+    let (answer, page) = tokio::join!(auth.wait_for_code(Duration::from_secs(10)), async {
+        let r = reqwest::get(&forged).await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    let d = answer.unwrap_err();
+    assert_eq!(d.code.as_deref(), Some("state_mismatch"));
+    assert!(!d.needs_reauth && !d.retryable);
+    assert_eq!(page.0, 400);
+    assert!(page.1.contains("Refused"));
+    assert_eq!(idp.token_requests(), 0, "no code was exchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idp_refuses_a_code_with_the_wrong_verifier_or_redirect() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let base = format!("{}/contoso.onmicrosoft.com/oauth2/v2.0", idp.base_url());
+    let scopes = vec![IMAP.to_owned(), "offline_access".to_owned()];
+    let auth = browser::start(
+        &format!("{base}/authorize"),
+        CLIENT_ID,
+        &scopes,
+        &AuthorizeOptions::default(),
+    )
+    .await
+    .unwrap();
+    // Take the code from the IdP's redirect without delivering it.
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_follow.get(&auth.url).send().await.unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let post = |verifier: &str, redirect: &str| {
+        no_follow
+            .post(format!("{base}/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", CLIENT_ID),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    let wrong = post("a-verifier-that-is-not-the-one", &auth.redirect_uri)
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 400);
+    let body = wrong.bytes().await.unwrap();
+    let d = connwatch::diagnose::diagnose(&connwatch::diagnose::HttpFailure {
+        status: Some(400),
+        headers: vec![],
+        body: &body,
+        provider: ProviderHint::Entra,
+    });
+    assert_eq!(d.code.as_deref(), Some("AADSTS501481"), "{d:?}");
+    // A code is single-use: refused even with the right verifier now.
+    let again = post("x", &auth.redirect_uri).await.unwrap();
+    assert_eq!(again.status().as_u16(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_sign_in_nobody_finishes_times_out() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let endpoint = format!(
+        "{}/contoso.onmicrosoft.com/oauth2/v2.0/authorize",
+        idp.base_url()
+    );
+    let auth = browser::start(&endpoint, CLIENT_ID, &[], &AuthorizeOptions::default())
+        .await
+        .unwrap();
+    let d = auth
+        .wait_for_code(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(d.summary.contains("not completed"), "{}", d.summary);
+}
