@@ -118,6 +118,10 @@ pub struct PurgeArgs {
     /// Do not ask for confirmation (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Also revoke the refresh token at the provider (RFC 7009) where it has a revocation
+    /// endpoint; if revoking fails nothing is purged, so it can be tried again.
+    #[arg(long)]
+    pub revoke: bool,
 }
 
 #[derive(Debug, Args)]

@@ -22,19 +22,41 @@ pub fn run(cli: &Cli, args: &PurgeArgs) -> Result<ExitCode, CommandError> {
     if !args.yes {
         confirm(&names)?;
     }
+    let all_names = names.clone();
     let had_file: Vec<bool> = names
         .iter()
         .map(|n| scope.store.token_path(n).exists())
         .collect();
     runtime()?.block_on(async {
+        let mut names = names;
+        let mut failed = 0usize;
+        if args.revoke {
+            let http = crate::oauth::HttpClient::new(std::time::Duration::from_secs(30));
+            let mut kept = Vec::new();
+            for c in &scope.config.connections {
+                match revoke_one(&http, &scope.store, c).await {
+                    Ok(msg) => {
+                        println!("{}: {msg}", c.name);
+                        kept.push(c.name.clone());
+                    }
+                    Err(msg) => {
+                        failed += 1;
+                        eprintln!(
+                            "{}: {msg}; nothing purged (retry, or purge without --revoke)",
+                            c.name
+                        );
+                    }
+                }
+            }
+            names = kept;
+        }
         let mut handle = oneshot::spawn(&scope);
-        oneshot::initial_views(&mut handle, names.len()).await;
+        oneshot::initial_views(&mut handle, scope.config.connections.len()).await;
         let mut pending = Pending::default();
         for n in &names {
             pending.add(n);
             let _ = handle.requests.send(Request::Purge { name: n.clone() });
         }
-        let mut failed = 0usize;
         while !pending.is_empty() {
             let Some(event) = handle.events.recv().await else {
                 break;
@@ -45,13 +67,16 @@ pub fn run(cli: &Cli, args: &PurgeArgs) -> Result<ExitCode, CommandError> {
             if !pending.finished(&v) {
                 continue;
             }
-            let i = names.iter().position(|n| n == &v.name).unwrap_or(0);
+            let had = all_names
+                .iter()
+                .position(|n| n == &v.name)
+                .is_some_and(|i| had_file[i]);
             match v.note.as_deref() {
                 Some(note) if note.starts_with("purge failed") => {
                     failed += 1;
                     eprintln!("{}: {note}", v.name);
                 }
-                _ if had_file[i] => println!(
+                _ if had => println!(
                     "{}: tokens purged; sign in again with: connwatch login {}",
                     v.name, v.name
                 ),
@@ -66,6 +91,55 @@ pub fn run(cli: &Cli, args: &PurgeArgs) -> Result<ExitCode, CommandError> {
             ExitCode::from(FAILURE)
         })
     })
+}
+
+/// Revoke the connection's refresh token (or its access token when it has none) at the
+/// provider. `Ok` says what happened, including "cannot" where the provider has no endpoint.
+async fn revoke_one(
+    http: &crate::oauth::HttpClient,
+    store: &crate::store::TokenStore,
+    c: &crate::config::Connection,
+) -> Result<String, String> {
+    use crate::provider::{self, EndpointSource};
+    let set = match store.load(&c.name) {
+        Ok(Some(set)) => set,
+        Ok(None) => return Ok("not signed in, nothing to revoke".into()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let endpoints = match provider::endpoint_source(c) {
+        EndpointSource::Fixed(e) => e,
+        EndpointSource::Discovery { issuer } => {
+            let mut e = provider::discover(http, &issuer).await.map_err(|f| {
+                format!(
+                    "cannot read the provider's discovery document: {}",
+                    f.diagnose(provider::hint(c.provider)).summary
+                )
+            })?;
+            provider::apply_overrides(&mut e, c);
+            e
+        }
+    };
+    let Some(endpoint) = endpoints.revocation_endpoint else {
+        return Ok(match c.provider {
+            crate::config::ProviderKind::Entra => "Entra has no token revocation endpoint for users: the tokens are forgotten here but stay valid until they expire; to end them everywhere, revoke the sessions (My Sign-ins, or Revoke-MgUserSignInSession)".into(),
+            _ => "the provider publishes no revocation endpoint: the tokens are forgotten here but stay valid until they expire".into(),
+        });
+    };
+    let (token, hint) = match &set.refresh_token {
+        Some(rt) => (rt.expose(), "refresh_token"),
+        None => (set.access_token.expose(), "access_token"),
+    };
+    crate::oauth::revoke(http, &endpoint, &c.client_id, token, hint)
+        .await
+        .map_err(|f| {
+            let d = f.diagnose(provider::hint(c.provider));
+            format!(
+                "revocation failed: {} ({})",
+                d.summary,
+                d.code.as_deref().unwrap_or(d.cause.as_str())
+            )
+        })?;
+    Ok(format!("{hint} revoked at the provider"))
 }
 
 /// Ask on the terminal; refuse (usage error) when nobody can answer.

@@ -7,8 +7,10 @@ mod client;
 mod device;
 mod refresh;
 mod response;
+mod revoke;
 
 pub use client::{HttpClient, OAuthFailure};
 pub use device::{DeviceAuthorization, Pacer, poll_device, start_device};
 pub use refresh::refresh;
 pub use response::{TokenErrorBody, TokenResponse};
+pub use revoke::revoke;
