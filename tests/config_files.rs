@@ -80,6 +80,19 @@ const INVALID: &[(&str, &str, &[&str])] = &[
     ("syntax_error.toml", "2:", &["invalid"]),
     ("empty_scopes.toml", "2:8", &["scopes is empty"]),
     ("wrong_type.toml", "6:10", &["invalid type"]),
+    (
+        "inline_secret.toml",
+        "5:17",
+        &[
+            "secrets never go in the config file",
+            "client_secret_command",
+        ],
+    ),
+    (
+        "zoom_without_secret.toml",
+        "2:8",
+        &["needs the app's client secret", "client_secret_env"],
+    ),
 ];
 
 #[test]

@@ -129,7 +129,16 @@ async fn revoke_one(
         Some(rt) => (rt.expose(), "refresh_token"),
         None => (set.access_token.expose(), "access_token"),
     };
-    crate::oauth::revoke(http, &endpoint, &c.client_id, token, hint)
+    let secret = match &c.client_secret {
+        Some(source) => Some(source.read()?),
+        None => None,
+    };
+    let client = crate::oauth::Client {
+        id: &c.client_id,
+        secret: secret.as_ref(),
+        basic: provider::uses_basic_auth(c.provider),
+    };
+    crate::oauth::revoke(http, &endpoint, &client, token, hint)
         .await
         .map_err(|f| {
             let d = f.diagnose(provider::hint(c.provider));

@@ -42,12 +42,60 @@ pub struct Connection {
     pub authority_host: Option<String>,
     pub token_url: Option<String>,
     pub device_url: Option<String>,
+    pub client_secret: Option<SecretSource>,
+}
+
+/// Where a confidential client's secret comes from; read only when a request needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Command(Vec<String>),
+    Env(String),
+}
+
+impl SecretSource {
+    /// Run the command (stdout, trailing newline removed) or read the variable. Errors say
+    /// what failed but never echo what the command printed.
+    pub fn read(&self) -> Result<crate::secret::Secret, String> {
+        match self {
+            SecretSource::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(crate::secret::Secret::new(v)),
+                _ => Err(format!(
+                    "the environment variable {var} (client_secret_env) is not set"
+                )),
+            },
+            SecretSource::Command(argv) => {
+                let (program, args) = argv
+                    .split_first()
+                    .ok_or_else(|| "client_secret_command is empty".to_owned())?;
+                let out = std::process::Command::new(program)
+                    .args(args)
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .map_err(|e| format!("cannot run client_secret_command {program:?}: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "client_secret_command {program:?} failed ({})",
+                        out.status
+                    ));
+                }
+                let text = String::from_utf8(out.stdout).map_err(|_| {
+                    "client_secret_command printed something that is not UTF-8".to_owned()
+                })?;
+                let secret = text.trim_end_matches(['\n', '\r']);
+                if secret.is_empty() {
+                    return Err(format!("client_secret_command {program:?} printed nothing"));
+                }
+                Ok(crate::secret::Secret::new(secret))
+            }
+        }
+    }
 }
 
 impl Connection {
-    /// Whether the configured scopes ask for a refresh token.
+    /// Whether the sign-in asks for a refresh token: the `offline_access` scope, or for
+    /// Google (which has no such scope) `access_type=offline`, which connwatch always sends.
     pub fn asks_offline_access(&self) -> bool {
-        self.scopes.iter().any(|s| s == "offline_access")
+        self.provider == ProviderKind::Google || self.scopes.iter().any(|s| s == "offline_access")
     }
 
     /// The tenant (entra) or issuer (oidc), for display.

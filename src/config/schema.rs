@@ -32,6 +32,12 @@ pub struct RawConnection {
     pub authority_host: Option<Spanned<String>>,
     pub token_url: Option<Spanned<String>>,
     pub device_url: Option<Spanned<String>>,
+    /// A command printing the client secret (confidential clients: zoom, some google/oidc).
+    pub client_secret_command: Option<Spanned<Vec<String>>>,
+    /// An environment variable holding the client secret.
+    pub client_secret_env: Option<Spanned<String>>,
+    /// Never accepted: secrets stay out of config files. Parsed only to say so precisely.
+    pub client_secret: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +73,8 @@ impl Kind {
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Entra,
+    Zoom,
+    Google,
     Oidc,
 }
 
@@ -74,6 +82,8 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Entra => "entra",
+            ProviderKind::Zoom => "zoom",
+            ProviderKind::Google => "google",
             ProviderKind::Oidc => "oidc",
         }
     }

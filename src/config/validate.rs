@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 
 use super::schema::{ProviderKind, RawConfig, RawConnection};
-use super::{Config, ConfigError, Connection, DEFAULT_REFRESH_BEFORE};
+use super::{Config, ConfigError, Connection, DEFAULT_REFRESH_BEFORE, SecretSource};
 use crate::token::Expectations;
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
@@ -88,6 +88,14 @@ fn connection(
             None,
         ));
     }
+    if let Some(s) = &rc.client_secret {
+        return Err(err(
+            s.span(),
+            "client_secret",
+            "secrets never go in the config file".into(),
+            Some("use client_secret_command = [\"pass\", \"show\", \"zoom/secret\"] or client_secret_env = \"NAME\"".into()),
+        ));
+    }
     match rc.provider {
         ProviderKind::Entra if rc.tenant.is_none() => {
             return Err(err(
@@ -95,6 +103,16 @@ fn connection(
                 "tenant",
                 "provider \"entra\" needs a tenant".into(),
                 Some("add tenant = \"contoso.onmicrosoft.com\" (a domain, a GUID, organizations or common)".into()),
+            ));
+        }
+        ProviderKind::Zoom
+            if rc.client_secret_command.is_none() && rc.client_secret_env.is_none() =>
+        {
+            return Err(err(
+                name_span,
+                "client_secret_command",
+                "provider \"zoom\" needs the app's client secret".into(),
+                Some("add client_secret_command = [\"pass\", \"show\", \"zoom/secret\"] or client_secret_env = \"ZOOM_CLIENT_SECRET\"".into()),
             ));
         }
         ProviderKind::Oidc if rc.issuer.is_none() => {
@@ -106,6 +124,27 @@ fn connection(
             ));
         }
         _ => {}
+    }
+    if let (Some(_), Some(e)) = (&rc.client_secret_command, &rc.client_secret_env) {
+        return Err(err(
+            e.span(),
+            "client_secret_env",
+            "give the secret one way: client_secret_command or client_secret_env".into(),
+            None,
+        ));
+    }
+    if let Some(c) = &rc.client_secret_command
+        && c.get_ref().first().is_none_or(|p| p.trim().is_empty())
+    {
+        return Err(err(
+            c.span(),
+            "client_secret_command",
+            "client_secret_command is empty".into(),
+            Some(
+                "name the program and its arguments, e.g. [\"pass\", \"show\", \"zoom/secret\"]"
+                    .into(),
+            ),
+        ));
     }
     if let Some(t) = &rc.tenant
         && (t.get_ref().is_empty() || t.get_ref().contains(['/', '?', '#', ' ']))
@@ -173,6 +212,11 @@ fn connection(
             .map(|s| s.into_inner().trim_end_matches('/').to_owned()),
         token_url: rc.token_url.map(Spanned::into_inner),
         device_url: rc.device_url.map(Spanned::into_inner),
+        client_secret: match (rc.client_secret_command, rc.client_secret_env) {
+            (Some(c), _) => Some(SecretSource::Command(c.into_inner())),
+            (None, Some(e)) => Some(SecretSource::Env(e.into_inner())),
+            (None, None) => None,
+        },
     })
 }
 

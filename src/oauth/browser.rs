@@ -184,14 +184,13 @@ impl BrowserAuth {
         &self,
         http: &HttpClient,
         token_endpoint: &str,
-        client_id: &str,
+        client: &super::Client<'_>,
         code: &Secret,
         scopes: &[String],
     ) -> Result<TokenResponse, OAuthFailure> {
         let scope = scopes.join(" ");
         let mut form = vec![
             ("grant_type", "authorization_code"),
-            ("client_id", client_id),
             ("code", code.expose()),
             ("redirect_uri", self.redirect_uri.as_str()),
             ("code_verifier", self.verifier.expose()),
@@ -199,7 +198,7 @@ impl BrowserAuth {
         if !scope.is_empty() {
             form.push(("scope", &scope));
         }
-        let body = http.post_form(token_endpoint, &form).await?;
+        let body = http.post_form_as(token_endpoint, client, &form).await?;
         TokenResponse::parse(&body).map_err(|detail| OAuthFailure::Malformed {
             what: "the token response".into(),
             detail,

@@ -12,6 +12,26 @@ pub struct HttpClient {
     inner: reqwest::Client,
 }
 
+/// Who is asking: the client id, and for confidential clients the secret and how to send it.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub id: &'a str,
+    pub secret: Option<&'a crate::secret::Secret>,
+    /// HTTP Basic (Zoom) rather than `client_secret` in the form.
+    pub basic: bool,
+}
+
+impl<'a> Client<'a> {
+    /// A public client: only an id.
+    pub fn public(id: &'a str) -> Self {
+        Client {
+            id,
+            secret: None,
+            basic: false,
+        }
+    }
+}
+
 /// Why an exchange failed, with everything needed to diagnose it.
 #[derive(Debug, Clone)]
 pub enum OAuthFailure {
@@ -55,6 +75,31 @@ impl HttpClient {
             .header(reqwest::header::ACCEPT, "application/json")
             .form(form);
         Self::finish(req.send().await).await
+    }
+
+    /// POST a form as `client`: its id in the form, and its secret (if any) as HTTP Basic or
+    /// as `client_secret` in the form, as the provider wants.
+    pub async fn post_form_as(
+        &self,
+        url: &str,
+        client: &Client<'_>,
+        form: &[(&str, &str)],
+    ) -> Result<Vec<u8>, OAuthFailure> {
+        let mut fields: Vec<(&str, &str)> = Vec::with_capacity(form.len() + 2);
+        fields.push(("client_id", client.id));
+        fields.extend_from_slice(form);
+        let mut req = self
+            .inner
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        match client.secret {
+            Some(secret) if client.basic => {
+                req = req.basic_auth(client.id, Some(secret.expose()));
+            }
+            Some(secret) => fields.push(("client_secret", secret.expose())),
+            None => {}
+        }
+        Self::finish(req.form(&fields).send().await).await
     }
 
     pub async fn get(&self, url: &str) -> Result<Vec<u8>, OAuthFailure> {

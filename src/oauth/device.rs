@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::response::lenient_int;
-use super::{HttpClient, OAuthFailure, TokenResponse};
+use super::{Client, HttpClient, OAuthFailure, TokenResponse};
 use crate::diagnose::{Cause, Diagnosis, ProviderHint};
 use crate::secret::Secret;
 
@@ -101,17 +101,17 @@ impl Pacer {
 pub async fn start_device(
     http: &HttpClient,
     device_url: &str,
-    client_id: &str,
+    client: &Client<'_>,
     scopes: &[String],
     claims: Option<&str>,
 ) -> Result<DeviceAuthorization, OAuthFailure> {
     let scope = scopes.join(" ");
-    let mut form = vec![("client_id", client_id), ("scope", scope.as_str())];
+    let mut form = vec![("scope", scope.as_str())];
     // A claims challenge (CAE, Conditional Access) rides on the new sign-in.
     if let Some(c) = claims {
         form.push(("claims", c));
     }
-    let body = http.post_form(device_url, &form).await?;
+    let body = http.post_form_as(device_url, client, &form).await?;
     DeviceAuthorization::parse(&body).map_err(|detail| OAuthFailure::Malformed {
         what: "the device authorization response".into(),
         detail,
@@ -123,7 +123,7 @@ pub async fn start_device(
 pub async fn poll_device(
     http: &HttpClient,
     token_url: &str,
-    client_id: &str,
+    client: &Client<'_>,
     auth: &DeviceAuthorization,
     pacer: &Pacer,
     provider: ProviderHint,
@@ -136,11 +136,11 @@ pub async fn poll_device(
             return Err(expired(auth.expires_in));
         }
         let sent = http
-            .post_form(
+            .post_form_as(
                 token_url,
+                client,
                 &[
                     ("grant_type", DEVICE_GRANT),
-                    ("client_id", client_id),
                     ("device_code", auth.device_code.expose()),
                 ],
             )

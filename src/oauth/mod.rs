@@ -9,7 +9,7 @@ mod refresh;
 mod response;
 mod revoke;
 
-pub use client::{HttpClient, OAuthFailure};
+pub use client::{Client, HttpClient, OAuthFailure};
 pub use device::{DeviceAuthorization, Pacer, poll_device, start_device};
 pub use refresh::refresh;
 pub use response::{TokenErrorBody, TokenResponse};

@@ -49,12 +49,63 @@ pub fn entra_endpoints(authority_host: Option<&str>, tenant: &str) -> Endpoints 
     }
 }
 
+/// Zoom OAuth apps: `https://zoom.us/oauth/{authorize,token,devicecode,revoke}`. A confidential
+/// client (HTTP Basic); every refresh returns a new refresh token and kills the old one.
+/// `authority_host` replaces `https://zoom.us` (tests, proxies).
+pub fn zoom_endpoints(authority_host: Option<&str>) -> Endpoints {
+    let base = authority_host.unwrap_or("https://zoom.us");
+    Endpoints {
+        token_endpoint: format!("{base}/oauth/token"),
+        device_authorization_endpoint: Some(format!("{base}/oauth/devicecode")),
+        authorization_endpoint: Some(format!("{base}/oauth/authorize")),
+        revocation_endpoint: Some(format!("{base}/oauth/revoke")),
+        userinfo_endpoint: None,
+    }
+}
+
+/// Google's OAuth 2.0 endpoints for installed apps and devices. `authority_host` replaces
+/// both Google hosts (the paths stay), for tests and proxies.
+pub fn google_endpoints(authority_host: Option<&str>) -> Endpoints {
+    let (accounts, apis, oidc) = match authority_host {
+        Some(h) => (h.to_owned(), h.to_owned(), h.to_owned()),
+        None => (
+            "https://accounts.google.com".to_owned(),
+            "https://oauth2.googleapis.com".to_owned(),
+            "https://openidconnect.googleapis.com".to_owned(),
+        ),
+    };
+    Endpoints {
+        token_endpoint: format!("{apis}/token"),
+        device_authorization_endpoint: Some(format!("{apis}/device/code")),
+        authorization_endpoint: Some(format!("{accounts}/o/oauth2/v2/auth")),
+        revocation_endpoint: Some(format!("{apis}/revoke")),
+        userinfo_endpoint: Some(format!("{oidc}/v1/userinfo")),
+    }
+}
+
+/// How the client authenticates at the token endpoint when it has a secret: Zoom wants HTTP
+/// Basic; Google and most OIDC servers take `client_secret` in the form.
+pub fn uses_basic_auth(kind: ProviderKind) -> bool {
+    kind == ProviderKind::Zoom
+}
+
+/// Extra query parameters of a browser sign-in: Google only returns a refresh token for
+/// `access_type=offline`.
+pub fn browser_extra(kind: ProviderKind) -> Vec<(String, String)> {
+    match kind {
+        ProviderKind::Google => vec![("access_type".into(), "offline".into())],
+        _ => Vec::new(),
+    }
+}
+
 pub fn endpoint_source(conn: &Connection) -> EndpointSource {
     let mut fixed = match conn.provider {
         ProviderKind::Entra => entra_endpoints(
             conn.authority_host.as_deref(),
             conn.tenant.as_deref().unwrap_or("organizations"),
         ),
+        ProviderKind::Zoom => zoom_endpoints(conn.authority_host.as_deref()),
+        ProviderKind::Google => google_endpoints(conn.authority_host.as_deref()),
         ProviderKind::Oidc => match (&conn.token_url, &conn.issuer) {
             (Some(token), _) => Endpoints {
                 token_endpoint: token.clone(),
@@ -95,7 +146,7 @@ pub fn apply_overrides(e: &mut Endpoints, conn: &Connection) {
 /// Entra issues refresh tokens without it.
 pub fn browser_prompt(kind: ProviderKind, asks_offline_access: bool) -> Option<&'static str> {
     match kind {
-        ProviderKind::Oidc if asks_offline_access => Some("consent"),
+        ProviderKind::Oidc | ProviderKind::Google if asks_offline_access => Some("consent"),
         _ => None,
     }
 }
@@ -103,6 +154,8 @@ pub fn browser_prompt(kind: ProviderKind, asks_offline_access: bool) -> Option<&
 pub fn hint(kind: ProviderKind) -> ProviderHint {
     match kind {
         ProviderKind::Entra => ProviderHint::Entra,
+        ProviderKind::Zoom => ProviderHint::Zoom,
+        ProviderKind::Google => ProviderHint::Google,
         ProviderKind::Oidc => ProviderHint::Oidc,
     }
 }

@@ -34,6 +34,7 @@ fn conn(scopes: &[&str]) -> Connection {
         authority_host: None,
         token_url: None,
         device_url: None,
+        client_secret: None,
     }
 }
 

@@ -65,6 +65,32 @@ impl JobContext {
             .await
     }
 
+    /// The client secret of a confidential client, read now (a password manager may ask);
+    /// `None` for public clients. A failure is a configuration problem, not the provider's.
+    async fn secret(&self) -> Result<Option<crate::secret::Secret>, Diagnosis> {
+        let Some(source) = self.cfg.client_secret.clone() else {
+            return Ok(None);
+        };
+        let read = tokio::task::spawn_blocking(move || source.read())
+            .await
+            .map_err(|e| local_failure(format!("the secret task failed: {e}")))?;
+        read.map(Some).map_err(|why| {
+            let mut d = local_failure(why);
+            d.cause = Cause::InvalidClient;
+            d.retryable = false;
+            d.action = "Fix client_secret_command or client_secret_env in the config.".into();
+            d
+        })
+    }
+
+    fn client<'a>(&'a self, secret: Option<&'a crate::secret::Secret>) -> oauth::Client<'a> {
+        oauth::Client {
+            id: &self.cfg.client_id,
+            secret,
+            basic: provider::uses_basic_auth(self.cfg.provider),
+        }
+    }
+
     async fn lock(&self) -> Result<crate::store::ConnectionLock, Diagnosis> {
         let store = self.store.clone();
         let name = self.cfg.name.clone();
@@ -142,10 +168,11 @@ impl JobContext {
         let Some(rt) = current.refresh_token.clone() else {
             return Err(diagnose::no_refresh_token(self.cfg.asks_offline_access()));
         };
+        let secret = self.secret().await?;
         let resp = oauth::refresh(
             &self.http,
             &endpoints.token_endpoint,
-            &self.cfg.client_id,
+            &self.client(secret.as_ref()),
             rt.expose(),
             &self.cfg.scopes,
         )
@@ -186,10 +213,12 @@ impl JobContext {
                 d.action = "Set device_url in the connection, or use flow = \"browser\".".into();
                 d
             })?;
+        let secret = self.secret().await?;
+        let client = self.client(secret.as_ref());
         let auth = oauth::start_device(
             &self.http,
             &device_url,
-            &self.cfg.client_id,
+            &client,
             &self.cfg.scopes,
             self.claims.as_deref(),
         )
@@ -210,7 +239,7 @@ impl JobContext {
         let resp = oauth::poll_device(
             &self.http,
             &endpoints.token_endpoint,
-            &self.cfg.client_id,
+            &client,
             &auth,
             &self.pacer,
             self.hint(),
@@ -249,12 +278,13 @@ impl JobContext {
             d.action = "Use flow = \"device\" for this connection.".into();
             d
         })?;
+        let secret = self.secret().await?;
         let opts = oauth::browser::AuthorizeOptions {
             login_hint: self.cfg.account.clone(),
             claims: self.claims.clone(),
             prompt: provider::browser_prompt(self.cfg.provider, self.cfg.asks_offline_access())
                 .map(str::to_owned),
-            extra: Vec::new(),
+            extra: provider::browser_extra(self.cfg.provider),
             provider: self.hint(),
         };
         let auth =
@@ -276,7 +306,7 @@ impl JobContext {
             .exchange(
                 &self.http,
                 &endpoints.token_endpoint,
-                &self.cfg.client_id,
+                &self.client(secret.as_ref()),
                 &code,
                 &self.cfg.scopes,
             )
