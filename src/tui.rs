@@ -1,12 +1,15 @@
 //! The terminal: set-up and restore on every exit path, and the event loop.
 //! The loop draws only when something changed; it ticks at 1 Hz on the second boundary only
-//! while a countdown is on screen, so an idle dashboard costs (almost) nothing.
+//! while a countdown is on screen (8 Hz while a spinner turns), so an idle dashboard costs
+//! (almost) nothing.
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use ratatui::crossterm::event::{Event as TermEvent, EventStream};
+use ratatui::crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream,
+};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use tokio::time::Instant;
@@ -15,16 +18,34 @@ use crate::app::{self, Action, State};
 use crate::clock::Clock;
 use crate::worker::{Event, Request, WorkerHandle};
 
+/// How the dashboard looks and behaves (from the config and the command line).
+pub struct Options {
+    pub title: String,
+    pub color: bool,
+    pub keymap: crate::app::Keymap,
+    /// Ring the terminal bell when a connection starts needing attention.
+    pub bell: bool,
+    /// Run this then, with CONNWATCH_NAME, CONNWATCH_STATE and CONNWATCH_CAUSE set.
+    pub notify_command: Option<Vec<String>>,
+}
+
 /// Run the dashboard until the user quits or a signal arrives.
 pub async fn run(
     worker: WorkerHandle,
     clock: Arc<dyn Clock>,
-    title: String,
-    color: bool,
+    opts: Options,
 ) -> std::io::Result<()> {
-    // ratatui::init installs a panic hook that restores the terminal before the message.
+    // ratatui::init installs a panic hook that restores the terminal before the message;
+    // ours first turns mouse reporting off, which ratatui does not know about.
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut terminal, worker, clock, title, color).await;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+    execute!(std::io::stdout(), EnableMouseCapture)?;
+    let result = event_loop(&mut terminal, worker, clock, opts).await;
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
@@ -33,11 +54,13 @@ async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     mut worker: WorkerHandle,
     clock: Arc<dyn Clock>,
-    title: String,
-    color: bool,
+    opts: Options,
 ) -> std::io::Result<()> {
-    let mut state = State::new(title, clock.now());
-    state.color = color;
+    let mut state = State::new(opts.title.clone(), clock.now());
+    state.color = opts.color;
+    state.keymap = opts.keymap.clone();
+    let size = terminal.size()?;
+    state.size = (size.width, size.height);
     let mut keys = EventStream::new();
     let mut signals = Signals::new()?;
     let mut dirty = true;
@@ -46,11 +69,18 @@ async fn event_loop(
             draw(terminal, &state)?;
             dirty = false;
         }
-        let tick = state.counting_down().then(|| next_second(clock.as_ref()));
+        let tick = state.tick_every().map(|every| {
+            if every >= Duration::from_secs(1) {
+                next_second(clock.as_ref())
+            } else {
+                Instant::now() + every
+            }
+        });
         let action = tokio::select! {
             ev = keys.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) => Action::Key(k),
-                Some(Ok(TermEvent::Resize(..))) => Action::Resize,
+                Some(Ok(TermEvent::Mouse(m))) => Action::Mouse(m),
+                Some(Ok(TermEvent::Resize(w, h))) => Action::Resize(w, h),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e),
                 None => break,
@@ -59,10 +89,10 @@ async fn event_loop(
             () = sleep_until(tick), if tick.is_some() => Action::Tick(clock.now()),
             () = signals.recv() => break,
         };
-        dirty |= apply(&mut state, action, &worker);
+        dirty |= apply(&mut state, action, &worker, &opts);
         // Drain whatever else is ready so a burst of events costs one frame.
         while let Ok(ev) = worker.events.try_recv() {
-            dirty |= apply(&mut state, Action::Worker(ev), &worker);
+            dirty |= apply(&mut state, Action::Worker(ev), &worker, &opts);
         }
         if state.quit {
             break;
@@ -72,7 +102,7 @@ async fn event_loop(
     Ok(())
 }
 
-fn apply(state: &mut State, action: Action, worker: &WorkerHandle) -> bool {
+fn apply(state: &mut State, action: Action, worker: &WorkerHandle, opts: &Options) -> bool {
     // A browser sign-in's page is opened here, at the edge, so `update` stays pure.
     if let Action::Worker(Event::DeviceCode(c)) = &action
         && c.user_code.is_empty()
@@ -83,7 +113,49 @@ fn apply(state: &mut State, action: Action, worker: &WorkerHandle) -> bool {
     for r in fx.requests {
         let _ = worker.requests.send(r);
     }
+    let mut out = std::io::stdout();
+    if fx.bell && opts.bell {
+        let _ = out.write_all(b"\x07");
+    }
+    if let Some(text) = &fx.copy {
+        // OSC 52: the terminal puts it on the clipboard, over ssh and tmux too.
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+        let _ = write!(out, "\x1b]52;c;{b64}\x07");
+    }
+    let _ = out.flush();
+    if let Some(url) = &fx.open {
+        let _ = crate::commands::open_browser(url);
+    }
+    if let Some(cmd) = &opts.notify_command {
+        for n in &fx.notices {
+            notify(cmd, n);
+        }
+    }
     fx.dirty
+}
+
+/// Run the notify command for one notice without waiting for it (a thread reaps it).
+/// Only the name, state and cause go into its environment — never a token.
+fn notify(cmd: &[String], n: &crate::app::Notice) {
+    let Some((program, args)) = cmd.split_first() else {
+        return;
+    };
+    let child = std::process::Command::new(program)
+        .args(args)
+        .env("CONNWATCH_NAME", &n.name)
+        .env("CONNWATCH_STATE", n.state.as_str())
+        .env("CONNWATCH_CAUSE", n.cause.as_deref().unwrap_or(""))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match child {
+        Ok(mut c) => {
+            std::thread::spawn(move || c.wait());
+        }
+        Err(e) => tracing::warn!("notify_command {program:?} failed to start: {e}"),
+    }
 }
 
 fn draw(terminal: &mut ratatui::DefaultTerminal, state: &State) -> std::io::Result<()> {
@@ -107,12 +179,15 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// SIGTERM and SIGHUP end the dashboard like `q` does (the terminal is restored).
+/// SIGTERM, SIGHUP and SIGINT end the dashboard like `q` does (the terminal is restored).
 struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
     hup: tokio::signal::unix::Signal,
+    /// `kill -INT` (in raw mode Ctrl-C arrives as a key, not as this).
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -123,6 +198,7 @@ impl Signals {
             Ok(Signals {
                 term: signal(SignalKind::terminate())?,
                 hup: signal(SignalKind::hangup())?,
+                int: signal(SignalKind::interrupt())?,
             })
         }
         #[cfg(not(unix))]
@@ -134,6 +210,7 @@ impl Signals {
         tokio::select! {
             _ = self.term.recv() => {},
             _ = self.hup.recv() => {},
+            _ = self.int.recv() => {},
         }
         #[cfg(not(unix))]
         std::future::pending::<()>().await

@@ -89,6 +89,16 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "key_bound_twice.toml",
+        "2:11",
+        &["key q is bound to both refresh and quit", "Keys section"],
+    ),
+    (
+        "unknown_key_command.toml",
+        "2:10",
+        &["unknown command \"refrsh\" in [keys]", "refresh"],
+    ),
+    (
         "zoom_without_secret.toml",
         "2:8",
         &["needs the app's client secret", "client_secret_env"],

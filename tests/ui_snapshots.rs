@@ -43,7 +43,12 @@ fn row(name: &str, kind: Kind, account: &str, tenant: &str, state: ConnState) ->
         note: None,
         access_expires_at: Some(t(112)),
         has_refresh_token: true,
+        scopes_asked: vec![
+            "https://outlook.office.com/IMAP.AccessAsUser.All".into(),
+            "offline_access".into(),
+        ],
         granted_scopes: vec![],
+        obtained_at: None,
         token_preview: Some("eyJ0…(1187 chars)".into()),
         last_error: None,
         last_error_at: None,
@@ -116,9 +121,243 @@ fn render(state: &State, w: u16, h: u16) -> String {
     term.backend().to_string()
 }
 
+/// The demo rows plus one row in each remaining state, with history and scopes.
+fn every_state() -> State {
+    let mut s = demo_state();
+    let mut extra = vec![];
+    let mut sso = row(
+        "sso",
+        Kind::Integration,
+        "alice",
+        "http://127.0.0.1:9000",
+        ConnState::SignedOut,
+    );
+    sso.provider = ProviderKind::Oidc;
+    sso.access_expires_at = None;
+    sso.token_preview = None;
+    sso.note = Some("not signed in".into());
+    extra.push(sso);
+    let mut busy = row(
+        "shared-0001",
+        Kind::Mailbox,
+        "alice@contoso.com",
+        "contoso.onmicrosoft.com",
+        ConnState::Refreshing,
+    );
+    busy.busy = true;
+    extra.push(busy);
+    let mut auth = row(
+        "ops-calendar",
+        Kind::Calendar,
+        "alice@contoso.com",
+        "contoso.onmicrosoft.com",
+        ConnState::Authorizing,
+    );
+    auth.busy = true;
+    extra.push(auth);
+    let mut down = row(
+        "gmail",
+        Kind::Mailbox,
+        "me@gmail.com",
+        "google",
+        ConnState::Disconnected,
+    );
+    down.provider = ProviderKind::Google;
+    down.access_expires_at = Some(t(-30));
+    let mut d = diagnosis(
+        Cause::ServerError,
+        "temporarily_unavailable",
+        "The identity provider is temporarily unavailable.",
+    );
+    d.needs_reauth = false;
+    d.retryable = true;
+    down.last_error = Some(d);
+    down.next_attempt_at = Some(t(42));
+    extra.push(down);
+    let mut bad = row(
+        "zoom-app",
+        Kind::Integration,
+        "ops@contoso.com",
+        "zoom",
+        ConnState::Misconfigured,
+    );
+    bad.provider = ProviderKind::Zoom;
+    let mut d = diagnosis(
+        Cause::InvalidClient,
+        "invalid_client",
+        "Invalid client_id or client_secret.",
+    );
+    d.needs_reauth = false;
+    bad.last_error = Some(d);
+    extra.push(bad);
+    for v in extra {
+        app::update(&mut s, Action::Worker(Event::Connection(Box::new(v))));
+    }
+    s
+}
+
+/// An unsigned JWT with the claims a Graph calendar token of a guest would carry.
+fn guest_token_report() -> connwatch::token::TokenReport {
+    use base64::Engine;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let jwt = format!(
+        "{}.{}.sig",
+        b64(serde_json::json!({"typ": "JWT", "alg": "RS256"})),
+        b64(serde_json::json!({
+            "aud": "https://graph.microsoft.com",
+            "iss": "https://sts.windows.net/0a1b2c3d-0000-4000-8000-00000000fab1/",
+            "tid": "0a1b2c3d-0000-4000-8000-00000000fab1",
+            "idp": "https://sts.windows.net/7c9f4b2a-1d3e-4f5a-8b6c-0d1e2f3a4b5c/",
+            "acct": 1,
+            "upn": "alice@contoso.com",
+            "scp": "Calendars.Read",
+            "iat": 1_795_548_800 - 3545,
+            "nbf": 1_795_548_800 - 3545,
+            "exp": 1_795_548_800 + 55,
+            "ver": "1.0",
+        }))
+    );
+    let expect = connwatch::token::Expectations {
+        audience: Some("https://graph.microsoft.com".into()),
+        scopes: vec!["Calendars.Read.Shared".into()],
+    };
+    connwatch::token::inspect(&jwt, &expect, t(0))
+}
+
+fn with_detail(mut s: State) -> State {
+    s.select("team-calendar");
+    s.detail = true;
+    {
+        let i = s
+            .rows
+            .iter()
+            .position(|r| r.name == "team-calendar")
+            .unwrap();
+        let r = &mut s.rows[i];
+        r.scopes_asked = vec![
+            "https://graph.microsoft.com/Calendars.Read.Shared".into(),
+            "offline_access".into(),
+        ];
+        r.granted_scopes = vec!["https://graph.microsoft.com/Calendars.Read".into()];
+        r.obtained_at = Some(t(-3545));
+        r.last_error_at = Some(t(-5));
+        r.history = vec![
+            connwatch::store::HistoryEntry {
+                at: t(-3545),
+                what: "signed in (device code)".into(),
+            },
+            connwatch::store::HistoryEntry {
+                at: t(-5),
+                what: "needs_reauth: AADSTS53003".into(),
+            },
+        ];
+    }
+    s.detail_report = Some(("team-calendar".into(), Box::new(guest_token_report())));
+    s
+}
+
+fn type_keys(s: &mut State, keys: &str) {
+    for c in keys.chars() {
+        app::update(
+            s,
+            Action::Key(ratatui::crossterm::event::KeyEvent::new(
+                ratatui::crossterm::event::KeyCode::Char(c),
+                ratatui::crossterm::event::KeyModifiers::NONE,
+            )),
+        );
+    }
+}
+
+fn device_popup(mut s: State) -> State {
+    s.select("team-calendar");
+    s.popup = Some(Popup::SignIn {
+        name: "team-calendar".into(),
+        code: Some(DeviceCodeView {
+            name: "team-calendar".into(),
+            user_code: "GF4KDXP2Q".into(),
+            verification_uri: "http://127.0.0.1:40123/devicelogin".into(),
+            expires_at: t(900),
+            message: None,
+        }),
+    });
+    s
+}
+
+/// Each screen at the two sizes the issue names: a small terminal and a large one.
+macro_rules! both_sizes {
+    ($name:ident, $state:expr) => {
+        #[test]
+        fn $name() {
+            for (w, h) in [(80u16, 24u16), (160, 48)] {
+                let mut s = $state;
+                s.size = (w, h);
+                insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), render(&s, w, h));
+            }
+        }
+    };
+}
+
+both_sizes!(table_in_every_state, every_state());
+both_sizes!(selected_failure_shows_its_action, {
+    let mut s = every_state();
+    s.select("team-calendar");
+    s
+});
+both_sizes!(detail_pane, with_detail(every_state()));
+both_sizes!(help, {
+    let mut s = every_state();
+    type_keys(&mut s, "?");
+    s
+});
+both_sizes!(filter_as_you_type, {
+    let mut s = every_state();
+    type_keys(&mut s, "/mail");
+    s
+});
+both_sizes!(sorted_by_severity, {
+    let mut s = every_state();
+    type_keys(&mut s, "s");
+    s.flash = None;
+    s
+});
+both_sizes!(device_code_popup, device_popup(every_state()));
+both_sizes!(browser_sign_in_popup, {
+    let mut s = every_state();
+    s.select("zoom-scheduler");
+    s.popup = Some(Popup::SignIn {
+        name: "zoom-scheduler".into(),
+        code: Some(DeviceCodeView {
+            name: "zoom-scheduler".into(),
+            user_code: String::new(),
+            verification_uri: "http://127.0.0.1:40123/contoso.onmicrosoft.com/oauth2/v2.0/authorize?client_id=8f1c2d3e&response_type=code".into(),
+            expires_at: t(300),
+            message: None,
+        }),
+    });
+    s
+});
+both_sizes!(confirm_purge, {
+    let mut s = every_state();
+    s.popup = Some(Popup::ConfirmPurge {
+        name: "work-mail".into(),
+    });
+    s
+});
+
 #[test]
-fn demo_table() {
-    insta::assert_snapshot!(render(&demo_state(), 140, 12));
+fn narrow_terminal_drops_columns_by_priority() {
+    let mut s = every_state();
+    s.size = (60, 20);
+    insta::assert_snapshot!(render(&s, 60, 20));
+}
+
+#[test]
+fn narrow_detail_pane_goes_below_the_table() {
+    let mut s = with_detail(every_state());
+    s.size = (100, 40);
+    insta::assert_snapshot!(render(&s, 100, 40));
 }
 
 #[test]
@@ -130,36 +369,22 @@ fn demo_table_after_a_second_counts_down() {
 }
 
 #[test]
-fn device_code_popup() {
-    let mut s = demo_state();
-    s.selected = 1;
-    s.popup = Some(Popup::SignIn {
-        name: "team-calendar".into(),
-        code: Some(DeviceCodeView {
-            name: "team-calendar".into(),
-            user_code: "GF4KDXP2Q".into(),
-            verification_uri: "http://127.0.0.1:40123/devicelogin".into(),
-            expires_at: t(900),
-            message: None,
-        }),
-    });
-    insta::assert_snapshot!(render(&s, 120, 20));
-}
-
-#[test]
-fn confirm_purge_popup() {
-    let mut s = demo_state();
-    s.popup = Some(Popup::ConfirmPurge {
-        name: "work-mail".into(),
-    });
-    insta::assert_snapshot!(render(&s, 100, 14));
-}
-
-#[test]
-fn selected_failure_shows_its_action() {
-    let mut s = demo_state();
-    s.selected = 1;
-    insta::assert_snapshot!(render(&s, 140, 12));
+fn ten_thousand_rows_render_only_what_fits_and_keep_the_selection_visible() {
+    let mut s = State::new("scale", t(0));
+    for i in 0..10_000 {
+        let v = row(
+            &format!("shared-{i:05}"),
+            Kind::Mailbox,
+            "alice@contoso.com",
+            "contoso.onmicrosoft.com",
+            ConnState::Connected,
+        );
+        app::update(&mut s, Action::Worker(Event::Connection(Box::new(v))));
+    }
+    type_keys(&mut s, "G");
+    let screen = render(&s, 80, 24);
+    assert!(screen.contains("shared-09999"), "{screen}");
+    assert!(!screen.contains("shared-00000"));
 }
 
 #[test]

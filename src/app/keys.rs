@@ -1,24 +1,15 @@
-//! Keys of the dashboard. Each binding has a description: the footer is built from it.
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+//! Keys and the mouse. Table keys go through the keymap; popups and the filter line have
+//! their own few fixed keys, shown in the footer.
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Rect;
 
-use super::{Effects, Popup, State};
+use super::{Command, Effects, Popup, Progress, State, layout, view};
 use crate::worker::Request;
 
-/// (keys, what it does) for the footer, in the table context.
-pub const TABLE_KEYS: &[(&str, &str)] = &[
-    ("↑↓/jk", "select"),
-    ("r", "refresh"),
-    ("a", "re-authorize"),
-    ("d", "decode"),
-    ("p", "purge"),
-    ("q", "quit"),
-];
-
 pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Effects {
-    let mut fx = Effects {
-        dirty: true,
-        requests: vec![],
-    };
+    let mut fx = Effects::draw();
     if key.kind == KeyEventKind::Release {
         fx.dirty = false;
         return fx;
@@ -27,44 +18,147 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Effects {
         state.quit = true;
         return fx;
     }
+    if state.filtering {
+        on_filter_key(state, key.code);
+        return fx;
+    }
     if let Some(popup) = state.popup.clone() {
         on_popup_key(state, popup, key.code, &mut fx);
         return fx;
     }
     state.flash = None;
-    let name = state.selected_row().map(|r| r.name.clone());
-    match key.code {
-        KeyCode::Char('q') | KeyCode::Esc => state.quit = true,
-        KeyCode::Down | KeyCode::Char('j') => {
-            state.selected = (state.selected + 1).min(state.rows.len().saturating_sub(1));
+    if key.code == KeyCode::Esc {
+        // Esc steps back: the detail pane, then the filter. It never quits.
+        if state.detail {
+            state.detail = false;
+            state.detail_report = None;
+        } else if !state.filter.is_empty() {
+            state.filter.clear();
+            view::refresh(state);
+        } else {
+            fx.dirty = false;
         }
-        KeyCode::Up | KeyCode::Char('k') => state.selected = state.selected.saturating_sub(1),
-        KeyCode::Char('r') => {
+        return fx;
+    }
+    match state.keymap.command(&key) {
+        Some(cmd) => run(state, cmd, &mut fx),
+        None => fx.dirty = false,
+    }
+    fx
+}
+
+fn page(state: &State) -> usize {
+    let size = Rect::new(0, 0, state.size.0, state.size.1);
+    layout::table_rows(layout::areas(size, state.detail).table)
+}
+
+fn run(state: &mut State, cmd: Command, fx: &mut Effects) {
+    let last = state.visible.len().saturating_sub(1);
+    let name = state.selected_row().map(|r| r.name.clone());
+    match cmd {
+        Command::Down => move_to(state, (state.selected + 1).min(last), fx),
+        Command::Up => move_to(state, state.selected.saturating_sub(1), fx),
+        Command::Top => move_to(state, 0, fx),
+        Command::Bottom => move_to(state, last, fx),
+        Command::PageDown => move_to(state, (state.selected + page(state)).min(last), fx),
+        Command::PageUp => move_to(state, state.selected.saturating_sub(page(state)), fx),
+        Command::Details => {
+            state.detail = !state.detail;
+            state.detail_report = None;
+            if state.detail {
+                decode_selected(state, fx);
+            }
+        }
+        Command::Refresh => {
             if let Some(name) = name {
                 fx.requests.push(Request::Refresh { name });
             }
         }
-        KeyCode::Char('a') => {
+        Command::RefreshAll => {
+            let pending: std::collections::HashSet<String> = state
+                .rows
+                .iter()
+                .filter(|r| r.token_preview.is_some() && !r.busy)
+                .map(|r| r.name.clone())
+                .collect();
+            if pending.is_empty() {
+                state.flash = Some("nothing to refresh: no connection has tokens".into());
+            } else {
+                state.refresh_all = Some(Progress {
+                    total: pending.len(),
+                    pending,
+                    ..Progress::default()
+                });
+                fx.requests.push(Request::RefreshAll);
+            }
+        }
+        Command::SignIn | Command::SignInBrowser => {
             if let Some(name) = name {
-                fx.requests.push(Request::SignIn { name: name.clone() });
+                fx.requests.push(if cmd == Command::SignIn {
+                    Request::SignIn { name: name.clone() }
+                } else {
+                    Request::SignInBrowser { name: name.clone() }
+                });
                 state.popup = Some(Popup::SignIn { name, code: None });
             }
         }
-        KeyCode::Char('p') => {
+        Command::Purge => {
             if let Some(name) = name {
                 state.popup = Some(Popup::ConfirmPurge { name });
             }
         }
-        KeyCode::Char('d') => match state.selected_row() {
+        Command::Decode => match state.selected_row() {
             Some(r) if r.token_preview.is_some() => fx.requests.push(Request::Decode {
                 name: r.name.clone(),
             }),
             Some(r) => state.flash = Some(format!("{}: no token to decode", r.name)),
             None => {}
         },
-        _ => fx.dirty = false,
+        Command::Filter => state.filtering = true,
+        Command::Sort => {
+            state.sort = state.sort.next();
+            view::refresh(state);
+            state.flash = Some(format!("sorted by {}", state.sort.label()));
+        }
+        Command::Help => state.popup = Some(Popup::Help),
+        Command::Quit => state.quit = true,
     }
-    fx
+}
+
+fn move_to(state: &mut State, to: usize, fx: &mut Effects) {
+    if to == state.selected {
+        fx.dirty = false;
+        return;
+    }
+    state.selected = to;
+    if state.detail {
+        state.detail_report = None;
+        decode_selected(state, fx);
+    }
+}
+
+fn decode_selected(state: &State, fx: &mut Effects) {
+    if let Some(r) = state.selected_row().filter(|r| r.token_preview.is_some()) {
+        fx.requests.push(Request::Decode {
+            name: r.name.clone(),
+        });
+    }
+}
+
+fn on_filter_key(state: &mut State, code: KeyCode) {
+    match code {
+        KeyCode::Enter => state.filtering = false,
+        KeyCode::Esc => {
+            state.filtering = false;
+            state.filter.clear();
+        }
+        KeyCode::Backspace => {
+            state.filter.pop();
+        }
+        KeyCode::Char(c) => state.filter.push(c),
+        _ => return,
+    }
+    view::refresh(state);
 }
 
 fn on_popup_key(state: &mut State, popup: Popup, code: KeyCode, fx: &mut Effects) {
@@ -77,6 +171,26 @@ fn on_popup_key(state: &mut State, popup: Popup, code: KeyCode, fx: &mut Effects
         (Popup::ConfirmPurge { .. }, KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc) => {
             state.popup = None
         }
+        (Popup::SignIn { code: Some(c), .. }, KeyCode::Char('c')) => {
+            let text = if c.user_code.is_empty() {
+                c.verification_uri.clone()
+            } else {
+                c.user_code.clone()
+            };
+            state.flash = Some(format!(
+                "copied {} to the clipboard",
+                if c.user_code.is_empty() {
+                    "the page address"
+                } else {
+                    "the code"
+                }
+            ));
+            fx.copy = Some(text);
+        }
+        (Popup::SignIn { code: Some(c), .. }, KeyCode::Char('o')) => {
+            fx.open = Some(c.verification_uri.clone());
+            state.flash = Some("opening the page in your browser".into());
+        }
         (Popup::SignIn { name, .. }, KeyCode::Esc | KeyCode::Char('q')) => {
             fx.requests
                 .push(Request::CancelSignIn { name: name.clone() });
@@ -86,6 +200,41 @@ fn on_popup_key(state: &mut State, popup: Popup, code: KeyCode, fx: &mut Effects
         (Popup::Decoded { .. }, KeyCode::Esc | KeyCode::Char('q' | 'd') | KeyCode::Enter) => {
             state.popup = None
         }
+        (Popup::Help, KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter) => {
+            state.popup = None
+        }
         _ => fx.dirty = false,
     }
+}
+
+pub(super) fn on_mouse(state: &mut State, m: MouseEvent) -> Effects {
+    let mut fx = Effects::draw();
+    if state.popup.is_some() || state.filtering {
+        fx.dirty = false;
+        return fx;
+    }
+    let last = state.visible.len().saturating_sub(1);
+    match m.kind {
+        MouseEventKind::ScrollDown => move_to(state, (state.selected + 1).min(last), &mut fx),
+        MouseEventKind::ScrollUp => move_to(state, state.selected.saturating_sub(1), &mut fx),
+        MouseEventKind::Down(MouseButton::Left) => {
+            let size = Rect::new(0, 0, state.size.0, state.size.1);
+            let table = layout::areas(size, state.detail).table;
+            let rows = layout::table_rows(table);
+            // Rows start below the top border and the header.
+            let first = table.y + 2;
+            let inside = m.column >= table.x && m.column < table.x + table.width;
+            if inside && m.row >= first && usize::from(m.row - first) < rows {
+                let offset = layout::table_offset(state.selected, rows);
+                let at = offset + usize::from(m.row - first);
+                if at <= last {
+                    move_to(state, at, &mut fx);
+                    return fx;
+                }
+            }
+            fx.dirty = false;
+        }
+        _ => fx.dirty = false,
+    }
+    fx
 }

@@ -1,12 +1,21 @@
 //! The dashboard's state and the pure `update` that turns actions into state changes and
-//! requests for the worker. No terminal, no network, no clock reads: all of it is passed in.
+//! requests for the worker. No terminal, no network, no clock reads: all of it is passed in,
+//! and everything the outside world must do (draw, ring, copy, open, notify) comes back as
+//! `Effects`.
 
+mod events;
+mod keymap;
 mod keys;
+pub mod layout;
+mod view;
 
-pub use keys::TABLE_KEYS;
+pub use keymap::{Command, Key, Keymap};
+pub use view::Sort;
+
+use std::collections::HashSet;
 
 use jiff::Timestamp;
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::connection::ConnState;
 use crate::token::TokenReport;
@@ -14,7 +23,7 @@ use crate::worker::{ConnectionView, DeviceCodeView, Event, Request};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Popup {
-    /// Waiting for a device code, then showing it until the sign-in ends.
+    /// Waiting for a device code (or a browser page), then showing it until the sign-in ends.
     SignIn {
         name: String,
         code: Option<DeviceCodeView>,
@@ -26,11 +35,33 @@ pub enum Popup {
         name: String,
         report: Box<TokenReport>,
     },
+    /// Every key, from the keymap.
+    Help,
+}
+
+/// Progress of a refresh-all (`R`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Progress {
+    pub total: usize,
+    pub failed: usize,
+    /// Not finished yet.
+    pub pending: HashSet<String>,
+    /// Seen busy (so the next idle view ends it).
+    started: HashSet<String>,
+}
+
+impl Progress {
+    pub fn done(&self) -> usize {
+        self.total - self.pending.len()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
     pub rows: Vec<ConnectionView>,
+    /// Indices into `rows` in display order: the filter and the sort applied.
+    pub visible: Vec<usize>,
+    /// Position in `visible`.
     pub selected: usize,
     pub popup: Option<Popup>,
     /// The instant the screen shows; advanced by ticks, so rendering never reads a clock.
@@ -42,14 +73,40 @@ pub struct State {
     /// words carry every state, so nothing is lost without them.
     pub color: bool,
     pub quit: bool,
+    pub keymap: Keymap,
+    /// Case-insensitive text matched against name, account, tenant and state.
+    pub filter: String,
+    /// Keys go into the filter (after `/`, until Enter or Esc).
+    pub filtering: bool,
+    pub sort: Sort,
+    /// The detail pane is open.
+    pub detail: bool,
+    /// Decoded claims of the connection the detail pane shows.
+    pub detail_report: Option<(String, Box<TokenReport>)>,
+    pub refresh_all: Option<Progress>,
+    /// Connections in a needs-attention episode, notified once each.
+    attention: HashSet<String>,
+    /// The selected name while the filter shows nothing.
+    anchor: Option<String>,
+    /// Terminal size (columns, rows), for paging and mouse hit-testing.
+    pub size: (u16, u16),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Key(KeyEvent),
+    Mouse(MouseEvent),
     Worker(Event),
     Tick(Timestamp),
-    Resize,
+    Resize(u16, u16),
+}
+
+/// A connection that just started needing attention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub name: String,
+    pub state: ConnState,
+    pub cause: Option<String>,
 }
 
 /// What `update` asks of the outside world.
@@ -58,12 +115,29 @@ pub struct Effects {
     /// The screen must be drawn again.
     pub dirty: bool,
     pub requests: Vec<Request>,
+    /// Ring the terminal bell.
+    pub bell: bool,
+    pub notices: Vec<Notice>,
+    /// Put this text on the clipboard (OSC 52).
+    pub copy: Option<String>,
+    /// Open this page in the system browser.
+    pub open: Option<String>,
+}
+
+impl Effects {
+    fn draw() -> Self {
+        Effects {
+            dirty: true,
+            ..Effects::default()
+        }
+    }
 }
 
 impl State {
     pub fn new(title: impl Into<String>, now: Timestamp) -> Self {
         State {
             rows: Vec::new(),
+            visible: Vec::new(),
             selected: 0,
             popup: None,
             now,
@@ -71,11 +145,42 @@ impl State {
             title: title.into(),
             color: true,
             quit: false,
+            keymap: Keymap::default(),
+            filter: String::new(),
+            filtering: false,
+            sort: Sort::Config,
+            detail: false,
+            detail_report: None,
+            refresh_all: None,
+            attention: HashSet::new(),
+            anchor: None,
+            size: (120, 30),
         }
     }
 
     pub fn selected_row(&self) -> Option<&ConnectionView> {
-        self.rows.get(self.selected)
+        self.visible.get(self.selected).map(|&i| &self.rows[i])
+    }
+
+    /// Select a connection by name (when it is visible).
+    pub fn select(&mut self, name: &str) {
+        if let Some(p) = self.visible.iter().position(|&i| self.rows[i].name == name) {
+            self.selected = p;
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.refresh_all.is_some() || self.rows.iter().any(|r| r.busy)
+    }
+
+    /// How often the screen must change by itself: fast while a spinner turns, once a
+    /// second while a countdown is on screen, never otherwise (no fixed-rate redraw).
+    pub fn tick_every(&self) -> Option<std::time::Duration> {
+        if self.busy() {
+            return Some(std::time::Duration::from_millis(125));
+        }
+        self.counting_down()
+            .then_some(std::time::Duration::from_secs(1))
     }
 
     /// Whether anything on screen counts down, so a 1 Hz tick is worth having.
@@ -92,71 +197,31 @@ impl State {
         let popup = matches!(&self.popup, Some(Popup::SignIn { code: Some(c), .. }) if live(Some(c.expires_at)));
         rows || popup
     }
+
+    /// Frame of the busy spinner, from the tick's instant.
+    pub fn spinner(&self) -> &'static str {
+        const FRAMES: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
+        FRAMES[(self.now.subsec_millisecond() / 125) as usize % FRAMES.len()]
+    }
 }
 
 pub fn update(state: &mut State, action: Action) -> Effects {
     match action {
         Action::Key(key) => keys::on_key(state, key),
-        Action::Worker(event) => on_event(state, event),
+        Action::Mouse(m) => keys::on_mouse(state, m),
+        Action::Worker(event) => events::on_event(state, event),
         Action::Tick(now) => {
-            let changed = now.as_second() != state.now.as_second();
+            let changed = now.as_second() != state.now.as_second() || state.busy();
             state.now = now;
             Effects {
                 dirty: changed,
-                requests: vec![],
+                ..Effects::default()
             }
         }
-        Action::Resize => Effects {
-            dirty: true,
-            requests: vec![],
-        },
-    }
-}
-
-fn on_event(state: &mut State, event: Event) -> Effects {
-    match event {
-        Event::Connection(view) => {
-            let selected_name = state.selected_row().map(|r| r.name.clone());
-            match state.rows.iter_mut().find(|r| r.name == view.name) {
-                Some(row) => *row = *view,
-                None => state.rows.push(*view),
-            }
-            // Keep the selection on the same connection when rows change.
-            if let Some(name) = selected_name
-                && let Some(i) = state.rows.iter().position(|r| r.name == name)
-            {
-                state.selected = i;
-            }
+        Action::Resize(w, h) => {
+            state.size = (w, h);
+            Effects::draw()
         }
-        Event::DeviceCode(code) => {
-            if let Some(Popup::SignIn { name, code: slot }) = &mut state.popup
-                && *name == code.name
-            {
-                *slot = Some(code);
-            } else {
-                state.flash = Some(format!(
-                    "{}: enter code {} at {}",
-                    code.name, code.user_code, code.verification_uri
-                ));
-            }
-        }
-        Event::SignInEnded { name, ok } => {
-            if matches!(&state.popup, Some(Popup::SignIn { name: n, .. }) if *n == name) {
-                state.popup = None;
-            }
-            state.flash = Some(if ok {
-                format!("{name}: signed in")
-            } else {
-                format!("{name}: sign-in did not complete")
-            });
-        }
-        Event::Decoded { name, report } => {
-            state.popup = Some(Popup::Decoded { name, report });
-        }
-    }
-    Effects {
-        dirty: true,
-        requests: vec![],
     }
 }
 

@@ -20,7 +20,12 @@ fn view(name: &str, state: ConnState) -> ConnectionView {
         note: None,
         access_expires_at: Some(t(120)),
         has_refresh_token: true,
+        scopes_asked: vec![
+            "https://outlook.office.com/IMAP.AccessAsUser.All".into(),
+            "offline_access".into(),
+        ],
         granted_scopes: vec![],
+        obtained_at: None,
         token_preview: Some("eyJ0…(1200 chars)".into()),
         last_error: None,
         last_error_at: None,
@@ -177,4 +182,236 @@ fn quit_keys() {
     let mut s = state_with(&[]);
     assert_eq!(update(&mut s, key('r')).requests, vec![]);
     assert_eq!(update(&mut s, key('a')).requests, vec![]);
+}
+
+fn special(code: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn send_view(s: &mut State, v: ConnectionView) -> Effects {
+    update(s, Action::Worker(Event::Connection(Box::new(v))))
+}
+
+#[test]
+fn filter_as_you_type_keeps_the_selection_and_esc_clears_it() {
+    let mut s = state_with(&["work-mail", "team-calendar", "legacy-mail"]);
+    update(&mut s, key('G')); // legacy-mail
+    for c in "/mail".chars() {
+        update(&mut s, key(c));
+    }
+    assert!(s.filtering);
+    let shown: Vec<&str> = s.visible.iter().map(|&i| s.rows[i].name.as_str()).collect();
+    assert_eq!(shown, ["work-mail", "legacy-mail"]);
+    assert_eq!(
+        s.selected_row().unwrap().name,
+        "legacy-mail",
+        "selection kept"
+    );
+    // Typing a key bound to a command goes into the filter, not to the command.
+    update(&mut s, key('q'));
+    assert!(!s.quit);
+    update(&mut s, special(KeyCode::Backspace));
+    update(&mut s, special(KeyCode::Enter));
+    assert!(!s.filtering);
+    assert_eq!(s.filter, "mail");
+    update(&mut s, special(KeyCode::Esc));
+    assert_eq!(s.filter, "");
+    assert_eq!(s.visible.len(), 3);
+    assert_eq!(s.selected_row().unwrap().name, "legacy-mail");
+}
+
+#[test]
+fn sort_cycles_and_follows_updates() {
+    let mut s = state_with(&["a", "b", "c"]);
+    update(&mut s, key('s'));
+    assert_eq!(s.sort, Sort::Severity);
+    assert_eq!(s.selected_row().unwrap().name, "a");
+    send_view(&mut s, view("c", ConnState::NeedsReauth));
+    let order: Vec<&str> = s.visible.iter().map(|&i| s.rows[i].name.as_str()).collect();
+    assert_eq!(order, ["c", "a", "b"], "worst first, as it changes");
+    assert_eq!(
+        s.selected_row().unwrap().name,
+        "a",
+        "the selection stays on a"
+    );
+    update(&mut s, key('s'));
+    assert_eq!(s.sort, Sort::Expiry);
+    update(&mut s, key('s'));
+    update(&mut s, key('s'));
+    assert_eq!(s.sort, Sort::Config);
+}
+
+#[test]
+fn details_ask_for_the_decoded_token_of_the_selected_row() {
+    let mut s = state_with(&["a", "b"]);
+    let fx = update(&mut s, special(KeyCode::Enter));
+    assert!(s.detail);
+    assert_eq!(fx.requests, vec![Request::Decode { name: "a".into() }]);
+    let fx = update(&mut s, key('j'));
+    assert_eq!(fx.requests, vec![Request::Decode { name: "b".into() }]);
+    // The answer fills the pane instead of opening a popup.
+    let report = crate::token::inspect("not-a-jwt", &Default::default(), t(0));
+    update(
+        &mut s,
+        Action::Worker(Event::Decoded {
+            name: "b".into(),
+            report: Box::new(report),
+        }),
+    );
+    assert!(s.popup.is_none());
+    assert_eq!(s.detail_report.as_ref().unwrap().0, "b");
+    update(&mut s, special(KeyCode::Esc));
+    assert!(!s.detail && !s.quit, "Esc closes the pane, never quits");
+}
+
+#[test]
+fn refresh_all_goes_through_the_worker_and_counts_progress() {
+    let mut s = state_with(&["a", "b"]);
+    let fx = update(&mut s, key('R'));
+    assert_eq!(fx.requests, vec![Request::RefreshAll]);
+    assert_eq!(s.refresh_all.as_ref().unwrap().total, 2);
+    let mut busy = view("a", ConnState::Refreshing);
+    busy.busy = true;
+    send_view(&mut s, busy);
+    assert!(
+        s.tick_every().unwrap() < std::time::Duration::from_secs(1),
+        "spinner ticks"
+    );
+    send_view(&mut s, view("a", ConnState::Connected));
+    assert_eq!(s.refresh_all.as_ref().unwrap().done(), 1);
+    let mut busy = view("b", ConnState::Refreshing);
+    busy.busy = true;
+    send_view(&mut s, busy);
+    let mut failed = view("b", ConnState::NeedsReauth);
+    failed.last_error = Some(crate::diagnose::Diagnosis::of(
+        crate::diagnose::Cause::GrantRevoked,
+        false,
+        true,
+        "revoked".into(),
+        "sign in",
+    ));
+    send_view(&mut s, failed);
+    assert!(s.refresh_all.is_none());
+    assert_eq!(
+        s.flash.as_deref(),
+        Some("refreshed 2 connection(s): 1 ok, 1 failed")
+    );
+}
+
+#[test]
+fn a_connection_going_bad_notifies_once_per_episode() {
+    let mut s = state_with(&["a"]);
+    let bad = || {
+        let mut v = view("a", ConnState::NeedsReauth);
+        v.last_error = Some(crate::diagnose::Diagnosis::of(
+            crate::diagnose::Cause::ConditionalAccess,
+            false,
+            true,
+            "blocked".into(),
+            "sign in",
+        ));
+        v
+    };
+    let fx = send_view(&mut s, bad());
+    assert!(fx.bell);
+    assert_eq!(
+        fx.notices,
+        vec![Notice {
+            name: "a".into(),
+            state: ConnState::NeedsReauth,
+            cause: Some("conditional_access".into())
+        }]
+    );
+    // Still bad, or bad in another way: the same episode, no second notice.
+    assert!(send_view(&mut s, bad()).notices.is_empty());
+    assert!(!send_view(&mut s, view("a", ConnState::Disconnected)).bell);
+    // Recovered, then bad again: a new episode.
+    send_view(&mut s, view("a", ConnState::Connected));
+    assert!(send_view(&mut s, bad()).bell);
+    // A row that is already bad when first seen is on screen; no bell for it.
+    let mut fresh = view("z", ConnState::NeedsReauth);
+    fresh.access_expires_at = None;
+    assert!(!send_view(&mut s, fresh).bell);
+}
+
+#[test]
+fn the_sign_in_popup_copies_the_code_and_opens_the_page() {
+    let mut s = state_with(&["a"]);
+    update(&mut s, key('a'));
+    let code = DeviceCodeView {
+        name: "a".into(),
+        user_code: "GF4KDXP2Q".into(),
+        verification_uri: "http://127.0.0.1:1/devicelogin".into(),
+        expires_at: t(900),
+        message: None,
+    };
+    update(&mut s, Action::Worker(Event::DeviceCode(code)));
+    assert_eq!(update(&mut s, key('c')).copy.as_deref(), Some("GF4KDXP2Q"));
+    assert_eq!(
+        update(&mut s, key('o')).open.as_deref(),
+        Some("http://127.0.0.1:1/devicelogin")
+    );
+    assert!(s.popup.is_some(), "copying and opening keep the popup");
+    assert_eq!(
+        update(&mut s, key('b')).requests,
+        vec![],
+        "other keys do nothing while the popup is up"
+    );
+}
+
+#[test]
+fn b_signs_in_in_the_browser_and_help_opens_and_closes() {
+    let mut s = state_with(&["a"]);
+    assert_eq!(
+        update(&mut s, key('b')).requests,
+        vec![Request::SignInBrowser { name: "a".into() }]
+    );
+    update(&mut s, special(KeyCode::Esc));
+    update(&mut s, key('?'));
+    assert_eq!(s.popup, Some(Popup::Help));
+    update(&mut s, key('?'));
+    assert_eq!(s.popup, None);
+}
+
+#[test]
+fn paging_top_bottom_and_the_mouse() {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let names: Vec<String> = (0..100).map(|i| format!("c{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut s = state_with(&refs);
+    update(&mut s, Action::Resize(80, 24));
+    update(&mut s, special(KeyCode::PageDown));
+    assert_eq!(
+        s.selected, 18,
+        "one screen: 24 rows minus title, hint, footer, borders, header"
+    );
+    update(&mut s, key('G'));
+    assert_eq!(s.selected, 99);
+    update(&mut s, key('g'));
+    assert_eq!(s.selected, 0);
+    let mouse = |kind, row| {
+        Action::Mouse(MouseEvent {
+            kind,
+            column: 10,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    update(&mut s, mouse(MouseEventKind::ScrollDown, 5));
+    assert_eq!(s.selected, 1);
+    // Row 3 of the screen is the first table row (title, border, header above it).
+    update(&mut s, mouse(MouseEventKind::Down(MouseButton::Left), 7));
+    assert_eq!(s.selected, 4);
+    assert!(!update(&mut s, mouse(MouseEventKind::Down(MouseButton::Left), 0)).dirty);
+}
+
+#[test]
+fn keys_from_the_config_replace_the_defaults() {
+    let mut s = state_with(&["a"]);
+    s.keymap = Keymap::with_overrides(&[("refresh".into(), vec!["f5".into()])]).unwrap();
+    assert_eq!(update(&mut s, key('r')).requests, vec![]);
+    assert_eq!(
+        update(&mut s, special(KeyCode::F(5))).requests,
+        vec![Request::Refresh { name: "a".into() }]
+    );
 }

@@ -38,7 +38,14 @@ async fn dashboard(
         ..WorkerOptions::default()
     };
     let handle = worker::spawn(config, TokenStore::new(paths), opts);
-    crate::tui::run(handle, clock, title, color)
+    let opts = crate::tui::Options {
+        title,
+        color,
+        keymap: config.keymap.clone(),
+        bell: config.bell,
+        notify_command: config.notify_command.clone(),
+    };
+    crate::tui::run(handle, clock, opts)
         .await
         .map_err(|e| CommandError::Failed(format!("terminal error: {e}")))
 }

@@ -23,6 +23,10 @@ pub struct Config {
     /// Overrides the platform data dir for tokens and status records.
     pub data_dir: Option<PathBuf>,
     pub connections: Vec<Connection>,
+    /// The dashboard's keys, defaults with the `[keys]` overrides applied.
+    pub keymap: crate::app::Keymap,
+    pub bell: bool,
+    pub notify_command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -7,8 +7,32 @@ use serde_spanned::Spanned;
 pub struct RawConfig {
     /// Where tokens and status records live (default: the platform data dir).
     pub data_dir: Option<Spanned<String>>,
+    /// Ring the terminal bell when a connection needs attention (default true).
+    pub bell: Option<bool>,
+    /// Run this when a connection needs attention (name, state, cause in the environment).
+    pub notify_command: Option<Spanned<Vec<String>>>,
+    /// Dashboard key overrides: `refresh = "r"` or `quit = ["q", "ctrl-c"]`.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<Spanned<String>, Spanned<OneOrMany>>,
     #[serde(default)]
     pub connection: Vec<RawConnection>,
+}
+
+/// A key or a list of keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -61,10 +61,37 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             p.to_path_buf()
         }
     });
+    let entries: Vec<_> = raw.keys.into_iter().collect();
+    let overrides: Vec<(String, Vec<String>)> = entries
+        .iter()
+        .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone().into_vec()))
+        .collect();
+    let keymap = crate::app::Keymap::with_overrides(&overrides).map_err(|(i, msg)| {
+        let (k, v) = &entries[i];
+        err(
+            v.span(),
+            format!("keys.{}", k.get_ref()),
+            msg,
+            Some("see the Keys section of README.md for the commands and key names".into()),
+        )
+    })?;
+    if let Some(c) = &raw.notify_command
+        && c.get_ref().first().is_none_or(|p| p.trim().is_empty())
+    {
+        return Err(err(
+            c.span(),
+            "notify_command".into(),
+            "notify_command is empty".into(),
+            Some("name a program, e.g. notify_command = [\"notify-send\", \"connwatch\"]".into()),
+        ));
+    }
     Ok(Config {
         path: path.to_path_buf(),
         data_dir,
         connections,
+        keymap,
+        bell: raw.bell.unwrap_or(true),
+        notify_command: raw.notify_command.map(Spanned::into_inner),
     })
 }
 

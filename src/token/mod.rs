@@ -45,6 +45,27 @@ pub enum FindingKind {
     MissingOfflineAccess,
 }
 
+impl FindingKind {
+    /// The stable string (the JSON name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Expired => "expired",
+            FindingKind::NotYetValid => "not_yet_valid",
+            FindingKind::ExpiringSoon => "expiring_soon",
+            FindingKind::AudienceMismatch => "audience_mismatch",
+            FindingKind::MissingScope => "missing_scope",
+            FindingKind::UnverifiableSignature => "unverifiable_signature",
+            FindingKind::Guest => "guest",
+            FindingKind::AppOnly => "app_only",
+            FindingKind::IdToken => "id_token",
+            FindingKind::PersonalAccount => "personal_account",
+            FindingKind::CaeCapable => "cae_capable",
+            FindingKind::Opaque => "opaque",
+            FindingKind::MissingOfflineAccess => "missing_offline_access",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub kind: FindingKind,

@@ -1,13 +1,14 @@
 //! Pure rendering: `draw(frame, &State)`. Nothing here mutates state, reads a clock or
 //! touches the network, so every screen is a snapshot test away.
 
+mod detail;
 pub mod format;
 mod popup;
 mod table;
 mod theme;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 pub use format::{countdown, relative};
@@ -16,19 +17,21 @@ use crate::app::State;
 use crate::connection::ConnState;
 
 pub fn draw(frame: &mut Frame, state: &State) {
-    let [title, body, hint, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(frame.area());
-    frame.render_widget(title_line(state), title);
-    table::draw(frame, body, state);
-    frame.render_widget(hint_line(state), hint);
-    frame.render_widget(footer_line(state), footer);
+    let areas = crate::app::layout::areas(frame.area(), state.detail);
+    frame.render_widget(title_line(state), areas.title);
+    table::draw(frame, areas.table, state);
+    if let Some(d) = areas.detail {
+        detail::draw(frame, d, state);
+    }
+    frame.render_widget(hint_line(state), areas.hint);
+    frame.render_widget(footer_line(state), areas.footer);
     if let Some(p) = &state.popup {
-        popup::draw(frame, body, state, p);
+        let over = Rect {
+            height: areas.hint.y.saturating_sub(1),
+            y: 1,
+            ..frame.area()
+        };
+        popup::draw(frame, over, state, p);
     }
     if !state.color {
         // Keep bold, dim and reverse (the selection stays visible); drop every colour.
@@ -52,11 +55,16 @@ fn title_line(state: &State) -> Line<'static> {
         .count();
     let mut spans = vec![
         Span::styled(" connwatch ", theme::title()),
-        Span::raw(format!(
-            " {} · {} connections",
-            state.title,
-            state.rows.len()
-        )),
+        Span::raw(if state.visible.len() == state.rows.len() {
+            format!(" {} · {} connections", state.title, state.rows.len())
+        } else {
+            format!(
+                " {} · {} of {} connections shown",
+                state.title,
+                state.visible.len(),
+                state.rows.len()
+            )
+        }),
     ];
     if attention > 0 {
         spans.push(Span::styled(
@@ -82,19 +90,80 @@ fn hint_line(state: &State) -> Line<'static> {
 }
 
 fn footer_line(state: &State) -> Line<'static> {
+    use crate::app::{Command, Popup};
+    if state.filtering {
+        return Line::from(vec![
+            Span::styled(" /", theme::key()),
+            Span::raw(state.filter.clone()),
+            Span::styled("▏", theme::key()),
+            Span::styled("   Enter keep  Esc clear", theme::dim()),
+        ]);
+    }
     if let Some(msg) = &state.flash {
         return Line::from(Span::styled(format!(" {msg}"), theme::flash()));
     }
-    let keys: &[(&str, &str)] = match &state.popup {
-        None => crate::app::TABLE_KEYS,
-        Some(crate::app::Popup::ConfirmPurge { .. }) => &[("y", "purge"), ("n/Esc", "keep")],
-        Some(crate::app::Popup::SignIn { .. }) => &[("Esc", "cancel sign-in")],
-        Some(crate::app::Popup::Decoded { .. }) => &[("Esc", "close")],
-    };
     let mut spans = vec![Span::raw(" ")];
+    if let Some(p) = &state.refresh_all {
+        spans.push(Span::styled(
+            format!("{} refreshing {}/{} ", state.spinner(), p.done(), p.total),
+            theme::key(),
+        ));
+    }
+    if !state.filter.is_empty() {
+        spans.push(Span::styled(
+            format!("filter: {}  ", state.filter),
+            theme::flash(),
+        ));
+    }
+    let fixed = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, w)| ((*k).to_owned(), (*w).to_owned()))
+            .collect()
+    };
+    let keys: Vec<(String, String)> = match &state.popup {
+        None => {
+            let m = &state.keymap;
+            let mut cmds = vec![
+                Command::Down,
+                Command::Details,
+                Command::Refresh,
+                Command::SignIn,
+            ];
+            if state
+                .selected_row()
+                .is_some_and(|r| r.token_preview.is_some())
+            {
+                cmds.push(Command::Decode);
+            }
+            cmds.extend([Command::Filter, Command::Sort, Command::Help, Command::Quit]);
+            cmds.into_iter()
+                .map(|c| {
+                    let label = if c == Command::Down {
+                        format!("{}/{}", m.label(Command::Down), m.label(Command::Up))
+                    } else {
+                        m.label(c)
+                    };
+                    (label, c.short().to_owned())
+                })
+                .collect()
+        }
+        Some(Popup::ConfirmPurge { .. }) => fixed(&[("y", "purge"), ("n/Esc", "keep")]),
+        Some(Popup::SignIn { code: Some(_), .. }) => {
+            fixed(&[("c", "copy"), ("o", "open page"), ("Esc", "cancel sign-in")])
+        }
+        Some(Popup::SignIn { .. }) => fixed(&[("Esc", "cancel sign-in")]),
+        Some(Popup::Decoded { .. }) | Some(Popup::Help) => fixed(&[("Esc", "close")]),
+    };
     for (k, what) in keys {
-        spans.push(Span::styled((*k).to_owned(), theme::key()));
+        spans.push(Span::styled(k, theme::key()));
         spans.push(Span::raw(format!(" {what}  ")));
+    }
+    if state.popup.is_none() && state.sort != crate::app::Sort::Config {
+        spans.push(Span::styled(
+            format!("sort: {}", state.sort.label()),
+            theme::dim(),
+        ));
     }
     Line::from(spans)
 }

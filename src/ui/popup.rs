@@ -27,8 +27,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &Popup) {
             6,
         ),
         Popup::Decoded { name, report } => decoded(name, report, state),
+        Popup::Help => help(state),
     };
-    let rect = centered(area, 72, height);
+    let width = if matches!(popup, Popup::Help) { 96 } else { 72 };
+    let rect = centered(area, width, height);
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
@@ -77,10 +79,20 @@ fn sign_in(
         Line::from(Span::styled(c.verification_uri.clone(), theme::key())),
         Line::default(),
         Line::from("and enter the code:"),
+        Line::default(),
+        // Large: spaced out and bold, readable across a room or a screen share.
         Line::from(Span::styled(
-            format!("   {}   ", c.user_code),
+            format!(
+                "      {}      ",
+                c.user_code
+                    .chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             theme::code(),
         )),
+        Line::default(),
         Line::default(),
         Line::from(Span::styled(
             format!(
@@ -90,7 +102,36 @@ fn sign_in(
             theme::dim(),
         )),
     ];
-    (title, lines, 9)
+    (title, lines, 11)
+}
+
+/// Every command and its keys, from the keymap (so `[keys]` overrides show here too).
+fn help(state: &State) -> (String, Vec<Line<'static>>, u16) {
+    let m = &state.keymap;
+    let mut lines: Vec<Line<'static>> = m
+        .bindings()
+        .map(|(cmd, _)| {
+            Line::from(vec![
+                Span::styled(format!("{:<18}", m.label(cmd)), theme::key()),
+                Span::raw(cmd.description()),
+            ])
+        })
+        .collect();
+    lines.push(Line::default());
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<18}", "Esc"), theme::key()),
+        Span::raw("close a popup or the detail pane; clear the filter"),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<18}", "mouse"), theme::key()),
+        Span::raw("click selects a row, the wheel scrolls"),
+    ]));
+    lines.push(Line::from(Span::styled(
+        "Keys can be changed in the config's [keys] table.",
+        theme::dim(),
+    )));
+    let height = lines.len() as u16 + 2;
+    (" Keys ".into(), lines, height)
 }
 
 fn decoded(name: &str, r: &TokenReport, state: &State) -> (String, Vec<Line<'static>>, u16) {

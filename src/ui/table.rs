@@ -6,51 +6,103 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::{format, theme};
 use crate::app::State;
+use crate::app::layout;
 use crate::connection::ConnState;
 use crate::worker::ConnectionView;
 
+/// Columns, most important first; narrow terminals drop from the end of this list.
+#[derive(Clone, Copy, PartialEq)]
+enum Col {
+    Symbol,
+    Name,
+    State,
+    Expires,
+    LastError,
+    Account,
+    Kind,
+}
+
+/// Which columns fit: KIND goes first below 110 columns, ACCOUNT below 90, LAST ERROR below 64.
+fn columns(width: u16) -> Vec<Col> {
+    let mut cols = vec![Col::Symbol, Col::Name];
+    if width >= 110 {
+        cols.push(Col::Kind);
+    }
+    if width >= 90 {
+        cols.push(Col::Account);
+    }
+    cols.extend([Col::State, Col::Expires]);
+    if width >= 64 {
+        cols.push(Col::LastError);
+    }
+    cols
+}
+
+fn header(c: Col) -> &'static str {
+    match c {
+        Col::Symbol => "",
+        Col::Name => "NAME",
+        Col::Kind => "KIND",
+        Col::Account => "ACCOUNT / TENANT",
+        Col::State => "STATE",
+        Col::Expires => "EXPIRES",
+        Col::LastError => "LAST ERROR",
+    }
+}
+
+fn width(c: Col) -> Constraint {
+    match c {
+        Col::Symbol => Constraint::Length(1),
+        Col::Name => Constraint::Length(16),
+        Col::Kind => Constraint::Length(15),
+        Col::Account => Constraint::Fill(2),
+        Col::State => Constraint::Length(14),
+        Col::Expires => Constraint::Length(10),
+        Col::LastError => Constraint::Fill(3),
+    }
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
-    let header = Row::new([
-        "",
-        "NAME",
-        "KIND",
-        "ACCOUNT / TENANT",
-        "STATE",
-        "EXPIRES",
-        "LAST ERROR",
-    ])
-    .style(theme::header());
+    let cols = columns(area.width);
+    let header = Row::new(cols.iter().map(|c| header(*c))).style(theme::header());
     // Virtualised: only the rows that fit are built, so a helpdesk's 10 000 connections cost
     // what a screenful costs. The window ends at the selection when it is below the fold —
-    // exactly where ratatui would scroll a fresh TableState — so behaviour is unchanged.
-    let visible = usize::from(area.height.saturating_sub(3)).max(1);
-    let offset = (state.selected + 1).saturating_sub(visible);
+    // exactly where ratatui would scroll a fresh TableState.
+    let visible = layout::table_rows(area);
+    let offset = layout::table_offset(state.selected, visible);
     let rows = state
-        .rows
+        .visible
         .iter()
         .skip(offset)
         .take(visible)
-        .map(|r| row(r, state));
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(16),
-        Constraint::Length(15),
-        Constraint::Fill(2),
-        Constraint::Length(13),
-        Constraint::Length(10),
-        Constraint::Fill(3),
-    ];
-    let table = Table::new(rows, widths)
+        .map(|&i| row(&state.rows[i], state, &cols));
+    let table = Table::new(rows, cols.iter().map(|c| width(*c)))
         .header(header)
         .row_highlight_style(theme::selected())
         .block(Block::new().borders(Borders::TOP | Borders::BOTTOM));
     // A local TableState: the selection lives in `State`; this only tells ratatui.
     let mut ts = TableState::new()
-        .with_selected((!state.rows.is_empty()).then_some(state.selected - offset));
+        .with_selected((!state.visible.is_empty()).then_some(state.selected - offset));
     frame.render_stateful_widget(table, area, &mut ts);
+    if state.visible.is_empty() {
+        let msg = if state.rows.is_empty() {
+            "No connections yet: add one to the config (connwatch init writes a template)."
+        } else {
+            "No connection matches the filter (Esc clears it)."
+        };
+        let at = Rect {
+            y: area.y + 2,
+            height: 1,
+            ..area
+        };
+        frame.render_widget(
+            Line::from(Span::styled(format!(" {msg}"), theme::dim())),
+            at,
+        );
+    }
 }
 
-fn row<'a>(r: &'a ConnectionView, state: &State) -> Row<'a> {
+fn row<'a>(r: &'a ConnectionView, state: &State, cols: &[Col]) -> Row<'a> {
     let style = theme::state(r.state);
     let account = match (&r.account, &r.realm) {
         // The tenant's short name is enough to see that a calendar lives in another tenant.
@@ -59,20 +111,21 @@ fn row<'a>(r: &'a ConnectionView, state: &State) -> Row<'a> {
         (None, Some(t)) => t.clone(),
         (None, None) => "—".into(),
     };
-    let state_word = if r.busy && r.state != ConnState::Authorizing {
-        format!("{}…", r.state)
+    // A spinner only while work is in flight for this row.
+    let state_word = if r.busy {
+        format!("{} {}", state.spinner(), r.state)
     } else {
         r.state.to_string()
     };
-    Row::new([
-        Cell::from(Span::styled(theme::symbol(r.state), style)),
-        Cell::from(r.name.as_str()),
-        Cell::from(r.kind.as_str()),
-        Cell::from(account),
-        Cell::from(Span::styled(state_word, style)),
-        Cell::from(expiry(r, state)),
-        Cell::from(last_error(r, state)),
-    ])
+    Row::new(cols.iter().map(|c| match c {
+        Col::Symbol => Cell::from(Span::styled(theme::symbol(r.state), style)),
+        Col::Name => Cell::from(r.name.as_str()),
+        Col::Kind => Cell::from(r.kind.as_str()),
+        Col::Account => Cell::from(account.clone()),
+        Col::State => Cell::from(Span::styled(state_word.clone(), style)),
+        Col::Expires => Cell::from(expiry(r, state)),
+        Col::LastError => Cell::from(last_error(r, state)),
+    }))
 }
 
 fn expiry(r: &ConnectionView, state: &State) -> Line<'static> {

@@ -14,6 +14,10 @@ pub enum Request {
     SignIn {
         name: String,
     },
+    /// Interactive sign-in in the browser (PKCE), whatever the connection's `flow` says.
+    SignInBrowser {
+        name: String,
+    },
     CancelSignIn {
         name: String,
     },
@@ -60,7 +64,11 @@ pub struct ConnectionView {
     pub note: Option<String>,
     pub access_expires_at: Option<Timestamp>,
     pub has_refresh_token: bool,
+    /// What the config asks for, beside what the provider granted.
+    pub scopes_asked: Vec<String>,
     pub granted_scopes: Vec<String>,
+    /// When the cached tokens were obtained (sign-in or last refresh).
+    pub obtained_at: Option<Timestamp>,
     pub token_preview: Option<String>,
     pub last_error: Option<Diagnosis>,
     pub last_error_at: Option<Timestamp>,

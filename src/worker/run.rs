@@ -195,7 +195,13 @@ impl Worker {
             }
             Request::SignIn { name } => {
                 if let Some(i) = index(&name) {
-                    self.start_sign_in(i, jobs, code_tx.clone());
+                    let flow = self.conns[i].cfg.flow;
+                    self.start_sign_in(i, jobs, code_tx.clone(), flow);
+                }
+            }
+            Request::SignInBrowser { name } => {
+                if let Some(i) = index(&name) {
+                    self.start_sign_in(i, jobs, code_tx.clone(), crate::config::Flow::Browser);
                 }
             }
             Request::CancelSignIn { name } => {
@@ -291,6 +297,7 @@ impl Worker {
         i: usize,
         jobs: &mut JoinSet<Finished>,
         code_tx: mpsc::UnboundedSender<DeviceCodeView>,
+        flow: crate::config::Flow,
     ) {
         if let Some(h) = self.conns[i].sign_in.take() {
             h.abort();
@@ -300,7 +307,7 @@ impl Worker {
         let c = &mut self.conns[i];
         c.generation += 1;
         let generation = c.generation;
-        let browser = ctx.cfg.flow == crate::config::Flow::Browser;
+        let browser = flow == crate::config::Flow::Browser;
         let handle = jobs.spawn(async move {
             Finished {
                 index: i,

@@ -1,0 +1,125 @@
+//! What the worker reports, applied to the state: rows, sign-in codes, decoded tokens, the
+//! progress of a refresh-all, and the start of each needs-attention episode (notified once).
+use super::{Effects, Notice, Popup, State, view};
+use crate::connection::ConnState;
+use crate::worker::{ConnectionView, Event, Request};
+
+fn needs_attention(s: ConnState) -> bool {
+    matches!(s, ConnState::NeedsReauth | ConnState::Disconnected)
+}
+
+pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
+    let mut fx = Effects::draw();
+    match event {
+        Event::Connection(view) => on_view(state, *view, &mut fx),
+        Event::DeviceCode(code) => {
+            if let Some(Popup::SignIn { name, code: slot }) = &mut state.popup
+                && *name == code.name
+            {
+                *slot = Some(code);
+            } else if code.user_code.is_empty() {
+                state.flash = Some(format!(
+                    "{}: sign in at {}",
+                    code.name, code.verification_uri
+                ));
+            } else {
+                state.flash = Some(format!(
+                    "{}: enter code {} at {}",
+                    code.name, code.user_code, code.verification_uri
+                ));
+            }
+        }
+        Event::SignInEnded { name, ok } => {
+            if matches!(&state.popup, Some(Popup::SignIn { name: n, .. }) if *n == name) {
+                state.popup = None;
+            }
+            state.flash = Some(if ok {
+                format!("{name}: signed in")
+            } else {
+                format!("{name}: sign-in did not complete")
+            });
+        }
+        Event::Decoded { name, report } => {
+            if state.detail && state.selected_row().is_some_and(|r| r.name == name) {
+                state.detail_report = Some((name, report));
+            } else {
+                state.popup = Some(Popup::Decoded { name, report });
+            }
+        }
+    }
+    fx
+}
+
+fn on_view(state: &mut State, view: ConnectionView, fx: &mut Effects) {
+    let name = view.name.clone();
+    let before = state.rows.iter().position(|r| r.name == name);
+    let previous = before.map(|i| state.rows[i].state);
+    // An episode starts when a connection goes bad and ends when it is connected again; a
+    // row that is already bad when first seen opens one silently (the screen shows it).
+    if needs_attention(view.state) {
+        if state.attention.insert(name.clone()) && previous.is_some() {
+            fx.bell = true;
+            fx.notices.push(Notice {
+                name: name.clone(),
+                state: view.state,
+                cause: view.last_error.as_ref().map(|d| d.cause.to_string()),
+            });
+        }
+    } else if view.state == ConnState::Connected {
+        state.attention.remove(&name);
+    }
+    if let Some(p) = &mut state.refresh_all
+        && p.pending.contains(&name)
+    {
+        if view.busy {
+            p.started.insert(name.clone());
+        } else if p.started.contains(&name) {
+            p.pending.remove(&name);
+            p.failed += usize::from(view.last_error.is_some());
+        }
+    }
+    if state
+        .refresh_all
+        .as_ref()
+        .is_some_and(|p| p.pending.is_empty())
+    {
+        let p = state.refresh_all.take().unwrap_or_default();
+        state.flash = Some(format!(
+            "refreshed {} connection(s): {} ok, {} failed",
+            p.total,
+            p.total - p.failed,
+            p.failed
+        ));
+    }
+    let reorder = match before {
+        Some(i) => {
+            let old = std::mem::replace(&mut state.rows[i], view);
+            // Only what the filter and sort look at can move a row.
+            state.sort != view::Sort::Config
+                && (old.state != state.rows[i].state
+                    || old.access_expires_at != state.rows[i].access_expires_at)
+                || (!state.filter.is_empty() && old.state != state.rows[i].state)
+        }
+        None => {
+            state.rows.push(view);
+            true
+        }
+    };
+    if reorder {
+        view::refresh(state);
+    }
+    // The detail pane's claims belong to the token they were decoded from.
+    if state.detail
+        && let Some(r) = state.selected_row()
+        && r.name == name
+        && before.is_some()
+        && state
+            .detail_report
+            .as_ref()
+            .is_some_and(|(n, _)| *n == name)
+        && r.token_preview.is_some()
+        && !r.busy
+    {
+        fx.requests.push(Request::Decode { name });
+    }
+}

@@ -1,0 +1,316 @@
+//! The detail pane: everything about the selected connection, with absolute times.
+use jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::{format, theme};
+use crate::app::State;
+use crate::token::{Severity, TokenReport};
+use crate::worker::ConnectionView;
+
+const LABEL: usize = 11;
+
+fn abs(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+fn field(k: &str, v: Vec<Span<'static>>) -> Line<'static> {
+    let mut spans = vec![Span::styled(format!("{k:<LABEL$}"), theme::dim())];
+    spans.extend(v);
+    Line::from(spans)
+}
+
+fn more(v: Vec<Span<'static>>) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ".repeat(LABEL))];
+    spans.extend(v);
+    Line::from(spans)
+}
+
+/// `[██████░░░░]` for the share of a lifetime that is left.
+fn gauge(left: f64, width: usize) -> String {
+    let filled = ((left.clamp(0.0, 1.0)) * width as f64).round() as usize;
+    format!("[{}{}]", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+    let block = Block::new()
+        .borders(Borders::TOP | Borders::BOTTOM | Borders::LEFT)
+        .title(" details ");
+    let Some(r) = state.selected_row() else {
+        frame.render_widget(Paragraph::new("No connection selected.").block(block), area);
+        return;
+    };
+    let report = state
+        .detail_report
+        .as_ref()
+        .filter(|(n, _)| *n == r.name)
+        .map(|(_, rep)| rep.as_ref());
+    let width = usize::from(area.width.saturating_sub(1)).max(LABEL + 8);
+    let lines: Vec<Line<'static>> = lines(r, report, state.now)
+        .into_iter()
+        .flat_map(|l| wrap(l, width))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(block.title(format!(" {} ", r.name))),
+        area,
+    );
+}
+
+/// Word-wrap one line to `width`, continuing under the value column (not under the label),
+/// so a long trace id or summary stays readable in a narrow pane.
+fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    let total: usize = line.spans.iter().map(|s| s.content.chars().count()).sum();
+    if total <= width {
+        return vec![line];
+    }
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let mut cur: Vec<Span<'static>> = Vec::new();
+    let mut used = 0usize;
+    let indent = " ".repeat(LABEL);
+    for span in line.spans {
+        let style = span.style;
+        // Words with their trailing space, so joins need no extra logic.
+        for word in span.content.split_inclusive(' ') {
+            let mut word = word.to_owned();
+            loop {
+                let len = word.chars().count();
+                if used + len <= width {
+                    used += len;
+                    cur.push(Span::styled(word, style));
+                    break;
+                }
+                if used > LABEL {
+                    out.push(Line::from(std::mem::take(&mut cur)));
+                    cur.push(Span::raw(indent.clone()));
+                    used = LABEL;
+                    continue;
+                }
+                // A word longer than the whole column: cut it.
+                let room = width - used;
+                let head: String = word.chars().take(room).collect();
+                word = word.chars().skip(room).collect();
+                cur.push(Span::styled(head, style));
+                out.push(Line::from(std::mem::take(&mut cur)));
+                cur.push(Span::raw(indent.clone()));
+                used = LABEL;
+            }
+        }
+    }
+    if cur.iter().any(|s| !s.content.trim().is_empty()) {
+        out.push(Line::from(cur));
+    }
+    out
+}
+
+fn lines(r: &ConnectionView, report: Option<&TokenReport>, now: Timestamp) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let style = theme::state(r.state);
+    let mut state_line = vec![Span::styled(
+        format!("{} {}", theme::symbol(r.state), r.state),
+        style,
+    )];
+    if let Some(n) = &r.note {
+        state_line.push(Span::raw(format!(" — {n}")));
+    } else if let Some(d) = &r.last_error {
+        state_line.push(Span::raw(format!(" — {}", d.cause)));
+    }
+    out.push(field("state", state_line));
+    let mut provider = r.provider.as_str().to_owned();
+    if let Some(t) = &r.realm {
+        provider.push_str(&format!(" · {t}"));
+    }
+    out.push(field("provider", vec![Span::raw(provider)]));
+    if let Some(a) = &r.account {
+        out.push(field("account", vec![Span::raw(a.clone())]));
+    }
+    // Guests: the token's findings name the home tenant.
+    if let Some(rep) = report {
+        for f in rep.findings.iter().filter(|f| f.kind.as_str() == "guest") {
+            out.push(more(vec![Span::styled(f.message.clone(), theme::dim())]));
+        }
+    }
+    out.push(field("asked", vec![Span::raw(r.scopes_asked.join(" "))]));
+    if !r.granted_scopes.is_empty() {
+        out.push(field(
+            "granted",
+            vec![Span::raw(r.granted_scopes.join(" "))],
+        ));
+        let bare = |s: &str| s.rsplit('/').next().unwrap_or(s).to_owned();
+        let granted: Vec<String> = r.granted_scopes.iter().map(|s| bare(s)).collect();
+        let missing: Vec<String> = r
+            .scopes_asked
+            .iter()
+            .filter(|s| {
+                !matches!(
+                    s.as_str(),
+                    "offline_access" | "openid" | "profile" | "email"
+                )
+            })
+            .filter(|s| !granted.contains(&bare(s)))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            out.push(field(
+                "missing",
+                vec![Span::styled(
+                    missing.join(" "),
+                    theme::state(crate::connection::ConnState::NeedsReauth),
+                )],
+            ));
+        }
+    }
+    out.push(Line::default());
+    match (r.access_expires_at, r.obtained_at) {
+        (Some(exp), obtained) => {
+            let left = if exp > now {
+                let total = obtained
+                    .map(|o| (exp.as_second() - o.as_second()).max(1))
+                    .unwrap_or(3600) as f64;
+                (exp.as_second() - now.as_second()) as f64 / total
+            } else {
+                0.0
+            };
+            out.push(field(
+                "access",
+                vec![
+                    Span::styled(
+                        gauge(left, 16),
+                        if exp > now {
+                            style
+                        } else {
+                            theme::state(crate::connection::ConnState::NeedsReauth)
+                        },
+                    ),
+                    Span::raw(format!(" {}", format::countdown(exp, now))),
+                ],
+            ));
+            out.push(more(vec![Span::raw(format!("expires  {}", abs(exp)))]));
+            if let Some(o) = obtained {
+                out.push(more(vec![Span::raw(format!("obtained {}", abs(o)))]));
+            }
+        }
+        (None, _) => out.push(field(
+            "access",
+            vec![Span::styled("no token", theme::dim())],
+        )),
+    }
+    out.push(field(
+        "refresh",
+        vec![if r.has_refresh_token {
+            Span::raw("present (its lifetime is the provider's; renewed on use)")
+        } else if r.token_preview.is_some() {
+            Span::styled(
+                "none — the connection ends when the access token expires",
+                theme::state(crate::connection::ConnState::Disconnected),
+            )
+        } else {
+            Span::styled("none", theme::dim())
+        }],
+    ));
+    if let Some(at) = r.next_attempt_at.filter(|at| *at > now) {
+        out.push(field(
+            "next",
+            vec![Span::raw(format!(
+                "{} ({})",
+                abs(at),
+                format::relative(at, now)
+            ))],
+        ));
+    }
+    if let Some(d) = &r.last_error {
+        out.push(Line::default());
+        let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
+        let when = r
+            .last_error_at
+            .map(|t| format!(" at {} ({})", abs(t), format::relative(t, now)))
+            .unwrap_or_default();
+        out.push(field(
+            "last error",
+            vec![
+                Span::styled(code, theme::code()),
+                Span::raw(format!(" {}{when}", d.cause)),
+            ],
+        ));
+        out.push(more(vec![Span::raw(d.summary.clone())]));
+        out.push(more(vec![Span::styled(
+            format!("→ {}", d.action_for(&r.name)),
+            theme::flash(),
+        )]));
+        if let Some(t) = &d.trace_id {
+            out.push(more(vec![Span::styled(
+                format!("trace id       {t}"),
+                theme::dim(),
+            )]));
+        }
+        if let Some(c) = &d.correlation_id {
+            out.push(more(vec![Span::styled(
+                format!("correlation id {c}"),
+                theme::dim(),
+            )]));
+        }
+    }
+    if !r.history.is_empty() {
+        out.push(Line::default());
+        for (i, h) in r.history.iter().rev().take(6).enumerate() {
+            let line = vec![Span::raw(format!(
+                "{} {}",
+                h.at.strftime("%m-%d %H:%M:%S"),
+                h.what
+            ))];
+            out.push(if i == 0 {
+                field("history", line)
+            } else {
+                more(line)
+            });
+        }
+    }
+    if let Some(rep) = report {
+        out.push(Line::default());
+        claims(&mut out, rep);
+    }
+    out
+}
+
+fn claims(out: &mut Vec<Line<'static>>, rep: &TokenReport) {
+    if let Some(a) = &rep.audience {
+        out.push(field("audience", vec![Span::raw(a.clone())]));
+    }
+    if let Some(t) = &rep.tenant {
+        out.push(field("tenant", vec![Span::raw(t.clone())]));
+    }
+    if !rep.scopes.is_empty() {
+        out.push(field("scp", vec![Span::raw(rep.scopes.join(" "))]));
+    }
+    if let Some(c) = rep.claims.as_ref().and_then(|c| c.as_object()) {
+        for k in [
+            "upn",
+            "preferred_username",
+            "email",
+            "idp",
+            "appid",
+            "azp",
+            "ver",
+        ] {
+            if let Some(v) = c.get(k).and_then(|v| v.as_str()) {
+                out.push(field(k, vec![Span::raw(v.to_owned())]));
+            }
+        }
+    }
+    for f in &rep.findings {
+        let style = match f.severity {
+            Severity::Error => theme::state(crate::connection::ConnState::NeedsReauth),
+            Severity::Warning => theme::state(crate::connection::ConnState::Disconnected),
+            Severity::Info => Style::default(),
+        };
+        out.push(field(
+            "finding",
+            vec![
+                Span::styled(format!("{} ", f.kind.as_str()), style),
+                Span::raw(f.message.clone()),
+            ],
+        ));
+    }
+}
