@@ -33,11 +33,12 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
             if matches!(&state.popup, Some(Popup::SignIn { name: n, .. }) if *n == name) {
                 state.popup = None;
             }
-            state.flash = Some(if ok {
-                format!("{name}: signed in")
-            } else {
-                format!("{name}: sign-in did not complete")
-            });
+            let cancelled = state.flash.as_deref() == Some(&format!("{name}: sign-in cancelled"));
+            if ok {
+                state.flash = Some(format!("{name}: signed in"));
+            } else if !cancelled {
+                state.flash = Some(format!("{name}: sign-in did not complete"));
+            }
         }
         Event::Decoded { name, report } => {
             if state.detail && state.selected_row().is_some_and(|r| r.name == name) {

@@ -32,6 +32,8 @@ pub(super) struct Conn {
     pub generation: u64,
     pub busy: bool,
     pub sign_in: Option<tokio::task::AbortHandle>,
+    /// The state when the current sign-in started, restored if it is cancelled.
+    pub before_sign_in: Option<ConnState>,
 }
 
 impl Conn {
@@ -62,6 +64,7 @@ impl Conn {
             generation: 0,
             busy: false,
             sign_in: None,
+            before_sign_in: None,
         }
     }
 

@@ -213,10 +213,12 @@ impl Worker {
                         c.generation += 1;
                         c.busy = false;
                         c.remember(now, "sign-in cancelled");
-                        c.state = if c.tokens.is_some() {
-                            ConnState::NeedsReauth
-                        } else {
-                            ConnState::SignedOut
+                        // Back to where it was before the sign-in started: a connection
+                        // that was fine stays fine, one that needed a sign-in still does.
+                        c.state = match (c.tokens.is_some(), c.before_sign_in.take()) {
+                            (false, _) => ConnState::SignedOut,
+                            (true, Some(ConnState::NeedsReauth)) => ConnState::NeedsReauth,
+                            (true, _) => ConnState::Connected,
                         };
                         let _ = self.events.send(Event::SignInEnded { name, ok: false });
                         self.settle(i, now);
@@ -322,6 +324,9 @@ impl Worker {
         c.sign_in = Some(handle);
         c.busy = true;
         c.due = None;
+        if c.state != ConnState::Authorizing {
+            c.before_sign_in = Some(c.state);
+        }
         c.state = ConnState::Authorizing;
         let how = if browser { "browser" } else { "device code" };
         c.remember(now, format!("sign-in started ({how})"));
