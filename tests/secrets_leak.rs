@@ -163,4 +163,114 @@ async fn no_secret_outside_the_token_files() {
             );
         }
     }
+
+    // The detail pane, with the decoded claims of the signed-in mailbox.
+    let mut ui = ui;
+    ui.popup = None;
+    ui.select("mail");
+    ui.detail = true;
+    for ev in &seen {
+        if let Event::Decoded { name, report } = ev {
+            ui.detail_report = Some((name.clone(), report.clone()));
+        }
+    }
+    let mut term = Terminal::new(TestBackend::new(160, 50)).unwrap();
+    term.draw(|f| connwatch::ui::draw(f, &ui)).unwrap();
+    let detail = term.backend().to_string();
+    assert!(
+        detail.contains("audience"),
+        "the detail pane shows claims: {detail}"
+    );
+
+    // What scripts and monitoring read.
+    let mut outputs = vec![detail];
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["status", "--prometheus"],
+        &["check"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_connwatch"))
+            .arg("--config")
+            .arg(&cfg.path)
+            .args(args)
+            .output()
+            .unwrap();
+        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        outputs.push(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    for text in &outputs {
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret reached status/check output"
+            );
+        }
+    }
+
+    // File modes: the store's directories 0700, every file in them 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        for d in [&s.paths().tokens_dir, &s.paths().status_dir] {
+            assert_eq!(mode(d), 0o700, "{}", d.display());
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                assert_eq!(mode(&p), 0o600, "{}", p.display());
+            }
+        }
+    }
+}
+
+/// A token endpoint that answers with a redirect is a misconfiguration or an attack: the
+/// refresh token must never be sent on to wherever it points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_requests_never_follow_redirects() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let elsewhere = axum::Router::new().fallback(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { "{}" }
+    });
+    let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}/steal", l2.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l2, elsewhere).await.unwrap() });
+    let redirector = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, target)],
+            )
+        }
+    });
+    let l1 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token_url = format!("http://{}/token", l1.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l1, redirector).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let text =
+        std::fs::read_to_string(&cfg.path).unwrap() + &format!("token_url = {token_url:?}\n");
+    std::fs::write(&cfg.path, text).unwrap();
+    let before = seed_mail(&idp, &cfg, 30);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_connwatch"))
+        .arg("--config")
+        .arg(&cfg.path)
+        .args(["refresh", "mail"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("307"), "the redirect is reported: {stderr}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "nothing was sent to the redirect target"
+    );
+    assert_eq!(store(&cfg).load("mail").unwrap().unwrap(), before);
 }
