@@ -165,7 +165,6 @@ async fn no_secret_outside_the_token_files() {
     }
 
     // The detail pane, with the decoded claims of the signed-in mailbox.
-    let mut ui = ui;
     ui.popup = None;
     ui.select("mail");
     ui.detail = true;
