@@ -26,12 +26,38 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CommandError> {
                 if let Some(d) = &e.device_authorization_endpoint {
                     println!("  device endpoint: {d}");
                 }
+                if let Some(a) = &e.authorization_endpoint {
+                    println!("  browser sign-in: {a}");
+                }
+                match &e.revocation_endpoint {
+                    Some(r) => println!("  revocation:      {r}"),
+                    None => println!("  revocation:      none (purge --revoke cannot revoke here)"),
+                }
             }
             EndpointSource::Discovery { issuer } => {
                 println!("  discovery:       {issuer}/.well-known/openid-configuration");
             }
         }
         println!("  scopes:          {}", c.scopes.join(" "));
+        println!(
+            "  sign-in flow:    {}",
+            match c.flow {
+                crate::config::Flow::Device => "device code",
+                crate::config::Flow::Browser => "browser (PKCE, loopback redirect)",
+            }
+        );
+        match &c.client_secret {
+            Some(crate::config::SecretSource::Command(argv)) => {
+                println!(
+                    "  client secret:   from the command {:?}",
+                    argv.first().map(String::as_str).unwrap_or_default()
+                )
+            }
+            Some(crate::config::SecretSource::Env(v)) => {
+                println!("  client secret:   from ${v}")
+            }
+            None => println!("  client secret:   none (public client)"),
+        }
         println!("  refresh before:  {:?}", c.refresh_before);
         if !c.asks_offline_access() {
             println!("  warning:         no offline_access scope: no refresh token will be issued");

@@ -96,10 +96,12 @@ impl SecretSource {
 }
 
 impl Connection {
-    /// Whether the sign-in asks for a refresh token: the `offline_access` scope, or for
-    /// Google (which has no such scope) `access_type=offline`, which connwatch always sends.
+    /// Whether the sign-in asks for a refresh token: the `offline_access` scope; Google has no
+    /// such scope (connwatch always sends `access_type=offline`) and Zoom OAuth apps always get
+    /// one.
     pub fn asks_offline_access(&self) -> bool {
-        self.provider == ProviderKind::Google || self.scopes.iter().any(|s| s == "offline_access")
+        matches!(self.provider, ProviderKind::Google | ProviderKind::Zoom)
+            || self.scopes.iter().any(|s| s == "offline_access")
     }
 
     /// The tenant (entra) or issuer (oidc), for display.
