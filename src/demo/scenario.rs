@@ -123,6 +123,13 @@ pub fn config_text(base_url: &str, data_dir: Option<&Path>, extra: usize) -> Str
             r.audience,
             r.refresh_before,
         ));
+        // Graph rows ask the IdP's Graph stand-in whether it takes each new token.
+        if r.audience == "https://graph.microsoft.com" {
+            out.push_str(&format!(
+                "probe = {}\n",
+                toml_str(&format!("{base_url}/v1.0/me"))
+            ));
+        }
     }
     for i in 0..extra {
         let (name, account, _) = extra_row(i);

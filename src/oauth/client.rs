@@ -102,6 +102,16 @@ impl HttpClient {
         Self::finish(req.form(&fields).send().await).await
     }
 
+    /// GET a resource with an access token (the probe). Redirects are not followed here either.
+    pub async fn get_bearer(&self, url: &str, token: &str) -> Result<Vec<u8>, OAuthFailure> {
+        let req = self
+            .inner
+            .get(url)
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, "application/json");
+        Self::finish(req.send().await).await
+    }
+
     pub async fn get(&self, url: &str) -> Result<Vec<u8>, OAuthFailure> {
         let req = self
             .inner

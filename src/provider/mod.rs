@@ -98,6 +98,42 @@ pub fn browser_extra(kind: ProviderKind) -> Vec<(String, String)> {
     }
 }
 
+/// The resource to ask whether it accepts a new access token: the connection's `probe`, or a
+/// preset's default — Graph's `/v1.0/me` for Entra tokens meant for Graph, Zoom's
+/// `/v2/users/me`. Defaults only apply to the provider's real endpoints: a connection pointed
+/// elsewhere (`authority_host`, `token_url`: tests, the demo, proxies) is never probed on a
+/// host it did not name.
+pub fn probe_url(conn: &Connection) -> Option<String> {
+    if let Some(p) = &conn.probe {
+        return Some(p.clone());
+    }
+    if conn.authority_host.is_some() || conn.token_url.is_some() {
+        return None;
+    }
+    let resource_scopes: Vec<&String> = conn
+        .scopes
+        .iter()
+        .filter(|s| {
+            !matches!(
+                s.as_str(),
+                "offline_access" | "openid" | "profile" | "email"
+            )
+        })
+        .collect();
+    match conn.provider {
+        ProviderKind::Entra
+            if !resource_scopes.is_empty()
+                && resource_scopes
+                    .iter()
+                    .all(|s| s.starts_with("https://graph.microsoft.com/") || !s.contains('/')) =>
+        {
+            Some("https://graph.microsoft.com/v1.0/me".into())
+        }
+        ProviderKind::Zoom => Some("https://api.zoom.us/v2/users/me".into()),
+        _ => None,
+    }
+}
+
 pub fn endpoint_source(conn: &Connection) -> EndpointSource {
     let mut fixed = match conn.provider {
         ProviderKind::Entra => entra_endpoints(

@@ -33,10 +33,11 @@ pub(super) struct JobContext {
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(super) enum JobOutcome {
-    /// New tokens are saved and ready.
+    /// New tokens are saved and ready; `probe` is the resource's refusal of them, if any.
     Tokens {
         set: TokenSet,
         what: &'static str,
+        probe: Option<Diagnosis>,
     },
     Failed(Diagnosis),
     /// The token file was removed (`Ok(false)`: there was none).
@@ -91,6 +92,17 @@ impl JobContext {
         }
     }
 
+    /// Ask the resource whether it takes the new access token ("valid" by its expiry is not
+    /// "accepted": a revoked session, a CAE policy, a missing scope). `None`: accepted, or no
+    /// probe for this connection.
+    async fn probe(&self, set: &TokenSet) -> Option<Diagnosis> {
+        let url = provider::probe_url(&self.cfg)?;
+        match self.http.get_bearer(&url, set.access_token.expose()).await {
+            Ok(_) => None,
+            Err(f) => Some(f.diagnose(self.hint())),
+        }
+    }
+
     async fn lock(&self) -> Result<crate::store::ConnectionLock, Diagnosis> {
         let store = self.store.clone();
         let name = self.cfg.name.clone();
@@ -135,7 +147,10 @@ impl JobContext {
     /// file on disk has another one that is still fresh, another process already refreshed.
     pub async fn refresh(self, known_access: Option<String>) -> JobOutcome {
         match self.refresh_inner(known_access).await {
-            Ok((set, what)) => JobOutcome::Tokens { set, what },
+            Ok((set, what)) => {
+                let probe = self.probe(&set).await;
+                JobOutcome::Tokens { set, what, probe }
+            }
             Err(d) => JobOutcome::Failed(d),
         }
     }
@@ -249,9 +264,11 @@ impl JobContext {
         // A new sign-in replaces the grant; an old refresh token is not kept as a fallback.
         let set = self.token_set(resp, None);
         self.save(&set)?;
+        let probe = self.probe(&set).await;
         Ok(JobOutcome::Tokens {
             set,
             what: "signed in (device code)",
+            probe,
         })
     }
 }
@@ -315,9 +332,11 @@ impl JobContext {
         let _lock = self.lock().await?;
         let set = self.token_set(resp, None);
         self.save(&set)?;
+        let probe = self.probe(&set).await;
         Ok(JobOutcome::Tokens {
             set,
             what: "signed in (browser)",
+            probe,
         })
     }
 }

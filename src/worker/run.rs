@@ -265,7 +265,11 @@ impl Worker {
             pacer: self.opts.pacer.clone(),
             cfg: c.cfg.clone(),
             endpoints: c.endpoints.clone(),
-            claims: c.last_error.as_ref().and_then(|d| d.claims.clone()),
+            claims: c
+                .last_error
+                .as_ref()
+                .and_then(|d| d.claims.as_deref())
+                .map(claims_param),
         }
     }
 
@@ -398,7 +402,7 @@ impl Worker {
         c.busy = false;
         let was_sign_in = c.sign_in.take().is_some();
         match done.outcome {
-            JobOutcome::Tokens { set, what } => {
+            JobOutcome::Tokens { set, what, probe } => {
                 tracing::info!(connection = %c.cfg.name, "{what}");
                 c.remember(now, what);
                 c.tokens = Some(set);
@@ -407,6 +411,9 @@ impl Worker {
                 c.last_success = Some(now);
                 c.attempt = 0;
                 self.settle(i, now);
+                if let Some(d) = probe {
+                    self.probe_refused(i, now, d);
+                }
             }
             JobOutcome::Purged(Ok(_)) => {
                 tracing::info!(connection = %c.cfg.name, "purged");
@@ -436,6 +443,26 @@ impl Worker {
             });
         }
         self.emit(i);
+    }
+
+    /// The resource refused a token the IdP just issued. A claims challenge or a missing
+    /// permission needs a sign-in (its claims are kept for it); a transient answer leaves the
+    /// connection up with the error shown; anything else is the probe's own configuration.
+    fn probe_refused(&mut self, i: usize, now: Timestamp, d: Diagnosis) {
+        let c = &mut self.conns[i];
+        let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
+        tracing::warn!(connection = %c.cfg.name, cause = %d.cause, code = %code, "the resource refused the new token");
+        let state = if d.needs_reauth || d.cause == Cause::ClaimsChallenge {
+            ConnState::NeedsReauth
+        } else if d.retryable {
+            ConnState::Connected
+        } else {
+            ConnState::Misconfigured
+        };
+        c.fail(now, d, state);
+        if state != ConnState::Connected {
+            c.due = None;
+        }
     }
 
     fn failed(&mut self, i: usize, now: Timestamp, d: Diagnosis, was_sign_in: bool) {
@@ -505,6 +532,25 @@ pub fn expectations(cfg: &crate::config::Connection) -> Expectations {
             .collect();
     }
     e
+}
+
+/// The `claims` request parameter for a challenge: a `WWW-Authenticate` challenge carries the
+/// claims base64-encoded, a token error body as plain JSON; the IdP wants the JSON.
+fn claims_param(claims: &str) -> String {
+    use base64::Engine;
+    let t = claims.trim();
+    if t.starts_with('{') {
+        return t.to_owned();
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(t)
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.trim_end_matches('='))
+        })
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| s.trim_start().starts_with('{'));
+    decoded.unwrap_or_else(|| t.to_owned())
 }
 
 fn due_at(now: Timestamp, at: Timestamp) -> (Instant, Timestamp) {

@@ -73,6 +73,9 @@ pub(super) async fn authorize(
     }
     let mut m = s.model();
     m.authorize_requests.push(q.clone());
+    if q.contains_key("claims") && q.get("claims") == m.claims_challenge.as_ref() {
+        m.claims_challenge = None;
+    }
     if m.authorize_script.pop_front() == Some(AuthorizeReply::Decline) {
         return back(&[
             ("error", "access_denied"),

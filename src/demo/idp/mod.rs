@@ -8,6 +8,7 @@ mod errors;
 mod faults;
 mod jwt;
 mod model;
+mod resource;
 mod routes;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -190,6 +191,12 @@ impl DemoIdp {
     /// The query of every authorization request so far.
     pub fn authorize_requests(&self) -> Vec<std::collections::HashMap<String, String>> {
         self.shared.model().authorize_requests.clone()
+    }
+
+    /// From now on the Graph stand-in answers every token with a CAE claims challenge for
+    /// `claims` (JSON), until a sign-in sends exactly these claims.
+    pub fn challenge_claims(&self, claims: &str) {
+        self.shared.model().claims_challenge = Some(claims.to_owned());
     }
 
     /// Faults still queued (not yet served).

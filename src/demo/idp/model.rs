@@ -13,7 +13,7 @@ use super::{DevicePollReply, IdpOptions};
 pub const CONTOSO_TID: &str = "7c9f4b2a-1d3e-4f5a-8b6c-0d1e2f3a4b5c";
 pub const FABRIKAM_TID: &str = "3e8d1c7b-5a4f-4e2d-9c1b-8a7f6e5d4c3b";
 const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
-const GRAPH: &str = "https://graph.microsoft.com";
+pub(super) const GRAPH: &str = "https://graph.microsoft.com";
 /// Scopes that ask for tokens, not for a resource.
 const OIDC_SCOPES: [&str; 4] = ["offline_access", "openid", "profile", "email"];
 
@@ -115,6 +115,11 @@ pub(super) struct Model {
     pub authorize_script: VecDeque<super::AuthorizeReply>,
     /// Every authorization request's query, for tests (claims, login_hint, prompt).
     pub authorize_requests: Vec<HashMap<String, String>>,
+    /// Issued access tokens → (resource, grant), for the Graph stand-in.
+    pub access_tokens: HashMap<String, (String, usize)>,
+    /// The Graph stand-in answers a CAE claims challenge (the user's session was revoked
+    /// or a location policy changed) until a sign-in sends these claims.
+    pub claims_challenge: Option<String>,
 }
 
 pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -196,6 +201,8 @@ impl Model {
             auth_codes: HashMap::new(),
             authorize_script: VecDeque::new(),
             authorize_requests: Vec::new(),
+            access_tokens: HashMap::new(),
+            claims_challenge: None,
         })
     }
 
@@ -259,6 +266,8 @@ impl Model {
         }
         let nonce = graph.then(|| URL_SAFE_NO_PAD.encode(random_bytes::<24>()));
         let access = self.key.sign(&claims, nonce);
+        self.access_tokens
+            .insert(access.clone(), (resource.clone(), g));
         let mut body = json!({
             "token_type": "Bearer",
             "scope": grant.scopes.join(" "),

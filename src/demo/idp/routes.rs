@@ -23,6 +23,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             "/{tenant}/oauth2/v2.0/authorize",
             get(super::authorize::authorize),
         )
+        .route("/v1.0/me", get(super::resource::me))
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(discovery),
@@ -56,9 +57,13 @@ async fn devicecode(
         })
         .into_response(&s.base_url);
     };
-    let result = s
-        .model()
-        .start_device(tid, client_id, parse_scopes(scope), &s.base_url);
+    let mut m = s.model();
+    // A sign-in that answers the claims challenge clears it (tokens issued after it satisfy it).
+    if p.contains_key("claims") && p.get("claims") == m.claims_challenge.as_ref() {
+        m.claims_challenge = None;
+    }
+    let result = m.start_device(tid, client_id, parse_scopes(scope), &s.base_url);
+    drop(m);
     respond(&s, result)
 }
 
