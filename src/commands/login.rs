@@ -119,12 +119,7 @@ fn browser_prompt(code: &DeviceCodeView, account: Option<&str>) -> String {
 /// A failed sign-in is fixed by trying again (or by what the provider asks), never by
 /// "run: connwatch login" — that is what was just run.
 fn sign_in_failure(name: &str, d: &crate::diagnose::Diagnosis) -> String {
-    let code = d
-        .code
-        .as_deref()
-        .filter(|c| *c != d.cause.to_string())
-        .map(|c| format!(" ({c})"))
-        .unwrap_or_default();
+    let code = oneshot::code_suffix(d);
     format!(
         "{name}: sign-in failed: {}{code}: {} {}",
         d.cause, d.summary, d.action

@@ -115,12 +115,7 @@ impl Pending {
 
 /// One line about a failure: cause, provider code, summary, and the fix.
 pub fn failure_line(name: &str, d: &Diagnosis) -> String {
-    let code = d
-        .code
-        .as_deref()
-        .filter(|c| *c != d.cause.to_string())
-        .map(|c| format!(" ({c})"))
-        .unwrap_or_default();
+    let code = code_suffix(d);
     let fix = if d.needs_reauth {
         format!("run: connwatch login {name}")
     } else {
@@ -145,4 +140,24 @@ pub fn expiry_phrase(view: &ConnectionView, now: jiff::Timestamp) -> String {
         }
         None => "access token expiry unknown".into(),
     }
+}
+
+/// Stop the worker and turn the failure count into the exit code.
+pub async fn finish(handle: WorkerHandle, failed: usize) -> std::process::ExitCode {
+    let _ = handle.requests.send(crate::worker::Request::Shutdown);
+    let _ = handle.task.await;
+    if failed == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(super::exit::FAILURE)
+    }
+}
+
+/// " (AADSTS53003)" — the provider's code when it says more than the cause does.
+pub fn code_suffix(d: &Diagnosis) -> String {
+    d.code
+        .as_deref()
+        .filter(|c| *c != d.cause.as_str())
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default()
 }

@@ -5,7 +5,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use super::exit::{CommandError, FAILURE};
+use super::exit::CommandError;
 use super::oneshot::{self, Pending};
 use super::runtime;
 use crate::cli::{Cli, PurgeArgs};
@@ -83,13 +83,7 @@ pub fn run(cli: &Cli, args: &PurgeArgs) -> Result<ExitCode, CommandError> {
                 _ => println!("{}: nothing to purge (not signed in)", v.name),
             }
         }
-        let _ = handle.requests.send(Request::Shutdown);
-        let _ = handle.task.await;
-        Ok(if failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(FAILURE)
-        })
+        Ok(oneshot::finish(handle, failed).await)
     })
 }
 

@@ -3,7 +3,7 @@
 //! stdout, failures on stderr; exit 1 if any failed.
 use std::process::ExitCode;
 
-use super::exit::{CommandError, FAILURE, INTERRUPTED};
+use super::exit::{CommandError, INTERRUPTED};
 use super::oneshot::{self, Pending};
 use super::runtime;
 use crate::cli::Cli;
@@ -78,12 +78,6 @@ pub fn run(cli: &Cli, names: &[String], all: bool) -> Result<ExitCode, CommandEr
                 }
             }
         }
-        let _ = handle.requests.send(Request::Shutdown);
-        let _ = handle.task.await;
-        Ok(if failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(FAILURE)
-        })
+        Ok(oneshot::finish(handle, failed).await)
     })
 }

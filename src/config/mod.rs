@@ -95,6 +95,12 @@ impl SecretSource {
     }
 }
 
+/// OAuth/OIDC protocol scopes: they ask for a refresh token or identity claims, not for access
+/// to a resource, so they are never "missing" from an access token.
+pub fn is_protocol_scope(scope: &str) -> bool {
+    matches!(scope, "offline_access" | "openid" | "profile" | "email")
+}
+
 impl Connection {
     /// Whether the sign-in asks for a refresh token: the `offline_access` scope; Google has no
     /// such scope (connwatch always sends `access_type=offline`) and Zoom OAuth apps always get

@@ -143,12 +143,7 @@ fn lines(r: &ConnectionView, report: Option<&TokenReport>, now: Timestamp) -> Ve
         let missing: Vec<String> = r
             .scopes_asked
             .iter()
-            .filter(|s| {
-                !matches!(
-                    s.as_str(),
-                    "offline_access" | "openid" | "profile" | "email"
-                )
-            })
+            .filter(|s| !crate::config::is_protocol_scope(s))
             .filter(|s| !granted.contains(&bare(s)))
             .cloned()
             .collect();

@@ -260,16 +260,25 @@ impl JobContext {
             self.hint(),
         )
         .await?;
-        let _lock = self.lock().await?;
-        // A new sign-in replaces the grant; an old refresh token is not kept as a fallback.
-        let set = self.token_set(resp, None);
-        self.save(&set)?;
+        self.signed_in(resp, "signed in (device code)").await
+    }
+
+    /// Save a sign-in's tokens under the lock, then (lock released: the probe may take a
+    /// while) ask the resource about them. A new sign-in replaces the grant; an old refresh
+    /// token is not kept as a fallback.
+    async fn signed_in(
+        &self,
+        resp: TokenResponse,
+        what: &'static str,
+    ) -> Result<JobOutcome, Diagnosis> {
+        let set = {
+            let _lock = self.lock().await?;
+            let set = self.token_set(resp, None);
+            self.save(&set)?;
+            set
+        };
         let probe = self.probe(&set).await;
-        Ok(JobOutcome::Tokens {
-            set,
-            what: "signed in (device code)",
-            probe,
-        })
+        Ok(JobOutcome::Tokens { set, what, probe })
     }
 }
 
@@ -329,15 +338,7 @@ impl JobContext {
             )
             .await
             .map_err(|f| f.diagnose(self.hint()))?;
-        let _lock = self.lock().await?;
-        let set = self.token_set(resp, None);
-        self.save(&set)?;
-        let probe = self.probe(&set).await;
-        Ok(JobOutcome::Tokens {
-            set,
-            what: "signed in (browser)",
-            probe,
-        })
+        self.signed_in(resp, "signed in (browser)").await
     }
 }
 
