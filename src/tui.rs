@@ -44,15 +44,20 @@ pub async fn run(
         previous(info);
     }));
     execute!(std::io::stdout(), EnableMouseCapture)?;
-    let result = event_loop(&mut terminal, worker, clock, opts).await;
+    let mut worker = worker;
+    let result = event_loop(&mut terminal, &mut worker, clock, opts).await;
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
+    // The terminal is back; now let a refresh in flight save its rotated refresh token
+    // (the worker bounds this by its HTTP timeout) before the runtime goes away.
+    let _ = worker.requests.send(Request::Shutdown);
+    let _ = tokio::time::timeout(Duration::from_secs(35), &mut worker.task).await;
     result
 }
 
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
-    mut worker: WorkerHandle,
+    worker: &mut WorkerHandle,
     clock: Arc<dyn Clock>,
     opts: Options,
 ) -> std::io::Result<()> {
@@ -89,16 +94,15 @@ async fn event_loop(
             () = sleep_until(tick), if tick.is_some() => Action::Tick(clock.now()),
             () = signals.recv() => break,
         };
-        dirty |= apply(&mut state, action, &worker, &opts);
+        dirty |= apply(&mut state, action, worker, &opts);
         // Drain whatever else is ready so a burst of events costs one frame.
         while let Ok(ev) = worker.events.try_recv() {
-            dirty |= apply(&mut state, Action::Worker(ev), &worker, &opts);
+            dirty |= apply(&mut state, Action::Worker(ev), worker, &opts);
         }
         if state.quit {
             break;
         }
     }
-    let _ = worker.requests.send(Request::Shutdown);
     Ok(())
 }
 

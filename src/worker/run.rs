@@ -104,7 +104,32 @@ impl Worker {
                 () = sleep_until(next_due), if next_due.is_some() => self.run_due(&mut jobs),
             }
         }
-        jobs.abort_all();
+        self.drain(&mut jobs).await;
+    }
+
+    /// Stop without losing a grant. A refresh in flight may already have spent a rotating
+    /// refresh token at the provider: aborting it before it saves the new one would sign the
+    /// connection out (Zoom, oidc-provider). So sign-ins waiting on a person are cancelled,
+    /// and every other job gets to finish and save — bounded by the HTTP timeout.
+    async fn drain(&mut self, jobs: &mut JoinSet<Finished>) {
+        for c in &mut self.conns {
+            if let Some(h) = c.sign_in.take() {
+                h.abort();
+            }
+        }
+        let deadline = Instant::now() + self.opts.http_timeout + Duration::from_secs(1);
+        while !jobs.is_empty() {
+            match tokio::time::timeout_at(deadline, jobs.join_next()).await {
+                Ok(Some(Ok(done))) => self.finish(done),
+                Ok(Some(Err(_))) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!("shutting down with {} job(s) still running", jobs.len());
+                    jobs.abort_all();
+                    break;
+                }
+            }
+        }
     }
 
     /// Start-up: read the store and decide what each connection needs.
