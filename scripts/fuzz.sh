@@ -16,7 +16,7 @@ for f in tests/fixtures/tokens/*; do cp -n "$f" fuzz/corpus/jwt_decode/; done
 for f in tests/valid_configs/* tests/invalid_configs/* assets/*.toml; do cp -n "$f" fuzz/corpus/config/; done
 run() {
   cargo +nightly fuzz run "$1" "fuzz/corpus/$1" -- -max_total_time="$secs" -rss_limit_mb=2048 \
-    > "fuzz/$1.log" 2>&1 && echo "$1: no crash in ${secs}s ($(grep -o 'stat::number_of_executed_units: [0-9]*' "fuzz/$1.log" | tail -1 | awk '{print $2}') runs)" \
+    > "fuzz/$1.log" 2>&1 && echo "$1: no crash — $(grep '^Done' "fuzz/$1.log" | tail -1)" \
     || { echo "$1: FAILED — see fuzz/$1.log and fuzz/artifacts/$1/"; return 1; }
 }
 status=0
