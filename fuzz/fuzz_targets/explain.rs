@@ -6,7 +6,12 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    for hint in [ProviderHint::Unknown, ProviderHint::Entra, ProviderHint::Zoom, ProviderHint::Google] {
+    for hint in [
+        ProviderHint::Unknown,
+        ProviderHint::Entra,
+        ProviderHint::Zoom,
+        ProviderHint::Google,
+    ] {
         let d = diagnose::diagnose_text(&text, hint);
         assert!(!d.summary.is_empty());
     }
