@@ -51,7 +51,20 @@ pub async fn run(
     // The terminal is back; now let a refresh in flight save its rotated refresh token
     // (the worker bounds this by its HTTP timeout) before the runtime goes away.
     let _ = worker.requests.send(Request::Shutdown);
-    let _ = tokio::time::timeout(Duration::from_secs(35), &mut worker.task).await;
+    if tokio::time::timeout(Duration::from_millis(200), &mut worker.task)
+        .await
+        .is_err()
+    {
+        // Only when a provider is slow: say why the prompt does not come back yet.
+        eprintln!(
+            "connwatch: waiting for a refresh in flight to save its tokens (Ctrl-C quits now)"
+        );
+        tokio::select! {
+            _ = &mut worker.task => {}
+            _ = tokio::signal::ctrl_c() => {}
+            () = tokio::time::sleep(Duration::from_secs(35)) => {}
+        }
+    }
     result
 }
 

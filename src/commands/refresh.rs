@@ -48,7 +48,10 @@ pub fn run(cli: &Cli, names: &[String], all: bool) -> Result<ExitCode, CommandEr
             let event = tokio::select! {
                 e = handle.events.recv() => e,
                 _ = tokio::signal::ctrl_c() => {
-                    eprintln!("connwatch: interrupted; tokens on disk are unchanged or fully updated");
+                    // Refreshes already sent must still save what they get back: a rotating
+                    // provider has spent the old refresh token. The worker waits for them.
+                    eprintln!("connwatch: interrupted; letting refreshes in flight save their tokens");
+                    oneshot::finish(handle, 0).await;
                     return Ok(ExitCode::from(INTERRUPTED));
                 }
             };
