@@ -53,12 +53,7 @@ pub fn decode_expectations(
         return Ok(None);
     };
     let config = load_config(cli)?;
-    let conn = config.connection(name).ok_or_else(|| {
-        CommandError::Usage(format!(
-            "no connection named {name:?} in {}",
-            config.path.display()
-        ))
-    })?;
+    let conn = oneshot::find(&config, name)?;
     Ok(Some(crate::worker::expectations(conn)))
 }
 

@@ -94,25 +94,18 @@ async fn revoke_one(
     store: &crate::store::TokenStore,
     c: &crate::config::Connection,
 ) -> Result<String, String> {
-    use crate::provider::{self, EndpointSource};
+    use crate::provider;
     let set = match store.load(&c.name) {
         Ok(Some(set)) => set,
         Ok(None) => return Ok("not signed in, nothing to revoke".into()),
         Err(e) => return Err(e.to_string()),
     };
-    let endpoints = match provider::endpoint_source(c) {
-        EndpointSource::Fixed(e) => e,
-        EndpointSource::Discovery { issuer } => {
-            let mut e = provider::discover(http, &issuer).await.map_err(|f| {
-                format!(
-                    "cannot read the provider's discovery document: {}",
-                    f.diagnose(provider::hint(c.provider)).summary
-                )
-            })?;
-            provider::apply_overrides(&mut e, c);
-            e
-        }
-    };
+    let endpoints = provider::resolve(http, c).await.map_err(|f| {
+        format!(
+            "cannot read the provider's discovery document: {}",
+            f.diagnose(provider::hint(c.provider)).summary
+        )
+    })?;
     let Some(endpoint) = endpoints.revocation_endpoint else {
         return Ok(match c.provider {
             crate::config::ProviderKind::Entra => "Entra has no token revocation endpoint for users: the tokens are forgotten here but stay valid until they expire; to end them everywhere, revoke the sessions (My Sign-ins, or Revoke-MgUserSignInSession)".into(),
@@ -127,11 +120,7 @@ async fn revoke_one(
         Some(source) => Some(source.read()?),
         None => None,
     };
-    let client = crate::oauth::Client {
-        id: &c.client_id,
-        secret: secret.as_ref(),
-        basic: provider::uses_basic_auth(c.provider),
-    };
+    let client = provider::client(c, secret.as_ref());
     crate::oauth::revoke(http, &endpoint, &client, token, hint)
         .await
         .map_err(|f| {

@@ -7,32 +7,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::exit::CommandError;
-use super::{load_config, runtime};
+use super::{load_config, oneshot, runtime};
 use crate::cli::Cli;
 use crate::clock::{Clock, SystemClock};
 use crate::oauth::HttpClient;
-use crate::store::{StorePaths, TokenStore};
 
 /// Refresh first when the token expires sooner than this.
 const MIN_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
     let config = load_config(cli)?;
-    let conn = config.connection(name).ok_or_else(|| {
-        CommandError::Usage(format!(
-            "no connection named {name:?} in {}",
-            config.path.display()
-        ))
-    })?;
-    let paths = StorePaths::resolve(config.data_dir.as_deref()).ok_or_else(|| {
-        CommandError::Failed("cannot find a data directory; set data_dir in the config".into())
-    })?;
-    let store = TokenStore::new(paths);
-    let fix = format!("run: connwatch login {name}");
+    let conn = oneshot::find(&config, name)?;
+    let store = oneshot::store_for(&config)?;
     let set = store
         .load(name)
         .map_err(|e| CommandError::Failed(format!("{name}: {e}")))?
-        .ok_or_else(|| CommandError::Failed(format!("{name}: not signed in; {fix}")))?;
+        .ok_or_else(|| {
+            CommandError::Failed(format!(
+                "{name}: not signed in; run: connwatch login {name}"
+            ))
+        })?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fresh_until = clock
         .now()
@@ -48,22 +42,7 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
         ));
         match refreshed {
             Ok(set) => set.access_token,
-            Err(d) => {
-                let code = d
-                    .code
-                    .as_deref()
-                    .map(|c| format!(" ({c})"))
-                    .unwrap_or_default();
-                let what = if d.needs_reauth {
-                    fix
-                } else {
-                    d.action.clone()
-                };
-                return Err(CommandError::Failed(format!(
-                    "{name}: {}{code}: {} {what}",
-                    d.cause, d.summary
-                )));
-            }
+            Err(d) => return Err(CommandError::Failed(oneshot::failure_line(name, &d))),
         }
     };
     println!("{}", token.expose());

@@ -110,6 +110,15 @@ impl Connection {
             || self.scopes.iter().any(|s| s == "offline_access")
     }
 
+    /// Why a connection holding tokens has no refresh token, for its row.
+    pub fn no_refresh_token_note(&self) -> &'static str {
+        if self.asks_offline_access() {
+            "no refresh token was issued"
+        } else {
+            "no refresh token: offline_access not requested"
+        }
+    }
+
     /// The tenant (entra) or issuer (oidc), for display.
     pub fn realm(&self) -> Option<&str> {
         self.tenant.as_deref().or(self.issuer.as_deref())

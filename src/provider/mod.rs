@@ -7,6 +7,7 @@ pub use discovery::discover;
 
 use crate::config::{Connection, ProviderKind};
 use crate::diagnose::ProviderHint;
+use crate::oauth::{Client, HttpClient, OAuthFailure};
 
 pub const ENTRA_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
@@ -131,6 +132,29 @@ pub fn probe_url(conn: &Connection) -> Option<String> {
         }
         ProviderKind::Zoom => Some("https://api.zoom.us/v2/users/me".into()),
         _ => None,
+    }
+}
+
+/// The connection's endpoints: the preset's, or its issuer's discovery document (with the
+/// config's explicit URLs applied over it).
+pub async fn resolve(http: &HttpClient, conn: &Connection) -> Result<Endpoints, OAuthFailure> {
+    match endpoint_source(conn) {
+        EndpointSource::Fixed(e) => Ok(e),
+        EndpointSource::Discovery { issuer } => {
+            let mut e = discover(http, &issuer).await?;
+            apply_overrides(&mut e, conn);
+            Ok(e)
+        }
+    }
+}
+
+/// How `conn` identifies itself at the provider: its id, and for a confidential client the
+/// secret, sent the way the provider wants it.
+pub fn client<'a>(conn: &'a Connection, secret: Option<&'a crate::secret::Secret>) -> Client<'a> {
+    Client {
+        id: &conn.client_id,
+        secret,
+        basic: uses_basic_auth(conn.provider),
     }
 }
 

@@ -124,11 +124,7 @@ pub fn derive(
     } else if expired && s.state == ConnState::Connected {
         s.note = Some("access token expired; the next use refreshes it".into());
     } else if !s.has_refresh_token {
-        s.note = Some(if cfg.asks_offline_access() {
-            "no refresh token was issued".into()
-        } else {
-            "no refresh token: offline_access not requested".into()
-        });
+        s.note = Some(cfg.no_refresh_token_note().into());
     }
     s
 }

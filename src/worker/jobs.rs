@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::config::Connection;
 use crate::diagnose::{self, Cause, Diagnosis, ProviderHint};
 use crate::oauth::{self, HttpClient, Pacer, TokenResponse};
-use crate::provider::{self, EndpointSource, Endpoints};
+use crate::provider::{self, Endpoints};
 use crate::store::{TokenSet, TokenStore};
 
 /// Everything a job needs, cloned out of the worker.
@@ -52,16 +52,9 @@ impl JobContext {
     async fn endpoints(&self) -> Result<&Endpoints, Diagnosis> {
         self.endpoints
             .get_or_try_init(|| async {
-                match provider::endpoint_source(&self.cfg) {
-                    EndpointSource::Fixed(e) => Ok(e),
-                    EndpointSource::Discovery { issuer } => {
-                        let mut e = provider::discover(&self.http, &issuer)
-                            .await
-                            .map_err(|f| f.diagnose(self.hint()))?;
-                        provider::apply_overrides(&mut e, &self.cfg);
-                        Ok(e)
-                    }
-                }
+                provider::resolve(&self.http, &self.cfg)
+                    .await
+                    .map_err(|f| f.diagnose(self.hint()))
             })
             .await
     }
@@ -85,11 +78,7 @@ impl JobContext {
     }
 
     fn client<'a>(&'a self, secret: Option<&'a crate::secret::Secret>) -> oauth::Client<'a> {
-        oauth::Client {
-            id: &self.cfg.client_id,
-            secret,
-            basic: provider::uses_basic_auth(self.cfg.provider),
-        }
+        provider::client(&self.cfg, secret)
     }
 
     /// Ask the resource whether it takes the new access token ("valid" by its expiry is not

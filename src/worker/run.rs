@@ -165,13 +165,7 @@ impl Worker {
         let Some(t) = &c.tokens else { return };
         let has_rt = t.refresh_token.is_some();
         let expired = t.expires_at.is_some_and(|e| e <= now);
-        c.note = (!has_rt).then(|| {
-            if c.cfg.asks_offline_access() {
-                "no refresh token was issued".to_owned()
-            } else {
-                "no refresh token: offline_access not requested".to_owned()
-            }
-        });
+        c.note = (!has_rt).then(|| c.cfg.no_refresh_token_note().to_owned());
         if expired && !has_rt {
             let d = diagnose::no_refresh_token(c.cfg.asks_offline_access());
             c.due = None;

@@ -147,12 +147,7 @@ impl Model {
                 "The redirect_uri does not match the one used in the authorization request.",
             ));
         }
-        let digest = verifier.map(|v| {
-            URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
-                &aws_lc_rs::digest::SHA256,
-                v.as_bytes(),
-            ))
-        });
+        let digest = verifier.map(crate::oauth::browser::challenge);
         if digest.as_deref() != Some(c.challenge.as_str()) {
             return Err(EntraError::new(
                 "invalid_grant",
