@@ -3,8 +3,6 @@
 //! (CONNWATCH_NO_BROWSER).
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -14,54 +12,6 @@ use connwatch::demo::idp::{AuthorizeReply, DemoIdp};
 use connwatch::diagnose::{Cause, Diagnosis, ProviderHint};
 use connwatch::oauth::browser::{self, AuthorizeOptions};
 use connwatch::store::StatusRecord;
-
-/// Run `connwatch login NAME --browser`, follow the printed URL like a browser would, and
-/// return (exit code, stdout, stderr).
-async fn login_in_browser(cfg: &connwatch::config::Config, name: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connwatch"))
-        .arg("--config")
-        .arg(&cfg.path)
-        .args(["login", name, "--browser"])
-        .env("CONNWATCH_NO_BROWSER", "1")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (url, rest) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut seen = String::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            seen.push_str(&line);
-            seen.push('\n');
-            if let Some(url) = line.trim().strip_prefix("open: ") {
-                return (url.to_owned(), lines);
-            }
-        }
-        panic!("no URL on stderr: {seen}");
-    })
-    .await
-    .unwrap();
-    // The "browser": follows the IdP's redirect to the loopback listener.
-    let page = reqwest::get(&url).await.unwrap();
-    let page_text = page.text().await.unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = rest.map_while(Result::ok).collect();
-        let out = child.wait_with_output().unwrap();
-        (out, rest.join("\n"))
-    })
-    .await
-    .unwrap();
-    let (out, stderr_rest) = out;
-    assert!(!page_text.is_empty());
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        format!("{url}\n{stderr_rest}"),
-    )
-}
 
 fn browser_config(dir: &std::path::Path, idp: &DemoIdp) -> connwatch::config::Config {
     config(dir, &idp.base_url(), &[mail("5m")])

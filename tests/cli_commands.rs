@@ -50,6 +50,19 @@ fn quick_device_idp() -> IdpOptions {
     }
 }
 
+/// Seed `cal` (see `calendar`) with an hour-long grant.
+fn seed_cal(idp: &DemoIdp, cfg: &Config) -> connwatch::store::TokenSet {
+    seed(
+        idp,
+        &store(cfg),
+        "cal",
+        "alice@contoso.com",
+        "fabrikam.onmicrosoft.com",
+        &[GRAPH_CAL, "offline_access"],
+        3600,
+    )
+}
+
 fn calendar() -> Conn<'static> {
     Conn {
         name: "cal",
@@ -114,15 +127,7 @@ async fn refresh_saves_the_rotated_token_and_reports_a_refusal_with_its_fix() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &idp.base_url(), &[mail("5m"), calendar()]);
     let old = seed_mail(&idp, &cfg, 3600);
-    let cal_before = seed(
-        &idp,
-        &store(&cfg),
-        "cal",
-        "alice@contoso.com",
-        "fabrikam.onmicrosoft.com",
-        &[GRAPH_CAL, "offline_access"],
-        3600,
-    );
+    let cal_before = seed_cal(&idp, &cfg);
 
     let r = run(&cfg, &["refresh", "mail"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -250,15 +255,7 @@ async fn status_json_follows_the_schema_and_prometheus_parses() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &idp.base_url(), &[mail("5m"), calendar()]);
     seed_mail(&idp, &cfg, 3600);
-    seed(
-        &idp,
-        &store(&cfg),
-        "cal",
-        "alice@contoso.com",
-        "fabrikam.onmicrosoft.com",
-        &[GRAPH_CAL, "offline_access"],
-        3600,
-    );
+    seed_cal(&idp, &cfg);
     idp.block_existing_grants("fabrikam.onmicrosoft.com");
     assert_eq!(run(&cfg, &["refresh", "cal"]).code, 1);
 

@@ -224,6 +224,20 @@ async fn device_login(env: &Env) -> (i32, String, String) {
     )
 }
 
+/// Present a refresh token at the provider directly, as a second client would.
+async fn replay_refresh_token(idp: &Idp, rt: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/token", idp.issuer))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "connwatch"),
+            ("refresh_token", rt),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 fn saved_rt(env: &Env) -> String {
     let text = std::fs::read_to_string(env.data.join("tokens/sso.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -280,16 +294,7 @@ async fn device_flow_refresh_rotation_and_a_revoked_grant() {
     assert!(stdout.contains("refresh token rotated"), "{stdout}");
     let second_rt = saved_rt(&env);
     assert_ne!(first_rt, second_rt);
-    let replay = reqwest::Client::new()
-        .post(format!("{}/token", idp.issuer))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "connwatch"),
-            ("refresh_token", first_rt.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let replay = replay_refresh_token(&idp, first_rt.as_str()).await;
     assert_eq!(
         replay.status().as_u16(),
         400,
@@ -384,16 +389,7 @@ async fn browser_flow_with_pkce_then_purge_revokes_at_the_provider() {
         "{stdout}"
     );
     assert!(!env.data.join("tokens/sso.json").exists());
-    let replay = reqwest::Client::new()
-        .post(format!("{}/token", idp.issuer))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "connwatch"),
-            ("refresh_token", rt.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let replay = replay_refresh_token(&idp, rt.as_str()).await;
     assert_eq!(replay.status().as_u16(), 400);
     let body: serde_json::Value = replay.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");

@@ -4,8 +4,7 @@
 //! sent with the next sign-in, which then satisfies it.
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 use connwatch::connection::ConnState;
@@ -135,36 +134,8 @@ async fn a_claims_challenge_needs_a_sign_in_that_sends_the_claims() {
     assert!(d.claims.is_some(), "the challenge's claims are kept");
 
     // Sign in (browser, played by the test): the claims ride along, the challenge is met.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connwatch"))
-        .arg("--config")
-        .arg(&cfg.path)
-        .args(["login", "graph", "--browser"])
-        .env("CONNWATCH_NO_BROWSER", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let url = tokio::task::spawn_blocking(move || {
-        for l in BufReader::new(stderr).lines() {
-            if let Some(u) = l.unwrap().trim().strip_prefix("open: ") {
-                return u.to_owned();
-            }
-        }
-        panic!("no URL");
-    })
-    .await
-    .unwrap();
-    reqwest::get(&url).await.unwrap().text().await.unwrap();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (code, stdout, stderr) = login_in_browser(&cfg, "graph").await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(idp.authorize_requests()[0]["claims"], claims);
     let rec = store(&cfg).load_status("graph").unwrap();
     assert_eq!(rec.state, ConnState::Connected);

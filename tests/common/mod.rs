@@ -200,3 +200,54 @@ impl Harness {
         self.w.task.await.unwrap();
     }
 }
+
+/// Run `connwatch login NAME --browser`, follow the printed URL like a browser would, and
+/// return (exit code, stdout, stderr).
+pub async fn login_in_browser(
+    cfg: &connwatch::config::Config,
+    name: &str,
+) -> (i32, String, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_connwatch"))
+        .arg("--config")
+        .arg(&cfg.path)
+        .args(["login", name, "--browser"])
+        .env("CONNWATCH_NO_BROWSER", "1")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (url, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let mut seen = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if let Some(url) = line.trim().strip_prefix("open: ") {
+                return (url.to_owned(), lines);
+            }
+        }
+        panic!("no URL on stderr: {seen}");
+    })
+    .await
+    .unwrap();
+    // The "browser": follows the IdP's redirect to the loopback listener.
+    let page = reqwest::get(&url).await.unwrap();
+    let page_text = page.text().await.unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = rest.map_while(Result::ok).collect();
+        let out = child.wait_with_output().unwrap();
+        (out, rest.join("\n"))
+    })
+    .await
+    .unwrap();
+    let (out, stderr_rest) = out;
+    assert!(!page_text.is_empty());
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        format!("{url}\n{stderr_rest}"),
+    )
+}
