@@ -47,6 +47,7 @@ fn state(n: usize) -> State {
             next_attempt_at: None,
             busy: false,
             history: vec![],
+            probes: Vec::new(),
         };
         app::update(&mut s, Action::Worker(Event::Connection(Box::new(v))));
     }

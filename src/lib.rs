@@ -12,6 +12,7 @@ pub mod demo;
 pub mod diagnose;
 pub mod logging;
 pub mod oauth;
+pub mod probe;
 pub mod provider;
 pub mod report;
 pub mod secret;

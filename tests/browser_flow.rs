@@ -89,6 +89,7 @@ async fn a_claims_challenge_rides_on_the_next_sign_in() {
                 last_success: None,
                 failures: 1,
                 history: vec![],
+                probes: vec![],
             },
         )
         .unwrap();

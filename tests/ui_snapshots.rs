@@ -29,6 +29,8 @@ fn diagnosis(cause: Cause, code: &str, summary: &str) -> Diagnosis {
         timestamp: Some("2026-11-24 19:33:15Z".into()),
         claims: None,
         http_status: Some(400),
+        probe: None,
+        transcript: None,
     }
 }
 
@@ -56,6 +58,7 @@ fn row(name: &str, kind: Kind, account: &str, tenant: &str, state: ConnState) ->
         next_attempt_at: None,
         busy: false,
         history: vec![],
+        probes: vec![],
     }
 }
 

@@ -103,7 +103,14 @@ fn on_view(state: &mut State, view: ConnectionView, fx: &mut Effects) {
         }
         None => {
             state.rows.push(view);
-            true
+            // In config order with no filter a new row simply goes last: no need to rebuild
+            // the order for each of a helpdesk's thousands of rows as they arrive.
+            if state.sort == view::Sort::Config && state.filter.is_empty() {
+                state.visible.push(state.rows.len() - 1);
+                false
+            } else {
+                true
+            }
         }
     };
     if reorder {

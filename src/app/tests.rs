@@ -33,6 +33,7 @@ fn view(name: &str, state: ConnState) -> ConnectionView {
         next_attempt_at: None,
         busy: false,
         history: vec![],
+        probes: vec![],
     }
 }
 

@@ -41,7 +41,12 @@ pub struct Connection {
     pub flow: Flow,
     pub account: Option<String>,
     pub expect: Expectations,
-    pub probe: Option<String>,
+    /// The resources to ask whether they take the token; empty: the provider's defaults.
+    pub probe: Vec<crate::probe::ProbeTarget>,
+    /// Extra CAs (PEM) trusted by the probes (the connection's, else the top level's).
+    pub ca_file: Option<PathBuf>,
+    /// Probe this often on top of after each refresh and sign-in.
+    pub probe_every: Option<Duration>,
     pub refresh_before: Duration,
     pub authority_host: Option<String>,
     pub token_url: Option<String>,

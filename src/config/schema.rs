@@ -12,6 +12,10 @@ pub struct RawConfig {
     /// Run this when a connection needs attention (name, state, cause in the environment).
     pub notify_command: Option<Spanned<Vec<String>>>,
     /// Dashboard key overrides: `refresh = "r"` or `quit = ["q", "ctrl-c"]`.
+    /// Extra CA certificates (PEM) trusted by the probes, for every connection.
+    pub ca_file: Option<Spanned<String>>,
+    /// Probe every connection's resources this often (default: off in the dashboard).
+    pub probe_every: Option<Spanned<String>>,
     #[serde(default)]
     pub keys: std::collections::BTreeMap<Spanned<String>, Spanned<OneOrMany>>,
     #[serde(default)]
@@ -51,7 +55,11 @@ pub struct RawConnection {
     pub flow: Flow,
     pub account: Option<String>,
     pub expect: Option<RawExpect>,
-    pub probe: Option<Spanned<String>>,
+    /// One URL or a list: https://, imaps://, imap://, smtps://, smtp://, pop3s://, pop3://.
+    pub probe: Option<Spanned<OneOrMany>>,
+    /// Extra CA certificates (PEM) for this connection's probes (over the top-level one).
+    pub ca_file: Option<Spanned<String>>,
+    pub probe_every: Option<Spanned<String>>,
     pub refresh_before: Option<Spanned<String>>,
     pub authority_host: Option<Spanned<String>>,
     pub token_url: Option<Spanned<String>>,

@@ -23,6 +23,17 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ConfigError::at(path, text, Some(span), Some(key), msg, help)
     };
 
+    let base = path.parent().unwrap_or(Path::new("."));
+    let top_ca = match &raw.ca_file {
+        Some(c) => Some(ca_file(base, c).map_err(|(m, h)| err(c.span(), "ca_file".into(), m, h))?),
+        None => None,
+    };
+    let top_every = match &raw.probe_every {
+        Some(s) => {
+            Some(probe_every(s).map_err(|(m, h)| err(s.span(), "probe_every".into(), m, h))?)
+        }
+        None => None,
+    };
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut connections = Vec::with_capacity(raw.connection.len());
     for (i, rc) in raw.connection.into_iter().enumerate() {
@@ -51,7 +62,11 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 )),
             ));
         }
-        connections.push(connection(path, text, i, rc)?);
+        let mut c = connection(path, text, i, rc, top_every.flatten())?;
+        if c.ca_file.is_none() {
+            c.ca_file.clone_from(&top_ca);
+        }
+        connections.push(c);
     }
     let data_dir = raw.data_dir.map(|d| {
         let p = Path::new(d.get_ref());
@@ -100,6 +115,7 @@ fn connection(
     text: &str,
     i: usize,
     rc: RawConnection,
+    top_every: Option<Duration>,
 ) -> Result<Connection, ConfigError> {
     let key = |k: &str| format!("connection[{i}].{k}");
     let err = |span: std::ops::Range<usize>, k: &str, msg: String, help: Option<String>| {
@@ -196,12 +212,45 @@ fn connection(
         ("authority_host", &rc.authority_host),
         ("token_url", &rc.token_url),
         ("device_url", &rc.device_url),
-        ("probe", &rc.probe),
     ] {
         if let Some(v) = v {
             check_url(v).map_err(|(msg, help)| err(v.span(), k, msg, help))?;
         }
     }
+    let mut probe = Vec::new();
+    if let Some(p) = &rc.probe {
+        let urls = p.get_ref().clone().into_vec();
+        if urls.is_empty() {
+            return Err(err(
+                p.span(),
+                "probe",
+                "probe is an empty list".into(),
+                Some("remove the key to use the provider's default probes, or list URLs".into()),
+            ));
+        }
+        for u in urls {
+            let t = crate::probe::ProbeTarget::parse(&u)
+                .map_err(|e| err(p.span(), "probe", e.message, e.help))?;
+            if t.is_mail() && rc.account.as_deref().is_none_or(|a| a.trim().is_empty()) {
+                return Err(err(
+                    p.span(),
+                    "probe",
+                    format!("the mail probe {u} needs the mailbox's user, and the connection has no account"),
+                    Some("add account = \"alice@contoso.com\" (the user name IMAP/SMTP/POP sign in with)".into()),
+                ));
+            }
+            probe.push(t);
+        }
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let ca = match &rc.ca_file {
+        Some(c) => Some(ca_file(base, c).map_err(|(m, h)| err(c.span(), "ca_file", m, h))?),
+        None => None,
+    };
+    let every = match &rc.probe_every {
+        Some(s) => Some(probe_every(s).map_err(|(m, h)| err(s.span(), "probe_every", m, h))?),
+        None => None,
+    };
     let refresh_before = match &rc.refresh_before {
         None => DEFAULT_REFRESH_BEFORE,
         Some(s) => parse_duration(s.get_ref()).map_err(|msg| {
@@ -232,7 +281,9 @@ fn connection(
         flow: rc.flow,
         account: rc.account,
         expect,
-        probe: rc.probe.map(Spanned::into_inner),
+        probe,
+        ca_file: ca,
+        probe_every: every.unwrap_or(top_every),
         refresh_before,
         authority_host: rc
             .authority_host
@@ -245,6 +296,46 @@ fn connection(
             (None, None) => None,
         },
     })
+}
+
+/// `ca_file`, resolved against the config's directory, readable and holding PEM certificates.
+fn ca_file(
+    base: &Path,
+    v: &Spanned<String>,
+) -> Result<std::path::PathBuf, (String, Option<String>)> {
+    let p = Path::new(v.get_ref());
+    let p = if p.is_relative() {
+        base.join(p)
+    } else {
+        p.to_path_buf()
+    };
+    crate::probe::tls::read_ca_file(&p).map_err(|e| {
+        (
+            e,
+            Some(
+                "ca_file names a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)".into(),
+            ),
+        )
+    })?;
+    Ok(p)
+}
+
+/// `probe_every`: a duration, "0" for off; at least 30 s so no server is hammered.
+fn probe_every(v: &Spanned<String>) -> Result<Option<Duration>, (String, Option<String>)> {
+    if v.get_ref().trim() == "0" {
+        return Ok(None);
+    }
+    let help = Some(
+        "write a duration such as \"15m\" or \"1h\"; \"0\" turns scheduled probes off".to_owned(),
+    );
+    let d = parse_duration(v.get_ref()).map_err(|m| (m, help.clone()))?;
+    if d < Duration::from_secs(30) {
+        return Err((
+            format!("probe_every {:?} is shorter than 30 s", v.get_ref()),
+            help,
+        ));
+    }
+    Ok(Some(d))
 }
 
 /// A non-negative duration in jiff's friendly ("5m 30s") or ISO 8601 ("PT5M") form.

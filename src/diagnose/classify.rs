@@ -197,6 +197,9 @@ fn needs_sign_in(
         | Cause::Network
         | Cause::AuthorizationPending
         | Cause::SlowDown
+        | Cause::ProtocolDisabled
+        | Cause::MailboxNotAccessible
+        | Cause::Tls
         | Cause::Unknown => false,
     };
     by_error || by_suberror || by_description || by_cause

@@ -9,9 +9,11 @@ mod exchange;
 mod google;
 mod graph;
 mod headers;
+mod mail;
 mod text;
 mod zoom;
 
+pub use mail::{MailReply, diagnose_mail_text, diagnose_reply, parse_reply};
 pub use text::diagnose_text;
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,12 @@ pub enum Cause {
     SlowDown,
     DeviceCodeExpired,
     AccessDenied,
+    /// IMAP, SMTP, POP or SMTP AUTH turned off for the tenant or the mailbox.
+    ProtocolDisabled,
+    /// Authenticated, but not to that mailbox.
+    MailboxNotAccessible,
+    /// A certificate not trusted, or a TLS handshake that failed.
+    Tls,
     Unknown,
 }
 
@@ -72,6 +80,9 @@ impl Cause {
             Cause::SlowDown => "slow_down",
             Cause::DeviceCodeExpired => "device_code_expired",
             Cause::AccessDenied => "access_denied",
+            Cause::ProtocolDisabled => "protocol_disabled",
+            Cause::MailboxNotAccessible => "mailbox_not_accessible",
+            Cause::Tls => "tls",
             Cause::Unknown => "unknown",
         }
     }
@@ -101,6 +112,12 @@ pub struct Diagnosis {
     pub timestamp: Option<String>,
     pub claims: Option<String>,
     pub http_status: Option<u16>,
+    /// The probe URL whose server gave this answer (probe diagnoses only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    /// The probe's exchange, one line each, `C:`/`S:` prefixed, secrets replaced by `***`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<Vec<String>>,
 }
 
 impl Diagnosis {
@@ -128,6 +145,8 @@ impl Diagnosis {
             timestamp: None,
             claims: None,
             http_status: None,
+            probe: None,
+            transcript: None,
         }
     }
 }

@@ -7,6 +7,13 @@ use super::{Diagnosis, HttpFailure, ProviderHint, catalogue, diagnose, zoom};
 
 pub fn diagnose_text(input: &str, provider: ProviderHint) -> Diagnosis {
     let text = input.trim().trim_start_matches('\u{feff}').trim();
+    // Mail servers' replies, transcripts and client logs; JSON, HTML and raw HTTP are not.
+    if !text.starts_with(['{', '<'])
+        && !text.starts_with("HTTP/")
+        && let Some(d) = super::diagnose_mail_text(text)
+    {
+        return d;
+    }
     if let Some(mut answer) = raw_http(text) {
         answer.provider = provider;
         return diagnose(&answer);

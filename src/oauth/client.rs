@@ -53,7 +53,19 @@ pub enum OAuthFailure {
 
 impl HttpClient {
     pub fn new(timeout: Duration) -> Self {
+        Self::with_extra_roots(timeout, &[])
+    }
+
+    /// As `new`, also trusting `extra` CA certificates (`ca_file`) beside the system's roots.
+    pub fn with_extra_roots(
+        timeout: Duration,
+        extra: &[rustls_pki_types::CertificateDer<'_>],
+    ) -> Self {
+        let roots = extra
+            .iter()
+            .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok());
         let inner = reqwest::Client::builder()
+            .tls_certs_merge(roots)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))

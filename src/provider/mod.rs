@@ -8,6 +8,7 @@ pub use discovery::discover;
 use crate::config::{Connection, ProviderKind};
 use crate::diagnose::ProviderHint;
 use crate::oauth::{Client, HttpClient, OAuthFailure};
+use crate::probe::ProbeTarget;
 
 pub const ENTRA_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
@@ -99,40 +100,60 @@ pub fn browser_extra(kind: ProviderKind) -> Vec<(String, String)> {
     }
 }
 
-/// The resource to ask whether it accepts a new access token: the connection's `probe`, or a
-/// preset's default — Graph's `/v1.0/me` for Entra tokens meant for Graph, Zoom's
-/// `/v2/users/me`. Defaults only apply to the provider's real endpoints: a connection pointed
-/// elsewhere (`authority_host`, `token_url`: tests, the demo, proxies) is never probed on a
-/// host it did not name.
-pub fn probe_url(conn: &Connection) -> Option<String> {
-    if let Some(p) = &conn.probe {
-        return Some(p.clone());
+/// The resources to ask whether they accept a new access token: the connection's `probe`,
+/// or a preset's defaults — Graph's `/v1.0/me` for Entra tokens meant for Graph, Zoom's
+/// `/v2/users/me`, Exchange Online's IMAP/SMTP/POP for its mail scopes, Gmail's IMAP and
+/// SMTP for `https://mail.google.com/`. Defaults only apply to the provider's real
+/// endpoints: a connection pointed elsewhere (`authority_host`, `token_url`: tests, the demo,
+/// proxies) is never probed on a host it did not name. Mail defaults need an `account`.
+pub fn probe_targets(conn: &Connection) -> Vec<ProbeTarget> {
+    if !conn.probe.is_empty() {
+        return conn.probe.clone();
     }
     if conn.authority_host.is_some() || conn.token_url.is_some() {
-        return None;
+        return Vec::new();
     }
     let resource_scopes: Vec<&String> = conn
         .scopes
         .iter()
-        .filter(|s| {
-            !matches!(
-                s.as_str(),
-                "offline_access" | "openid" | "profile" | "email"
-            )
-        })
+        .filter(|s| !crate::config::is_protocol_scope(s))
         .collect();
+    let has = |suffix: &str| resource_scopes.iter().any(|s| s.ends_with(suffix));
+    let mut urls: Vec<&str> = Vec::new();
     match conn.provider {
-        ProviderKind::Entra
+        ProviderKind::Entra => {
             if !resource_scopes.is_empty()
                 && resource_scopes
                     .iter()
-                    .all(|s| s.starts_with("https://graph.microsoft.com/") || !s.contains('/')) =>
-        {
-            Some("https://graph.microsoft.com/v1.0/me".into())
+                    .all(|s| s.starts_with("https://graph.microsoft.com/") || !s.contains('/'))
+            {
+                urls.push("https://graph.microsoft.com/v1.0/me");
+            }
+            if conn.account.is_some() {
+                if has("IMAP.AccessAsUser.All") {
+                    urls.push("imaps://outlook.office365.com:993");
+                }
+                if has("SMTP.Send") {
+                    urls.push("smtp://smtp.office365.com:587");
+                }
+                if has("POP.AccessAsUser.All") {
+                    urls.push("pop3s://outlook.office365.com:995");
+                }
+            }
         }
-        ProviderKind::Zoom => Some("https://api.zoom.us/v2/users/me".into()),
-        _ => None,
+        ProviderKind::Zoom => urls.push("https://api.zoom.us/v2/users/me"),
+        ProviderKind::Google => {
+            if conn.account.is_some() && conn.scopes.iter().any(|s| s == "https://mail.google.com/")
+            {
+                urls.push("imaps://imap.gmail.com:993");
+                urls.push("smtp://smtp.gmail.com:587");
+            }
+        }
+        ProviderKind::Oidc => {}
     }
+    urls.into_iter()
+        .filter_map(|u| ProbeTarget::parse(u).ok())
+        .collect()
 }
 
 /// The connection's endpoints: the preset's, or its issuer's discovery document (with the

@@ -29,7 +29,9 @@ fn conn(scopes: &[&str]) -> Connection {
         flow: Flow::Device,
         account: Some("alice@contoso.com".into()),
         expect: Default::default(),
-        probe: None,
+        probe: Vec::new(),
+        ca_file: None,
+        probe_every: None,
         refresh_before: Duration::from_secs(300),
         authority_host: None,
         token_url: None,
@@ -66,6 +68,7 @@ fn refused(state: ConnState, when: i64) -> StatusRecord {
         last_success: Some(at(-7200)),
         failures: 3,
         history: Vec::new(),
+        probes: Vec::new(),
     }
 }
 
@@ -169,6 +172,7 @@ fn a_transient_failure_warns_and_disconnected_warns() {
         last_success: None,
         failures: 1,
         history: Vec::new(),
+        probes: Vec::new(),
     };
     let s = derive(
         &conn(OFFLINE),

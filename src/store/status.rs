@@ -19,6 +19,9 @@ pub struct StatusRecord {
     pub last_success: Option<Timestamp>,
     pub failures: u64,
     pub history: Vec<HistoryEntry>,
+    /// The last answer of each probe (records from before probes existed have none).
+    #[serde(default)]
+    pub probes: Vec<crate::probe::ProbeResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

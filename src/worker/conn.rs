@@ -9,6 +9,7 @@ use super::ConnectionView;
 use crate::config::Connection;
 use crate::connection::ConnState;
 use crate::diagnose::Diagnosis;
+use crate::probe::ProbeResult;
 use crate::provider::Endpoints;
 use crate::store::{HISTORY_LEN, HistoryEntry, StatusRecord, TokenSet};
 
@@ -34,19 +35,26 @@ pub(super) struct Conn {
     pub sign_in: Option<tokio::task::AbortHandle>,
     /// The state when the current sign-in started, restored if it is cancelled.
     pub before_sign_in: Option<ConnState>,
+    /// The last answer of each probe, in the order of the connection's probe URLs.
+    pub probes: Vec<ProbeResult>,
+    /// When to probe next on our own (`probe_every`, or a retry after a transient answer).
+    pub probe_due: Option<(Instant, Timestamp)>,
+    /// Consecutive transient probe failures (for backoff).
+    pub probe_attempt: u32,
 }
 
 impl Conn {
     pub fn new(cfg: Connection, record: Option<StatusRecord>) -> Self {
-        let (last_error, last_error_at, last_success, failures, history) = match record {
+        let (last_error, last_error_at, last_success, failures, history, probes) = match record {
             Some(r) => (
                 r.last_error,
                 r.last_error_at,
                 r.last_success,
                 r.failures,
                 r.history,
+                r.probes,
             ),
-            None => (None, None, None, 0, Vec::new()),
+            None => (None, None, None, 0, Vec::new(), Vec::new()),
         };
         Conn {
             cfg,
@@ -65,6 +73,9 @@ impl Conn {
             busy: false,
             sign_in: None,
             before_sign_in: None,
+            probes,
+            probe_due: None,
+            probe_attempt: 0,
         }
     }
 
@@ -86,6 +97,26 @@ impl Conn {
         self.failures += 1;
     }
 
+    /// Keep `results` as the latest answers: one per URL, in the order of the config (an
+    /// answer for a URL no longer configured is dropped).
+    pub fn keep_probes(&mut self, results: Vec<ProbeResult>) {
+        let urls: Vec<String> = crate::provider::probe_targets(&self.cfg)
+            .into_iter()
+            .map(|t| t.url)
+            .collect();
+        let mut merged: Vec<ProbeResult> = Vec::with_capacity(urls.len());
+        for u in &urls {
+            if let Some(r) = results
+                .iter()
+                .find(|r| &r.url == u)
+                .or_else(|| self.probes.iter().find(|r| &r.url == u))
+            {
+                merged.push(r.clone());
+            }
+        }
+        self.probes = merged;
+    }
+
     pub fn record(&self) -> StatusRecord {
         StatusRecord {
             state: self.state,
@@ -94,6 +125,7 @@ impl Conn {
             last_success: self.last_success,
             failures: self.failures,
             history: self.history.clone(),
+            probes: self.probes.clone(),
         }
     }
 
@@ -119,6 +151,7 @@ impl Conn {
             next_attempt_at: self.due.map(|(_, at)| at),
             busy: self.busy,
             history: self.history.clone(),
+            probes: self.probes.clone(),
         }
     }
 }

@@ -33,6 +33,11 @@ pub enum Request {
     Decode {
         name: String,
     },
+    /// Ask the connection's resources now whether they take its token (refreshing first
+    /// when the token is due).
+    Probe {
+        name: String,
+    },
     Shutdown,
 }
 
@@ -78,6 +83,8 @@ pub struct ConnectionView {
     /// A request is in flight (spinner).
     pub busy: bool,
     pub history: Vec<HistoryEntry>,
+    /// The last answer of each of the connection's probes.
+    pub probes: Vec<crate::probe::ProbeResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

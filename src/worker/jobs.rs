@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Connection;
 use crate::diagnose::{self, Cause, Diagnosis, ProviderHint};
 use crate::oauth::{self, HttpClient, Pacer, TokenResponse};
+use crate::probe::{self, ProbeResult};
 use crate::provider::{self, Endpoints};
 use crate::store::{TokenSet, TokenStore};
 
@@ -33,12 +34,14 @@ pub(super) struct JobContext {
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(super) enum JobOutcome {
-    /// New tokens are saved and ready; `probe` is the resource's refusal of them, if any.
+    /// New tokens are saved and ready; `probes` are the resources' answers to them.
     Tokens {
         set: TokenSet,
         what: &'static str,
-        probe: Option<Diagnosis>,
+        probes: Vec<ProbeResult>,
     },
+    /// The resources asked about the current tokens (`connwatch probe`, `t`, `probe_every`).
+    Probed(Vec<ProbeResult>),
     Failed(Diagnosis),
     /// The token file was removed (`Ok(false)`: there was none).
     Purged(Result<bool, String>),
@@ -81,15 +84,32 @@ impl JobContext {
         provider::client(&self.cfg, secret)
     }
 
-    /// Ask the resource whether it takes the new access token ("valid" by its expiry is not
-    /// "accepted": a revoked session, a CAE policy, a missing scope). `None`: accepted, or no
-    /// probe for this connection.
-    async fn probe(&self, set: &TokenSet) -> Option<Diagnosis> {
-        let url = provider::probe_url(&self.cfg)?;
-        match self.http.get_bearer(&url, set.access_token.expose()).await {
-            Ok(_) => None,
-            Err(f) => Some(f.diagnose(self.hint())),
+    /// Ask each resource whether it takes the access token ("valid" by its expiry is not
+    /// "accepted": a revoked session, a CAE policy, a missing scope, SMTP AUTH turned off).
+    /// All probes of the connection run at once, each bounded by its own timeout.
+    pub async fn probe(&self, set: &TokenSet) -> Vec<ProbeResult> {
+        let targets = provider::probe_targets(&self.cfg);
+        if targets.is_empty() {
+            return Vec::new();
         }
+        let ctx = probe::ProbeContext {
+            http: self.http.clone(),
+            timeout: probe::DEFAULT_TIMEOUT,
+            ca_file: self.cfg.ca_file.clone(),
+            account: self.cfg.account.clone(),
+            expect: super::expectations(&self.cfg),
+            scopes_asked: self.cfg.scopes.clone(),
+            provider: self.hint(),
+        };
+        let now = self.clock.now();
+        let token = set.access_token.expose();
+        futures_util::future::join_all(targets.iter().map(|t| probe::run(t, &ctx, token, now)))
+            .await
+    }
+
+    /// Probe only, with the tokens the worker holds.
+    pub async fn probe_only(self, set: TokenSet) -> JobOutcome {
+        JobOutcome::Probed(self.probe(&set).await)
     }
 
     async fn lock(&self) -> Result<crate::store::ConnectionLock, Diagnosis> {
@@ -137,8 +157,8 @@ impl JobContext {
     pub async fn refresh(self, known_access: Option<String>) -> JobOutcome {
         match self.refresh_inner(known_access).await {
             Ok((set, what)) => {
-                let probe = self.probe(&set).await;
-                JobOutcome::Tokens { set, what, probe }
+                let probes = self.probe(&set).await;
+                JobOutcome::Tokens { set, what, probes }
             }
             Err(d) => JobOutcome::Failed(d),
         }
@@ -266,8 +286,8 @@ impl JobContext {
             self.save(&set)?;
             set
         };
-        let probe = self.probe(&set).await;
-        Ok(JobOutcome::Tokens { set, what, probe })
+        let probes = self.probe(&set).await;
+        Ok(JobOutcome::Tokens { set, what, probes })
     }
 }
 

@@ -86,7 +86,8 @@ impl Worker {
             let next_due = self
                 .conns
                 .iter()
-                .filter_map(|c| c.due.map(|(at, _)| at))
+                .flat_map(|c| [c.due, c.probe_due])
+                .filter_map(|d| d.map(|(at, _)| at))
                 .min();
             tokio::select! {
                 req = requests.recv() => match req {
@@ -145,6 +146,11 @@ impl Worker {
             Ok(Some(set)) => {
                 self.conns[i].tokens = Some(set);
                 self.settle(i, now);
+                // Scheduled probes start with one at start-up: an open dashboard (or watch)
+                // should know at once whether the mailbox answers.
+                if self.opts.auto_refresh && self.conns[i].cfg.probe_every.is_some() {
+                    self.conns[i].probe_due = Some((Instant::now(), now));
+                }
             }
             Err(e) => {
                 let c = &mut self.conns[i];
@@ -271,8 +277,61 @@ impl Worker {
                     }
                 }
             }
+            Request::Probe { name } => {
+                if let Some(i) = index(&name) {
+                    let now = self.now();
+                    let due = self.conns[i].tokens.as_ref().is_some_and(|t| {
+                        t.refresh_token.is_some()
+                            && t.expires_at.is_some_and(|e| {
+                                let before = jiff::SignedDuration::try_from(
+                                    self.conns[i].cfg.refresh_before,
+                                )
+                                .unwrap_or_default();
+                                e.checked_sub(before).unwrap_or(e) <= now
+                            })
+                    });
+                    if due {
+                        // A refresh probes its new token when it is saved.
+                        self.start_refresh(i, jobs);
+                    } else {
+                        self.start_probe(i, jobs);
+                    }
+                }
+            }
             Request::Shutdown => {}
         }
+    }
+
+    /// Probe the current tokens (no refresh). Without tokens or probes there is nothing to ask.
+    fn start_probe(&mut self, i: usize, jobs: &mut JoinSet<Finished>) {
+        let c = &self.conns[i];
+        if c.busy {
+            return;
+        }
+        let Some(set) = c.tokens.clone() else {
+            return;
+        };
+        if crate::provider::probe_targets(&c.cfg).is_empty() {
+            // Say so instead of hanging a caller that waits for the probe to finish.
+            self.emit(i);
+            return;
+        }
+        let ctx = self.context(i);
+        let generation = c.generation;
+        let permits = self.permits.clone();
+        jobs.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            Finished {
+                index: i,
+                generation,
+                outcome: ctx.probe_only(set).await,
+            }
+        });
+        let c = &mut self.conns[i];
+        c.busy = true;
+        c.probe_due = None;
+        tracing::info!(connection = %c.cfg.name, "probing");
+        self.emit(i);
     }
 
     fn context(&self, i: usize) -> JobContext {
@@ -394,6 +453,17 @@ impl Worker {
 
     fn run_due(&mut self, jobs: &mut JoinSet<Finished>) {
         let now_i = Instant::now();
+        let probes: Vec<usize> = (0..self.conns.len())
+            .filter(|&i| self.conns[i].probe_due.is_some_and(|(at, _)| at <= now_i))
+            .collect();
+        for i in probes {
+            self.conns[i].probe_due = None;
+            if self.conns[i].busy {
+                // A refresh or sign-in in flight probes its own tokens when it is done.
+                continue;
+            }
+            self.start_probe(i, jobs);
+        }
         let due: Vec<usize> = (0..self.conns.len())
             .filter(|&i| self.conns[i].due.is_some_and(|(at, _)| at <= now_i))
             .collect();
@@ -421,7 +491,7 @@ impl Worker {
         c.busy = false;
         let was_sign_in = c.sign_in.take().is_some();
         match done.outcome {
-            JobOutcome::Tokens { set, what, probe } => {
+            JobOutcome::Tokens { set, what, probes } => {
                 tracing::info!(connection = %c.cfg.name, "{what}");
                 c.remember(now, what);
                 c.tokens = Some(set);
@@ -430,9 +500,10 @@ impl Worker {
                 c.last_success = Some(now);
                 c.attempt = 0;
                 self.settle(i, now);
-                if let Some(d) = probe {
-                    self.probe_refused(i, now, d);
-                }
+                self.probed(i, now, probes);
+            }
+            JobOutcome::Probed(probes) => {
+                self.probed(i, now, probes);
             }
             JobOutcome::Purged(Ok(_)) => {
                 tracing::info!(connection = %c.cfg.name, "purged");
@@ -462,6 +533,53 @@ impl Worker {
             });
         }
         self.emit(i);
+    }
+
+    /// Keep the probes' answers and act on the first refusal. When every probe accepts and
+    /// the last error was a probe's, the connection is connected again.
+    fn probed(&mut self, i: usize, now: Timestamp, probes: Vec<crate::probe::ProbeResult>) {
+        if probes.is_empty() {
+            return;
+        }
+        let every = self.conns[i].cfg.probe_every;
+        let refused = probes.iter().find_map(|p| p.diagnosis.clone());
+        let c = &mut self.conns[i];
+        for p in &probes {
+            let verdict = if p.ok { "accepted" } else { "refused" };
+            tracing::info!(connection = %c.cfg.name, probe = %p.url, latency_ms = p.latency_ms, "probe {verdict}");
+        }
+        c.keep_probes(probes);
+        c.probe_due = every.map(|e| (Instant::now() + e, now.checked_add(e).unwrap_or(now)));
+        match refused {
+            Some(d) => {
+                let transient = d.retryable;
+                self.probe_refused(i, now, d);
+                let c = &mut self.conns[i];
+                if transient && self.opts.auto_refresh {
+                    let delay = self
+                        .opts
+                        .backoff
+                        .delay(c.probe_attempt, None, random_unit());
+                    c.probe_attempt = c.probe_attempt.saturating_add(1);
+                    let delay = every.map_or(delay, |e| delay.min(e));
+                    c.probe_due = Some((
+                        Instant::now() + delay,
+                        now.checked_add(delay).unwrap_or(now),
+                    ));
+                }
+            }
+            None => {
+                c.probe_attempt = 0;
+                if c.last_error.as_ref().is_some_and(|d| d.probe.is_some()) {
+                    c.last_error = None;
+                    c.remember(now, "every probe accepts the token again");
+                    if matches!(c.state, ConnState::NeedsReauth | ConnState::Misconfigured) {
+                        c.state = ConnState::Connected;
+                    }
+                    self.settle(i, now);
+                }
+            }
+        }
     }
 
     /// The resource refused a token the IdP just issued. A claims challenge or a missing

@@ -1,0 +1,428 @@
+//! Probes: ask the resource itself whether it takes the token — HTTPS with a bearer token,
+//! IMAP / SMTP / POP with XOAUTH2 or OAUTHBEARER — and say why when it does not. No UI here:
+//! the worker and the `probe` command call `run` and get a `ProbeResult` (no secret in it).
+mod imap;
+mod pop;
+pub mod sasl;
+mod smtp;
+pub mod target;
+pub mod tls;
+mod wire;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use target::{Mechanism, ProbeTarget, Protocol, Security, TargetError, is_loopback_host};
+use wire::{MAX_LINE, Wire, WireError};
+
+use crate::diagnose::{self, Cause, Diagnosis, ProviderHint};
+use crate::oauth::HttpClient;
+use crate::token::{self, Expectations, FindingKind};
+
+/// How long one probe may take, connect to goodbye.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One probe's answer, as status records, `status --json` and the dashboard keep it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub url: String,
+    pub ok: bool,
+    pub checked_at: Timestamp,
+    pub latency_ms: u64,
+    pub diagnosis: Option<Diagnosis>,
+    /// The exchange, `C:`/`S:` prefixed, every token and SASL string replaced by `***`.
+    #[serde(default)]
+    pub transcript: Vec<String>,
+}
+
+/// What a probe needs besides the token.
+#[derive(Clone)]
+pub struct ProbeContext {
+    pub http: HttpClient,
+    pub timeout: Duration,
+    pub ca_file: Option<PathBuf>,
+    /// The mailbox user of SASL (the connection's `account`).
+    pub account: Option<String>,
+    /// What the token should be (audience, scopes): names the likely cause when a mail
+    /// server refuses without saying why.
+    pub expect: Expectations,
+    /// Whether `expect.scopes` are the connection's own scopes (a sign-in asks for them)
+    /// rather than an explicit `expect` (a config change is needed).
+    pub scopes_asked: Vec<String>,
+    pub provider: ProviderHint,
+}
+
+pub(crate) struct Login<'a> {
+    user: &'a str,
+    token: &'a str,
+}
+
+/// How a mail conversation ended.
+pub(crate) enum Verdict {
+    Accepted,
+    Refused {
+        reply: String,
+        challenge: Option<Value>,
+        /// The server took the token and refused the harmless command after it.
+        after_auth: bool,
+    },
+    NoMechanism {
+        offered: String,
+    },
+    NoStartTls,
+    NotProtocol {
+        line: String,
+    },
+}
+
+impl Verdict {
+    fn refused(reply: String, challenge: Option<Value>, after_auth: bool) -> Verdict {
+        Verdict::Refused {
+            reply,
+            challenge,
+            after_auth,
+        }
+    }
+}
+
+/// Run one probe now with `token`; never fails, never hangs past the context's timeout.
+pub async fn run(
+    target: &ProbeTarget,
+    ctx: &ProbeContext,
+    token: &str,
+    now: Timestamp,
+) -> ProbeResult {
+    let started = std::time::Instant::now();
+    let (diagnosis, transcript) = match target.protocol {
+        Protocol::Https => https(target, ctx, token).await,
+        _ => mail(target, ctx, token, now).await,
+    };
+    let diagnosis = diagnosis.map(|mut d| {
+        d.probe = Some(target.url.clone());
+        d.transcript = Some(transcript.clone());
+        d
+    });
+    ProbeResult {
+        url: target.url.clone(),
+        ok: diagnosis.is_none(),
+        checked_at: now,
+        latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        diagnosis,
+        transcript,
+    }
+}
+
+async fn https(
+    target: &ProbeTarget,
+    ctx: &ProbeContext,
+    token: &str,
+) -> (Option<Diagnosis>, Vec<String>) {
+    let mut transcript = vec![format!("C: GET {} (Authorization: Bearer ***)", target.url)];
+    let client = match &ctx.ca_file {
+        None => ctx.http.clone(),
+        Some(path) => match tls::read_ca_file(path) {
+            Ok(certs) => HttpClient::with_extra_roots(ctx.timeout, &certs),
+            Err(e) => return (Some(ca_problem(e)), transcript),
+        },
+    };
+    match client.get_bearer(&target.url, token).await {
+        Ok(_) => {
+            transcript.push("S: 2xx (accepted)".into());
+            (None, transcript)
+        }
+        Err(f) => {
+            transcript.push(match &f {
+                crate::oauth::OAuthFailure::Http { status, .. } => format!("S: HTTP {status}"),
+                crate::oauth::OAuthFailure::Network(e) => format!("-- {e}"),
+                crate::oauth::OAuthFailure::Malformed { what, .. } => format!("S: {what}"),
+            });
+            (Some(f.diagnose(ctx.provider)), transcript)
+        }
+    }
+}
+
+fn ca_problem(why: String) -> Diagnosis {
+    Diagnosis::of(
+        Cause::Tls,
+        false,
+        false,
+        format!("The ca_file cannot be used: {why}."),
+        "Point ca_file at a PEM file with the CA certificates to trust.",
+    )
+}
+
+async fn mail(
+    target: &ProbeTarget,
+    ctx: &ProbeContext,
+    token: &str,
+    now: Timestamp,
+) -> (Option<Diagnosis>, Vec<String>) {
+    let Some(user) = ctx.account.as_deref() else {
+        let d = Diagnosis::of(
+            Cause::InvalidRequest,
+            false,
+            false,
+            "A mail probe needs the mailbox's user: the connection has no account.".into(),
+            "Add account = \"alice@contoso.com\" to the connection.",
+        );
+        return (Some(d), Vec::new());
+    };
+    let tls = if target.security == Security::Plain {
+        None
+    } else {
+        let extra = match &ctx.ca_file {
+            None => Vec::new(),
+            Some(p) => match tls::read_ca_file(p) {
+                Ok(c) => c,
+                Err(e) => return (Some(ca_problem(e)), Vec::new()),
+            },
+        };
+        match tls::connector(extra) {
+            Ok(c) => Some(c),
+            Err(e) => return (Some(ca_problem(e)), Vec::new()),
+        }
+    };
+    let ir_x = sasl::initial_response(target.mechanism, user, &target.host, target.port, token);
+    let secrets = vec![token.to_owned(), ir_x];
+    let implicit = (target.security == Security::Implicit)
+        .then_some(())
+        .and(tls.as_ref());
+    let mut w = match Wire::connect(&target.host, target.port, ctx.timeout, implicit, secrets).await
+    {
+        Ok(w) => w,
+        Err(e) => return (Some(wire_diagnosis(target, &e)), Vec::new()),
+    };
+    let login = Login { user, token };
+    let starttls = tls
+        .as_ref()
+        .filter(|_| target.security == Security::StartTls);
+    let verdict = match target.protocol {
+        Protocol::Imap => imap::run(&mut w, target, &login, starttls).await,
+        Protocol::Smtp => smtp::run(&mut w, target, &login, starttls).await,
+        Protocol::Pop => pop::run(&mut w, target, &login, starttls).await,
+        Protocol::Https => unreachable!("https probes do not speak a mail protocol"),
+    };
+    let d = match verdict {
+        Ok(Verdict::Accepted) => None,
+        Ok(v) => Some(verdict_diagnosis(target, ctx, token, v, now)),
+        Err(e) => Some(wire_diagnosis(target, &e)),
+    };
+    (d, std::mem::take(&mut w.transcript))
+}
+
+fn name(t: &ProbeTarget) -> String {
+    format!("{}:{}", t.host, t.port)
+}
+
+fn proto_name(t: &ProbeTarget) -> &'static str {
+    match t.protocol {
+        Protocol::Imap => "IMAP",
+        Protocol::Smtp => "SMTP",
+        Protocol::Pop => "POP3",
+        Protocol::Https => "HTTPS",
+    }
+}
+
+/// A conversation that broke off: no verdict from the server.
+fn wire_diagnosis(t: &ProbeTarget, e: &WireError) -> Diagnosis {
+    let at = name(t);
+    let (cause, retryable, summary, action) = match e {
+        WireError::Timeout { waiting_for } => (
+            Cause::Network,
+            true,
+            format!("{at} did not answer in time (waiting for {waiting_for})."),
+            "Nothing to do if it is a passing outage: connwatch tries again by itself; check the host and port otherwise.",
+        ),
+        WireError::Closed { waiting_for } => (
+            Cause::Network,
+            true,
+            format!("{at} closed the connection while connwatch waited for {waiting_for}."),
+            "Nothing to do if it is a passing outage: connwatch tries again by itself.",
+        ),
+        WireError::Connect(why) => (
+            Cause::Network,
+            true,
+            format!("{why}."),
+            "Check the host and port; connwatch tries again by itself.",
+        ),
+        WireError::Io(err) => (
+            Cause::Network,
+            true,
+            format!("The connection to {at} failed: {err}."),
+            "Nothing to do if it is a passing outage: connwatch tries again by itself.",
+        ),
+        WireError::LineTooLong => (
+            Cause::Unknown,
+            false,
+            format!(
+                "{at} sent a line longer than {} KiB: this is not a {} server as expected.",
+                MAX_LINE / 1024,
+                proto_name(t)
+            ),
+            "Check the probe URL's scheme and port.",
+        ),
+        WireError::TooMuch => (
+            Cause::Unknown,
+            false,
+            format!(
+                "{at} sent far more than a {} server would (over 1 MiB, or an endless reply).",
+                proto_name(t)
+            ),
+            "Check the probe URL's scheme and port.",
+        ),
+        WireError::TlsOnPlainPort => (
+            Cause::Tls,
+            false,
+            format!("{at} speaks TLS from the first byte, but the probe URL asks for plain text."),
+            "Use the implicit-TLS scheme (imaps://, smtps://, pop3s://) for this port.",
+        ),
+        WireError::Tls(why) => (
+            Cause::Tls,
+            false,
+            format!("{why}."),
+            "If a corporate proxy or a private CA signs it, add that CA with ca_file; otherwise check the host name and port.",
+        ),
+        WireError::InjectedBeforeTls => (
+            Cause::Tls,
+            false,
+            format!(
+                "{at} sent data before the TLS handshake of STARTTLS (RFC 3207 §5): connwatch sent nothing further."
+            ),
+            "Something between you and the server tampers with the connection; use the implicit-TLS port instead.",
+        ),
+    };
+    Diagnosis::of(cause, retryable, false, summary, action)
+}
+
+fn verdict_diagnosis(
+    t: &ProbeTarget,
+    ctx: &ProbeContext,
+    token: &str,
+    v: Verdict,
+    now: Timestamp,
+) -> Diagnosis {
+    let at = name(t);
+    match v {
+        Verdict::Accepted => unreachable!("only refusals are diagnosed"),
+        Verdict::NoStartTls => Diagnosis::of(
+            Cause::Tls,
+            false,
+            false,
+            format!(
+                "{at} does not offer STARTTLS, and connwatch never sends a token in plain text to a non-loopback host."
+            ),
+            "Use the implicit-TLS scheme (imaps://, smtps://, pop3s://) or a server that offers STARTTLS.",
+        ),
+        Verdict::NotProtocol { line } => {
+            let shown: String = line.chars().take(80).collect();
+            Diagnosis::of(
+                Cause::Unknown,
+                false,
+                false,
+                format!(
+                    "{at} does not answer like a {} server (it said {shown:?}).",
+                    proto_name(t)
+                ),
+                "Check the probe URL's scheme and port.",
+            )
+        }
+        Verdict::NoMechanism { offered } => {
+            let offered = if offered.is_empty() {
+                "none".to_owned()
+            } else {
+                offered
+            };
+            let mut d = Diagnosis::of(
+                Cause::ProtocolDisabled,
+                false,
+                false,
+                format!(
+                    "{at} does not offer SASL {} (it offers: {offered}).",
+                    t.mechanism.as_str()
+                ),
+                "If it offers the other mechanism, add ?auth=oauthbearer (or ?auth=xoauth2) to the probe URL; otherwise OAuth is not enabled on this server — ask its admin.",
+            );
+            d.code = Some(format!("no AUTH={}", t.mechanism.as_str()));
+            d
+        }
+        Verdict::Refused {
+            reply,
+            challenge,
+            after_auth,
+        } => {
+            let mut d = diagnose::diagnose_reply(&reply, challenge.as_ref());
+            // The token was taken; what failed is the mailbox (an unknown INBOX, no rights).
+            if after_auth && !d.retryable && d.cause != Cause::MailboxNotAccessible {
+                let said: String = reply.split_whitespace().collect::<Vec<_>>().join(" ");
+                d.cause = Cause::MailboxNotAccessible;
+                d.needs_reauth = false;
+                d.summary = format!(
+                    "{at} accepted the token but refused the mailbox right after: {}",
+                    said.chars().take(160).collect::<String>()
+                );
+                d.action = "Check that the account's user has access to this mailbox.".into();
+                return d;
+            }
+            explain_opaque(d, ctx, token, now)
+        }
+    }
+}
+
+/// Mail servers seldom say why a token is refused (Exchange: "AUTHENTICATE failed."); the
+/// token's own claims usually do. Replace a generic refusal with what its report finds.
+fn explain_opaque(mut d: Diagnosis, ctx: &ProbeContext, token: &str, now: Timestamp) -> Diagnosis {
+    if d.cause != Cause::BadCredentials {
+        return d;
+    }
+    let report = token::inspect(token, &ctx.expect, now);
+    let server = d.code.clone().unwrap_or_default();
+    let finding = |k: FindingKind| report.findings.iter().find(|f| f.kind == k);
+    if let Some(f) = finding(FindingKind::AudienceMismatch) {
+        d.cause = Cause::WrongAudience;
+        d.needs_reauth = false;
+        d.summary = format!("The server refused the token ({server}): {}", f.message);
+        d.action = "Ask for the resource's own scopes (e.g. https://outlook.office.com/IMAP.AccessAsUser.All, not Graph's) in the connection's scopes, then sign in again.".into();
+        return d;
+    }
+    if let Some(f) = finding(FindingKind::MissingScope) {
+        let asked = ctx.expect.scopes.iter().all(|s| {
+            ctx.scopes_asked
+                .iter()
+                .any(|a| a == s || a.ends_with(&format!("/{s}")))
+        });
+        d.cause = Cause::MissingScope;
+        d.needs_reauth = asked;
+        d.summary = format!("The server refused the token ({server}): {}", f.message);
+        d.action = if asked {
+            "Sign in again and accept every permission asked (an admin may have to grant consent)."
+                .into()
+        } else {
+            "Add the missing scope to the connection's scopes, then sign in again.".into()
+        };
+        return d;
+    }
+    if let (Some(account), Some(user)) = (ctx.account.as_deref(), token_user(&report.claims))
+        && !user.eq_ignore_ascii_case(account)
+    {
+        d.summary = format!(
+            "The server refused the token ({server}): it belongs to {user}, but the probe signs in to the mailbox {account}."
+        );
+        d.action = format!("Sign in as {account}, or set account to the user the token is for.");
+        d.needs_reauth = true;
+    }
+    d
+}
+
+/// The user a token was issued to, by the claims Entra, Google and OIDC servers use.
+fn token_user(claims: &Option<Value>) -> Option<String> {
+    let c = claims.as_ref()?;
+    ["upn", "preferred_username", "email", "unique_name"]
+        .iter()
+        .find_map(|k| c.get(*k).and_then(Value::as_str))
+        .filter(|u| u.contains('@'))
+        .map(str::to_owned)
+}
