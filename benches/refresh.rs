@@ -39,15 +39,11 @@ async fn run() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let path = dir.path().join("config.toml");
-    // The four story rows plus generated shared mailboxes: 1 000 in all.
-    std::fs::write(
-        &path,
-        demo::config_text(&idp.base_url(), Some(&data), ROWS - 4),
-    )
-    .unwrap();
+    // The five story rows plus generated shared mailboxes: 1 000 in all.
+    std::fs::write(&path, demo::config_text(&idp, Some(&data), ROWS - 5)).unwrap();
     let config = Config::load(&path).unwrap();
     let store = TokenStore::new(StorePaths::under(&data));
-    demo::seed(&idp, &store, ROWS - 4).unwrap();
+    demo::seed(&idp, &store, ROWS - 5).unwrap();
 
     let mut w = worker::spawn(
         &config,

@@ -27,7 +27,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = dir.path().join("config.toml");
-    std::fs::write(&config, demo::config_text(&idp.base_url(), Some(&data), 0)).unwrap();
+    std::fs::write(&config, demo::config_text(&idp, Some(&data), 0)).unwrap();
     demo::seed(&idp, &TokenStore::new(StorePaths::under(&data)), 0).unwrap();
     let hello = build_hello(dir.path());
 

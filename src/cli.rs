@@ -56,6 +56,16 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Ask each resource now whether it takes the token (IMAP, SMTP, POP with XOAUTH2 or
+    /// OAUTHBEARER; HTTPS with a bearer token), refreshing first when the token is due. Exit 0
+    /// when every probe accepted, 1 when any refused.
+    Probe {
+        /// The connections to probe (default: all).
+        names: Vec<String>,
+        /// One JSON document: every probe's answer, diagnosis and masked transcript.
+        #[arg(long)]
+        json: bool,
+    },
     /// Interactive sign-in; the URL and code go to stderr, the result to stdout.
     Login(LoginArgs),
     /// Forget a connection's cached tokens (clear cached credentials, then sign in again).
@@ -140,7 +150,7 @@ pub enum ConfigCommand {
 pub struct DemoArgs {
     #[command(subcommand)]
     pub command: Option<DemoCommand>,
-    /// Add this many generated, healthy mailboxes after the four story rows (try the table at
+    /// Add this many generated, healthy mailboxes after the five story rows (try the table at
     /// a helpdesk's scale).
     #[arg(long, global = true, default_value_t = 0, value_name = "N")]
     pub extra_rows: usize,

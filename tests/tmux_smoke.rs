@@ -161,13 +161,13 @@ fn the_dashboard_in_a_real_terminal_answers_keys_and_restores_it() {
     t.wait("help closed", |s| !s.contains("this help"));
 
     t.text("/team");
-    let s = t.wait_for("1 of 4 connections shown");
+    let s = t.wait_for("1 of 5 connections shown");
     assert!(
         s.contains("team-calendar") && !s.contains("work-mail "),
         "{s}"
     );
     t.keys(&["Escape"]);
-    t.wait_for("· 4 connections");
+    t.wait_for("· 5 connections");
 
     // The filter left team-calendar selected: re-authorize it.
     t.text("a");

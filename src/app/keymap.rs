@@ -16,6 +16,7 @@ pub enum Command {
     PageUp,
     Details,
     Refresh,
+    Probe,
     RefreshAll,
     SignIn,
     SignInBrowser,
@@ -28,7 +29,7 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 17] = [
+    pub const ALL: [Command; 18] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -37,6 +38,7 @@ impl Command {
         Command::PageUp,
         Command::Details,
         Command::Refresh,
+        Command::Probe,
         Command::RefreshAll,
         Command::SignIn,
         Command::SignInBrowser,
@@ -59,6 +61,7 @@ impl Command {
             Command::PageUp => "page_up",
             Command::Details => "details",
             Command::Refresh => "refresh",
+            Command::Probe => "probe",
             Command::RefreshAll => "refresh_all",
             Command::SignIn => "sign_in",
             Command::SignInBrowser => "sign_in_browser",
@@ -81,6 +84,7 @@ impl Command {
             Command::PageUp => "one screen up",
             Command::Details => "show or hide the detail pane of the selected connection",
             Command::Refresh => "refresh the selected connection's token now",
+            Command::Probe => "test the connection with the resource now (IMAP, SMTP, POP, API)",
             Command::RefreshAll => "refresh every connection (bounded concurrency, with progress)",
             Command::SignIn => "re-authorize with a device code (the popup shows the code)",
             Command::SignInBrowser => "re-authorize in the browser (PKCE, loopback redirect)",
@@ -99,6 +103,7 @@ impl Command {
             Command::Down | Command::Up => "select",
             Command::Details => "details",
             Command::Refresh => "refresh",
+            Command::Probe => "test",
             Command::RefreshAll => "refresh all",
             Command::SignIn => "re-authorize",
             Command::SignInBrowser => "browser sign-in",
@@ -125,6 +130,7 @@ impl Command {
             Command::PageUp => &["pageup", "ctrl-u"],
             Command::Details => &["enter", "tab"],
             Command::Refresh => &["r"],
+            Command::Probe => &["t"],
             Command::RefreshAll => &["R"],
             Command::SignIn => &["a"],
             Command::SignInBrowser => &["b"],

@@ -74,6 +74,11 @@ fn run(state: &mut State, cmd: Command, fx: &mut Effects) {
                 fx.requests.push(Request::Refresh { name });
             }
         }
+        Command::Probe => {
+            if let Some(name) = name {
+                fx.requests.push(Request::Probe { name });
+            }
+        }
         Command::RefreshAll => {
             let pending: std::collections::HashSet<String> = state
                 .rows

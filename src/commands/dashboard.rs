@@ -88,7 +88,7 @@ pub fn serve_demo(
             let store = TokenStore::new(StorePaths::under(dir));
             demo::seed(&idp, &store, extra_rows).map_err(|e| CommandError::Failed(format!("cannot seed {}: {e}", dir.display())))?;
         }
-        println!("{}", demo::config_text(&idp.base_url(), data_dir, extra_rows));
+        println!("{}", demo::config_text(&idp, data_dir, extra_rows));
         eprintln!(
             "connwatch: demo identity provider listening on {} (Ctrl-C to stop); the config above points at it",
             idp.base_url()

@@ -8,6 +8,7 @@ pub mod explain;
 pub mod init;
 pub mod login;
 pub mod oneshot;
+pub mod probe;
 pub mod purge;
 pub mod refresh;
 pub mod status;

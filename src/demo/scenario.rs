@@ -1,10 +1,12 @@
-//! The four demo rows, each a real failure people meet:
+//! The five demo rows, each a real failure people meet:
 //! - `work-mail`: connected; a 2-minute token so the countdown and the automatic refresh show;
 //! - `team-calendar`: a shared calendar in another tenant whose Conditional Access refuses
 //!   the silent renewal (AADSTS53003) until the user signs in again;
 //! - `zoom-scheduler`: a calendar integration whose refresh token died with a password
 //!   change (AADSTS50173);
-//! - `legacy-mail`: configured without `offline_access`, so no refresh token was ever issued.
+//! - `legacy-mail`: configured without `offline_access`, so no refresh token was ever issued;
+//! - `smtp-send`: a mailbox whose token renews fine while its tenant has SMTP AUTH turned
+//!   off, so SMTP refuses it with 535 5.7.139 — the failure no token check can see.
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -33,6 +35,8 @@ struct Row {
     refresh_before: &'static str,
     /// Lifetime of the seeded access token, in seconds.
     seed_lifetime_s: i64,
+    /// Which of the IdP's resource stand-ins the row probes: "graph", "imap", "smtp".
+    probes: &'static [&'static str],
 }
 
 const ROWS: &[Row] = &[
@@ -45,6 +49,7 @@ const ROWS: &[Row] = &[
         audience: "https://outlook.office.com",
         refresh_before: "30s",
         seed_lifetime_s: 120,
+        probes: &["imap", "smtp"],
     },
     Row {
         name: "team-calendar",
@@ -55,6 +60,7 @@ const ROWS: &[Row] = &[
         audience: "https://graph.microsoft.com",
         refresh_before: "55s",
         seed_lifetime_s: 60,
+        probes: &["graph"],
     },
     Row {
         name: "zoom-scheduler",
@@ -65,6 +71,7 @@ const ROWS: &[Row] = &[
         audience: "https://graph.microsoft.com",
         refresh_before: "50s",
         seed_lifetime_s: 60,
+        probes: &["graph"],
     },
     Row {
         name: "legacy-mail",
@@ -75,6 +82,18 @@ const ROWS: &[Row] = &[
         audience: "https://outlook.office.com",
         refresh_before: "5m",
         seed_lifetime_s: 90,
+        probes: &[],
+    },
+    Row {
+        name: "smtp-send",
+        kind: "mailbox",
+        tenant: "northwind.onmicrosoft.com",
+        account: "reports@northwind.com",
+        scopes: &[OUTLOOK_SMTP, "offline_access"],
+        audience: "https://outlook.office.com",
+        refresh_before: "5m",
+        seed_lifetime_s: 3600,
+        probes: &["smtp"],
     },
 ];
 
@@ -86,7 +105,7 @@ pub fn demo_idp_options() -> IdpOptions {
     }
 }
 
-/// Generated shared mailboxes added after the four story rows (`--extra-rows N`): a helpdesk
+/// Generated shared mailboxes added after the five story rows (`--extra-rows N`): a helpdesk
 /// admin's view (alice, delegated to each), for trying the table at scale and for the
 /// benchmarks. Each is healthy, with an access token expiring somewhere in the next hour so
 /// countdowns and refreshes spread out.
@@ -100,9 +119,13 @@ fn extra_row(i: usize) -> (String, String, i64) {
 
 /// A config for the demo rows (plus `extra` generated mailboxes) pointing at `base_url`;
 /// `data_dir` is named when given.
-pub fn config_text(base_url: &str, data_dir: Option<&Path>, extra: usize) -> String {
+pub fn config_text(idp: &DemoIdp, data_dir: Option<&Path>, extra: usize) -> String {
+    let base_url = &idp.base_url();
+    let (imap_port, smtp_port) = idp.mail_ports();
     let mut out = String::from(
-        "# connwatch demo: every connection points at the embedded demo identity provider.\n",
+        "# connwatch demo: every connection points at the embedded demo identity provider.\n\
+         # Probe every resource at start-up and every 5 minutes, so a refusal shows at once.\n\
+         probe_every = \"5m\"\n",
     );
     if let Some(d) = data_dir {
         out.push_str(&format!(
@@ -123,12 +146,18 @@ pub fn config_text(base_url: &str, data_dir: Option<&Path>, extra: usize) -> Str
             r.audience,
             r.refresh_before,
         ));
-        // Graph rows ask the IdP's Graph stand-in whether it takes each new token.
-        if r.audience == "https://graph.microsoft.com" {
-            out.push_str(&format!(
-                "probe = {}\n",
-                toml_str(&format!("{base_url}/v1.0/me"))
-            ));
+        // Each row asks the stand-ins of its resources whether they take each new token.
+        let probes: Vec<String> = r
+            .probes
+            .iter()
+            .map(|p| match *p {
+                "graph" => toml_str(&format!("{base_url}/v1.0/me")),
+                "imap" => toml_str(&format!("imap://127.0.0.1:{imap_port}")),
+                _ => toml_str(&format!("smtp://127.0.0.1:{smtp_port}")),
+            })
+            .collect();
+        if !probes.is_empty() {
+            out.push_str(&format!("probe = [{}]\n", probes.join(", ")));
         }
     }
     for i in 0..extra {
@@ -195,6 +224,7 @@ pub fn seed(idp: &DemoIdp, store: &TokenStore, extra: usize) -> std::io::Result<
     }
     idp.block_existing_grants("fabrikam.onmicrosoft.com");
     idp.change_password("scheduling@contoso.com");
+    idp.disable_smtp_auth("northwind.onmicrosoft.com");
     Ok(())
 }
 
@@ -213,10 +243,7 @@ pub fn prepare(idp: &DemoIdp, extra: usize) -> std::io::Result<DemoEnv> {
     ensure_private_dir(dir.path())?;
     let data = dir.path().join("data");
     let config_path = dir.path().join("config.toml");
-    std::fs::write(
-        &config_path,
-        config_text(&idp.base_url(), Some(&data), extra),
-    )?;
+    std::fs::write(&config_path, config_text(idp, Some(&data), extra))?;
     let config = Config::load(&config_path).map_err(|e| std::io::Error::other(e.to_string()))?;
     seed(idp, &TokenStore::new(StorePaths::under(&data)), extra)?;
     Ok(DemoEnv {

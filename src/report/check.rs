@@ -74,8 +74,12 @@ pub fn judge(s: &ConnectionStatus, now: Timestamp, warn: Duration) -> (Level, Op
         return (Level::Warning, Some(format!("{} {what}", s.name)));
     }
     // A transient failure while the access token still works: it may not for long.
-    if s.last_error.as_ref().is_some_and(|d| d.retryable) {
-        return (Level::Warning, Some(with_code("failing to refresh")));
+    if let Some(d) = s.last_error.as_ref().filter(|d| d.retryable) {
+        let what = match &d.probe {
+            Some(url) => format!("probe of {url} failing"),
+            None => "failing to refresh".to_owned(),
+        };
+        return (Level::Warning, Some(with_code(&what)));
     }
     (Level::Ok, None)
 }

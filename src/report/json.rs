@@ -34,6 +34,18 @@ pub struct ConnectionJson<'a> {
     pub failures: u64,
     pub last_error: Option<&'a Diagnosis>,
     pub last_error_at: Option<Timestamp>,
+    /// The last answer of each probe (additive in version 1).
+    pub probes: Vec<ProbeJson<'a>>,
+}
+
+/// One probe's answer; its diagnosis carries the masked transcript of a refusal.
+#[derive(Debug, Serialize)]
+pub struct ProbeJson<'a> {
+    pub url: &'a str,
+    pub ok: bool,
+    pub checked_at: Timestamp,
+    pub latency_ms: u64,
+    pub diagnosis: Option<&'a Diagnosis>,
 }
 
 pub fn document(statuses: &[ConnectionStatus], now: Timestamp) -> StatusDocument<'_> {
@@ -59,6 +71,17 @@ pub fn document(statuses: &[ConnectionStatus], now: Timestamp) -> StatusDocument
                 failures: s.failures,
                 last_error: s.last_error.as_ref(),
                 last_error_at: s.last_error_at,
+                probes: s
+                    .probes
+                    .iter()
+                    .map(|p| ProbeJson {
+                        url: &p.url,
+                        ok: p.ok,
+                        checked_at: p.checked_at,
+                        latency_ms: p.latency_ms,
+                        diagnosis: p.diagnosis.as_ref(),
+                    })
+                    .collect(),
             })
             .collect(),
     }

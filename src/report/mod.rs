@@ -38,6 +38,8 @@ pub struct ConnectionStatus {
     pub failures: u64,
     /// The token file exists but cannot be read (permissions, I/O): `check` says UNKNOWN.
     pub unreadable: bool,
+    /// The last answer of each probe (from the status record).
+    pub probes: Vec<crate::probe::ProbeResult>,
 }
 
 impl ConnectionStatus {
@@ -81,6 +83,10 @@ pub fn derive(
         last_error_at: None,
         failures: record.as_ref().map_or(0, |r| r.failures),
         unreadable: false,
+        probes: record
+            .as_ref()
+            .map(|r| r.probes.clone())
+            .unwrap_or_default(),
     };
     let tokens = match tokens {
         Ok(Some(t)) => t,

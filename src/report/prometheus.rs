@@ -127,6 +127,51 @@ pub fn render(statuses: &[ConnectionStatus], now: Timestamp) -> String {
             })
         }),
     );
+    family(
+        "connwatch_probe_success",
+        "gauge",
+        "1 if the resource accepted the token at the last probe, 0 if it refused it.",
+        &mut statuses.iter().flat_map(|s| {
+            s.probes.iter().map(move |p| {
+                format!(
+                    "{{{},probe=\"{}\"}} {}",
+                    ident(s),
+                    escape(&p.url),
+                    u8::from(p.ok)
+                )
+            })
+        }),
+    );
+    family(
+        "connwatch_probe_duration_seconds",
+        "gauge",
+        "How long the last probe took, connect to goodbye.",
+        &mut statuses.iter().flat_map(|s| {
+            s.probes.iter().map(move |p| {
+                format!(
+                    "{{{},probe=\"{}\"}} {:.3}",
+                    ident(s),
+                    escape(&p.url),
+                    p.latency_ms as f64 / 1000.0
+                )
+            })
+        }),
+    );
+    family(
+        "connwatch_probe_checked_timestamp_seconds",
+        "gauge",
+        "When the probe last ran (Unix time).",
+        &mut statuses.iter().flat_map(|s| {
+            s.probes.iter().map(move |p| {
+                format!(
+                    "{{{},probe=\"{}\"}} {}",
+                    ident(s),
+                    escape(&p.url),
+                    p.checked_at.as_second()
+                )
+            })
+        }),
+    );
     out
 }
 

@@ -112,18 +112,20 @@ fn help(state: &State) -> (String, Vec<Line<'static>>, u16) {
         .bindings()
         .map(|(cmd, _)| {
             Line::from(vec![
-                Span::styled(format!("{:<18}", m.label(cmd)), theme::key()),
+                // 13 columns hold the longest default label ("PgDn/Ctrl-D") and leave every
+                // description one line at 80 columns.
+                Span::styled(format!("{:<13}", m.label(cmd)), theme::key()),
                 Span::raw(cmd.description()),
             ])
         })
         .collect();
     lines.push(Line::default());
     lines.push(Line::from(vec![
-        Span::styled(format!("{:<18}", "Esc"), theme::key()),
+        Span::styled(format!("{:<13}", "Esc"), theme::key()),
         Span::raw("close a popup or the detail pane; clear the filter"),
     ]));
     lines.push(Line::from(vec![
-        Span::styled(format!("{:<18}", "mouse"), theme::key()),
+        Span::styled(format!("{:<13}", "mouse"), theme::key()),
         Span::raw("click selects a row, the wheel scrolls"),
     ]));
     lines.push(Line::from(Span::styled(

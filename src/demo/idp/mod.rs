@@ -7,6 +7,7 @@ mod authorize;
 mod errors;
 mod faults;
 mod jwt;
+mod mail;
 mod model;
 mod resource;
 mod routes;
@@ -72,6 +73,7 @@ pub enum DevicePollReply {
 
 pub struct DemoIdp {
     shared: Arc<Shared>,
+    mail: mail::MailServers,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -104,6 +106,7 @@ impl DemoIdp {
             base_url,
             model: Mutex::new(model),
         });
+        let mail = mail::start(shared.clone()).await?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let app = routes::router(shared.clone());
         let task = tokio::spawn(async move {
@@ -115,6 +118,7 @@ impl DemoIdp {
         });
         Ok(DemoIdp {
             shared,
+            mail,
             shutdown: Some(tx),
             task,
         })
@@ -123,6 +127,18 @@ impl DemoIdp {
     /// `http://127.0.0.1:PORT`: the `authority_host` of configs that use this IdP.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
+    }
+
+    /// The Exchange stand-in's IMAP and SMTP ports on 127.0.0.1.
+    pub fn mail_ports(&self) -> (u16, u16) {
+        (self.mail.imap_port, self.mail.smtp_port)
+    }
+
+    /// The tenant's Exchange admin turns SMTP AUTH off: SMTP answers 535 5.7.139.
+    pub fn disable_smtp_auth(&self, tenant: &str) {
+        if let Some(tid) = model::resolve_tenant(tenant) {
+            self.shared.model().smtp_auth_disabled.push(tid);
+        }
     }
 
     /// Create a grant directly and return the token endpoint's success JSON for it.

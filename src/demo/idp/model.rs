@@ -12,6 +12,7 @@ use super::{DevicePollReply, IdpOptions};
 
 pub const CONTOSO_TID: &str = "7c9f4b2a-1d3e-4f5a-8b6c-0d1e2f3a4b5c";
 pub const FABRIKAM_TID: &str = "3e8d1c7b-5a4f-4e2d-9c1b-8a7f6e5d4c3b";
+pub const NORTHWIND_TID: &str = "9a2b3c4d-6e7f-4a8b-9c0d-1e2f3a4b5c6d";
 const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub(super) const GRAPH: &str = "https://graph.microsoft.com";
 /// Scopes that ask for tokens, not for a resource.
@@ -37,6 +38,12 @@ const USERS: &[User] = &[
         oid: "c2e1d4f3-5a6b-4c7d-9e8f-0a1b2c3d4e5f",
         home_tid: CONTOSO_TID,
     },
+    User {
+        upn: "reports@northwind.com",
+        name: "Northwind Reports",
+        oid: "d3f2e5a4-6b7c-4d8e-8f9a-1b2c3d4e5f6a",
+        home_tid: NORTHWIND_TID,
+    },
 ];
 
 /// A tenant path segment (domain, GUID, organizations, common) → tenant id.
@@ -46,6 +53,7 @@ pub(super) fn resolve_tenant(segment: &str) -> Option<&'static str> {
             Some(CONTOSO_TID)
         }
         "fabrikam.onmicrosoft.com" | "fabrikam.com" | FABRIKAM_TID => Some(FABRIKAM_TID),
+        "northwind.onmicrosoft.com" | "northwind.com" | NORTHWIND_TID => Some(NORTHWIND_TID),
         _ => None,
     }
 }
@@ -120,6 +128,8 @@ pub(super) struct Model {
     /// The Graph stand-in answers a CAE claims challenge (the user's session was revoked
     /// or a location policy changed) until a sign-in sends these claims.
     pub claims_challenge: Option<String>,
+    /// Tenants whose Exchange admin turned SMTP AUTH off (the mail stand-in answers 5.7.139).
+    pub smtp_auth_disabled: Vec<&'static str>,
 }
 
 pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -202,6 +212,7 @@ impl Model {
             authorize_script: VecDeque::new(),
             authorize_requests: Vec::new(),
             access_tokens: HashMap::new(),
+            smtp_auth_disabled: Vec::new(),
             claims_challenge: None,
         })
     }

@@ -1,0 +1,132 @@
+//! `connwatch probe [NAME…] [--json]`: ask each resource now whether it takes the connection's
+//! token — refreshing first when the token is due — through the worker, so results land in
+//! the status records like the dashboard's. One line per probe; exit 0 when every probe
+//! accepted, 1 when any refused (or nothing could be probed).
+use std::process::ExitCode;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::exit::{CommandError, INTERRUPTED};
+use super::oneshot::{self, Pending};
+use super::runtime;
+use crate::cli::Cli;
+use crate::probe::ProbeResult;
+use crate::worker::{ConnectionView, Event, Request};
+
+pub fn run(cli: &Cli, names: &[String], json: bool) -> Result<ExitCode, CommandError> {
+    let scope = oneshot::scope(cli, names, names.is_empty())?;
+    if scope.config.connections.is_empty() {
+        return Err(CommandError::Failed(format!(
+            "no connections in {}",
+            scope.config.path.display()
+        )));
+    }
+    let started = Timestamp::now();
+    runtime()?.block_on(async {
+        let mut handle = oneshot::spawn(&scope);
+        let views = oneshot::initial_views(&mut handle, scope.config.connections.len()).await;
+        let mut failed = 0usize;
+        let mut pending = Pending::default();
+        let mut done: Vec<ConnectionView> = Vec::new();
+        for c in &scope.config.connections {
+            let Some(v) = views.get(&c.name) else {
+                failed += 1;
+                continue;
+            };
+            if crate::provider::probe_targets(c).is_empty() {
+                failed += 1;
+                eprintln!(
+                    "{}: nothing to probe; add probe = \"imaps://…\" (or an https:// URL) to the connection",
+                    c.name
+                );
+            } else if v.token_preview.is_none() {
+                failed += 1;
+                let why = v.note.as_deref().unwrap_or("not signed in");
+                eprintln!("{}: {why}; run: connwatch login {}", c.name, c.name);
+            } else {
+                pending.add(&c.name);
+                let _ = handle.requests.send(Request::Probe {
+                    name: c.name.clone(),
+                });
+            }
+        }
+        while !pending.is_empty() {
+            let event = tokio::select! {
+                e = handle.events.recv() => e,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("connwatch: interrupted; letting work in flight save what it has");
+                    oneshot::finish(handle, 0).await;
+                    return Ok(ExitCode::from(INTERRUPTED));
+                }
+            };
+            let Some(event) = event else { break };
+            let Event::Connection(v) = event else {
+                continue;
+            };
+            if pending.finished(&v) {
+                done.push(*v);
+            }
+        }
+        let mut rows = Vec::new();
+        for v in &done {
+            let fresh: Vec<&ProbeResult> = v.probes.iter().filter(|p| p.checked_at >= started).collect();
+            if fresh.is_empty() {
+                // The refresh before the probe failed: that is the answer.
+                failed += 1;
+                match &v.last_error {
+                    Some(d) => eprintln!("{}", oneshot::failure_line(&v.name, d)),
+                    None => eprintln!("{}: no probe ran", v.name),
+                }
+                continue;
+            }
+            for p in fresh {
+                if !p.ok {
+                    failed += 1;
+                }
+                rows.push((v.name.clone(), p.clone()));
+            }
+        }
+        if json {
+            let probes: Vec<_> = rows
+                .iter()
+                .map(|(name, p)| {
+                    json!({
+                        "connection": name,
+                        "url": p.url,
+                        "ok": p.ok,
+                        "checked_at": p.checked_at,
+                        "latency_ms": p.latency_ms,
+                        "diagnosis": p.diagnosis,
+                        "transcript": p.transcript,
+                    })
+                })
+                .collect();
+            let doc = json!({ "version": 1, "probes": probes });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        } else {
+            for (name, p) in &rows {
+                println!("{}", line(name, p));
+            }
+        }
+        Ok(oneshot::finish(handle, failed).await)
+    })
+}
+
+/// `work-mail  imaps://…  accepted  38 ms`, or refused with the server's code, the summary
+/// and the fix.
+pub fn line(name: &str, p: &ProbeResult) -> String {
+    match &p.diagnosis {
+        None => format!("{name}  {}  accepted  {} ms", p.url, p.latency_ms),
+        Some(d) => {
+            let code = d.code.as_deref().unwrap_or(d.cause.as_str());
+            format!(
+                "{name}  {}  refused  {} ms  {code}: {} {}",
+                p.url,
+                p.latency_ms,
+                d.summary,
+                d.action_for(name)
+            )
+        }
+    }
+}
