@@ -13,6 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+#[path = "interop/dovecot.rs"]
+mod dovecot;
+
 const PINNED: &str = "\"version\": \"9.13.3\"";
 
 /// The node project, installed once per target dir (npm ci from the committed lock file).

@@ -77,6 +77,21 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
             }
             Some(v) => {
                 match &v.last_error {
+                    // Signed in, but the resource refuses the new token: say which and why.
+                    Some(d) if d.probe.is_some() && v.token_preview.is_some() => {
+                        println!(
+                            "{name}: signed in; {}",
+                            oneshot::expiry_phrase(&v, SystemClock.now())
+                        );
+                        eprintln!(
+                            "{name}: but {} refuses the token: {}{}: {} {}",
+                            d.probe.as_deref().unwrap_or("the resource"),
+                            d.cause,
+                            oneshot::code_suffix(d),
+                            d.summary,
+                            d.action_for(&name)
+                        );
+                    }
                     Some(d) => eprintln!("{}", sign_in_failure(&name, d)),
                     None => eprintln!("{name}: the sign-in did not complete"),
                 }

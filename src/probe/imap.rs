@@ -80,8 +80,9 @@ pub(super) async fn run(
         Ok(c) => c,
         Err(reply) => return Ok(Verdict::refused(reply, None, false)),
     };
-    if t.security == Security::StartTls {
-        let Some(tls) = tls.filter(|_| caps.iter().any(|c| c == "STARTTLS")) else {
+    let offers = caps.iter().any(|c| c == "STARTTLS");
+    if t.security == Security::StartTls || (t.security == Security::StartTlsIfOffered && offers) {
+        let Some(tls) = tls.filter(|_| offers) else {
             w.close(&format!("{} LOGOUT", tags.next())).await;
             return Ok(Verdict::NoStartTls);
         };

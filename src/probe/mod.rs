@@ -197,9 +197,12 @@ async fn mail(
         Err(e) => return (Some(wire_diagnosis(target, &e)), Vec::new()),
     };
     let login = Login { user, token };
-    let starttls = tls
-        .as_ref()
-        .filter(|_| target.security == Security::StartTls);
+    let starttls = tls.as_ref().filter(|_| {
+        matches!(
+            target.security,
+            Security::StartTls | Security::StartTlsIfOffered
+        )
+    });
     let verdict = match target.protocol {
         Protocol::Imap => imap::run(&mut w, target, &login, starttls).await,
         Protocol::Smtp => smtp::run(&mut w, target, &login, starttls).await,

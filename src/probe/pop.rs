@@ -39,8 +39,8 @@ pub(super) async fn run(
         return Ok(Verdict::NotProtocol { line: greeting });
     }
     let mut caps = capa(w).await?;
-    if t.security == Security::StartTls {
-        let offers = caps.as_ref().is_some_and(|c| c.iter().any(|l| l == "STLS"));
+    let offers = caps.as_ref().is_some_and(|c| c.iter().any(|l| l == "STLS"));
+    if t.security == Security::StartTls || (t.security == Security::StartTlsIfOffered && offers) {
         let Some(tls) = tls.filter(|_| offers) else {
             w.close("QUIT").await;
             return Ok(Verdict::NoStartTls);

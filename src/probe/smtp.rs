@@ -76,8 +76,9 @@ pub(super) async fn run(
         Ok(e) => e,
         Err(v) => return Ok(v),
     };
-    if t.security == Security::StartTls {
-        let Some(tls) = tls.filter(|_| ext.iter().any(|e| e == "STARTTLS")) else {
+    let offers = ext.iter().any(|e| e == "STARTTLS");
+    if t.security == Security::StartTls || (t.security == Security::StartTlsIfOffered && offers) {
+        let Some(tls) = tls.filter(|_| offers) else {
             w.close("QUIT").await;
             return Ok(Verdict::NoStartTls);
         };

@@ -31,6 +31,9 @@ pub enum Security {
     Implicit,
     /// Plain text upgraded with STARTTLS / STLS before anything secret is sent.
     StartTls,
+    /// Loopback `imap://`, `smtp://`, `pop3://`: STARTTLS when the server offers it (and then
+    /// its certificate must be valid), plain text when it does not (a local proxy).
+    StartTlsIfOffered,
     /// Plain text all the way: only to a loopback host (tests, a local proxy).
     Plain,
 }
@@ -178,10 +181,10 @@ impl ProbeTarget {
 }
 
 /// `imap://`, `smtp://` and `pop3://` mean STARTTLS (required) except on loopback, where a
-/// test server or a local proxy (DavMail, email-oauth2-proxy) speaks plain text.
+/// test server or a local proxy (DavMail, email-oauth2-proxy) may speak plain text.
 fn starttls_unless(loopback: bool) -> Security {
     if loopback {
-        Security::Plain
+        Security::StartTlsIfOffered
     } else {
         Security::StartTls
     }
@@ -230,7 +233,12 @@ mod tests {
                 995,
                 Security::Implicit,
             ),
-            ("pop3://[::1]:1110", Protocol::Pop, 1110, Security::Plain),
+            (
+                "pop3://[::1]:1110",
+                Protocol::Pop,
+                1110,
+                Security::StartTlsIfOffered,
+            ),
             (
                 "https://graph.microsoft.com/v1.0/me",
                 Protocol::Https,

@@ -7,9 +7,14 @@
 // revocation (RFC 7009), JWT access tokens for a default resource, PKCE S256 for the native
 // client with a loopback redirect on any port (RFC 8252 §7.3).
 // Test-only routes under /test/: POST /test/revoke-grants revokes every grant (the user
-// changed their password).
+// changed their password); GET /test/introspect is the resource endpoint Dovecot's oauth2
+// passdb asks about each token (introspection_mode = auth): it verifies the JWT access token
+// (signature by the IdP's JWKS, audience, expiry, the `mail` scope, issued after the last
+// revocation) and answers 200 {"active": …} — a 401 there would read as a temporary failure.
 import http from 'node:http';
 import Provider from 'oidc-provider';
+// jose comes with oidc-provider (same lock file); it verifies the IdP's own JWTs here.
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
 console.log = log;
@@ -19,6 +24,8 @@ console.warn = log;
 const USER = 'alice';
 const RESOURCE = 'https://api.example/';
 const grants = new Set();
+// Tokens issued before this instant (ms) belong to revoked grants.
+let revokedAt = 0;
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -33,7 +40,7 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     redirect_uris: ['http://127.0.0.1/'],
   }],
-  scopes: ['openid', 'offline_access', 'api:read'],
+  scopes: ['openid', 'offline_access', 'api:read', 'mail'],
   claims: { openid: ['sub'], email: ['email'] },
   pkce: { required: () => true },
   rotateRefreshToken: () => true,
@@ -46,7 +53,7 @@ const provider = new Provider(issuer, {
       defaultResource: () => RESOURCE,
       useGrantedResource: () => true,
       getResourceServerInfo: () => ({
-        scope: 'api:read',
+        scope: 'api:read mail',
         audience: RESOURCE,
         accessTokenTTL: 3600,
         accessTokenFormat: 'jwt',
@@ -106,8 +113,28 @@ async function revokeAll(res) {
   }
   const n = grants.size;
   grants.clear();
+  revokedAt = Date.now();
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ revoked: n }));
+}
+
+const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
+
+async function introspect(req, res) {
+  const auth = req.headers.authorization || '';
+  const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+  let answer = { active: false };
+  try {
+    const { payload } = await jwtVerify(token, jwks, { issuer, audience: RESOURCE });
+    const scopes = String(payload.scope || '').split(' ');
+    if (scopes.includes('mail') && payload.iat * 1000 >= revokedAt) {
+      answer = { active: true, sub: payload.sub, scope: payload.scope };
+    }
+  } catch (err) {
+    log('introspect: refused', err && err.code);
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(answer));
 }
 
 const callback = provider.callback();
@@ -119,6 +146,8 @@ server.on('request', (req, res) => {
       res.writeHead(500);
       res.end(String(err));
     });
+  } else if (path === '/test/introspect') {
+    introspect(req, res).catch((err) => { res.writeHead(500); res.end(String(err)); });
   } else if (path === '/test/revoke-grants' && req.method === 'POST') {
     revokeAll(res).catch((err) => { res.writeHead(500); res.end(String(err)); });
   } else {

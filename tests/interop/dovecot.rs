@@ -1,0 +1,446 @@
+//! Against a real mail server: Dovecot 2.3 (Debian's dovecot-imapd, -pop3d, -submissiond),
+//! started here in a temp dir on free 127.0.0.1 ports, its oauth2 passdb asking the interop
+//! IdP's resource endpoint about each token — so Dovecot judges the very tokens connwatch got
+//! from oidc-provider. `.ci/run` installs Dovecot; on a machine without it these tests say so
+//! and skip, unless CONNWATCH_REQUIRE_SUITES is set (CI), where a missing Dovecot fails.
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Env, Idp, device_login, node_project, run, start_idp};
+
+fn have_dovecot() -> bool {
+    let found = Command::new("dovecot")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CONNWATCH_REQUIRE_SUITES").is_none(),
+            "CONNWATCH_REQUIRE_SUITES is set but dovecot is not installed (apt-get install -y dovecot-imapd dovecot-pop3d dovecot-submissiond)"
+        );
+        eprintln!(
+            "dovecot: NOT FOUND — skipping the real-mail-server tests (apt-get install -y dovecot-imapd dovecot-pop3d dovecot-submissiond)"
+        );
+    }
+    found
+}
+
+/// A free port on 127.0.0.1 (bound, read, released: Dovecot's `port = 0` disables a listener).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Where Dovecot's submission service relays accepted mail: a minimal SMTP sink (Dovecot
+/// connects to it when a client connects, before AUTH).
+fn smtp_sink() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut w = stream.try_clone().unwrap();
+                let _ = w.write_all(b"220 sink ESMTP\r\n");
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let upper = line.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-sink\r\n250 8BITMIME\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n");
+                        break;
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    if w.write_all(reply).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+struct Dovecot {
+    child: Child,
+    dir: tempfile::TempDir,
+    imap: u16,
+    submission: u16,
+    pop3: u16,
+    imaps: u16,
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dovecot {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
+    }
+}
+
+/// A test CA and a certificate for 127.0.0.1 and localhost signed by it (PEM files in `dir`):
+/// (ca.pem, cert.pem, key.pem).
+fn test_ca(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "connwatch test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, leaf.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    (paths.0, paths.1, paths.2)
+}
+
+/// Start Dovecot judging tokens at the IdP's `/test/introspect`; with `tls` (cert, key) it
+/// requires TLS: STARTTLS on the plain listeners, implicit TLS on `imaps`.
+fn start_dovecot(idp: &Idp, tls: Option<(&PathBuf, &PathBuf)>) -> Dovecot {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Dovecot's unprivileged processes (dovenull, nobody) must reach the sockets and mail.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mail = dir.path().join("mail");
+    std::fs::create_dir(&mail).unwrap();
+    std::fs::set_permissions(&mail, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (imap, submission, pop3, imaps) = (free_port(), free_port(), free_port(), free_port());
+    let d = dir.path().display();
+    std::fs::write(
+        dir.path().join("oauth2.conf.ext"),
+        format!(
+            "introspection_mode = auth\nintrospection_url = {}/test/introspect\nusername_attribute = sub\nactive_attribute = active\nactive_value = true\nforce_introspection = yes\n",
+            idp.issuer
+        ),
+    )
+    .unwrap();
+    let ssl = match tls {
+        Some((cert, key)) => format!(
+            "ssl = required\nssl_cert = <{}\nssl_key = <{}\n",
+            cert.display(),
+            key.display()
+        ),
+        None => "ssl = no\n".to_owned(),
+    };
+    let imaps_port = if tls.is_some() { imaps } else { 0 };
+    let conf = format!(
+        r#"base_dir = {d}/run
+state_dir = {d}/state
+instance_name = connwatch-test-{imap}
+listen = 127.0.0.1
+protocols = imap pop3 submission
+{ssl}disable_plaintext_auth = no
+auth_mechanisms = xoauth2 oauthbearer
+# Dovecot delays every failure by 2 s; the tests do not need to wait for that.
+auth_failure_delay = 0
+log_path = {d}/dovecot.log
+default_login_user = dovenull
+default_internal_user = dovecot
+mail_location = maildir:{d}/mail/%u
+submission_relay_host = 127.0.0.1
+submission_relay_port = {relay}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/oauth2.conf.ext
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={d}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service submission-login {{
+  inet_listener submission {{
+    address = 127.0.0.1
+    port = {submission}
+  }}
+}}
+"#,
+        relay = smtp_sink(),
+    );
+    let conf_path = dir.path().join("dovecot.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new("dovecot")
+        .arg("-F")
+        .arg("-c")
+        .arg(&conf_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dovecot = Dovecot {
+        child,
+        dir,
+        imap,
+        submission,
+        pop3,
+        imaps,
+    };
+    // Ready when every listener answers (bounded).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for port in [imap, submission, pop3] {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "dovecot did not listen on {port}: {}",
+                dovecot.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    dovecot
+}
+
+/// A config for the interop IdP's client with these scopes and probes (and `extra` lines).
+fn mail_env(idp: &Idp, scopes: &[&str], probes: &[String], extra: &str) -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("config.toml");
+    let scopes: Vec<String> = scopes.iter().map(|s| format!("{s:?}")).collect();
+    let probes: Vec<String> = probes.iter().map(|s| format!("{s:?}")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[[connection]]\nname = \"sso\"\nkind = \"mailbox\"\nprovider = \"oidc\"\nissuer = {:?}\nclient_id = \"connwatch\"\naccount = \"alice\"\nscopes = [{}]\nprobe = [{}]\n{extra}",
+            data.display().to_string(),
+            idp.issuer,
+            scopes.join(", "),
+            probes.join(", "),
+        ),
+    )
+    .unwrap();
+    Env {
+        _tmp: tmp,
+        config,
+        data,
+    }
+}
+
+fn access_token(env: &Env) -> String {
+    let text = std::fs::read_to_string(env.data.join("tokens/sso.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+fn connection_status(env: &Env) -> serde_json::Value {
+    let (code, out, _) = run(env, &["status", "--json"]);
+    assert_eq!(code, 0);
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["connections"][0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_accepts_a_token_with_the_mail_scope_over_imap_smtp_and_pop() {
+    if !have_dovecot() {
+        return;
+    }
+    let Some(dir) = node_project() else { return };
+    let idp = start_idp(&dir);
+    let dc = start_dovecot(&idp, None);
+    let probes = vec![
+        format!("imap://127.0.0.1:{}", dc.imap),
+        format!("smtp://127.0.0.1:{}", dc.submission),
+        format!("pop3://127.0.0.1:{}", dc.pop3),
+        format!("imap://127.0.0.1:{}?auth=oauthbearer", dc.imap),
+        format!("smtp://127.0.0.1:{}?auth=oauthbearer", dc.submission),
+    ];
+    let env = mail_env(
+        &idp,
+        &["openid", "offline_access", "api:read", "mail"],
+        &probes,
+        "",
+    );
+    let (code, _, stderr) = device_login(&env).await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, out, err) = run(&env, &["probe", "sso"]);
+    assert_eq!(code, 0, "{out}{err}\n{}", dc.log());
+    assert_eq!(
+        out.lines().filter(|l| l.contains("  accepted  ")).count(),
+        5,
+        "{out}"
+    );
+    let s = connection_status(&env);
+    assert_eq!(s["state"], "connected", "{s}");
+    assert!(
+        s["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["ok"] == true),
+        "{s}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_refuses_a_token_without_the_mail_scope_and_the_transcript_holds_no_token() {
+    if !have_dovecot() {
+        return;
+    }
+    let Some(dir) = node_project() else { return };
+    let idp = start_idp(&dir);
+    let dc = start_dovecot(&idp, None);
+    let probes = vec![
+        format!("imap://127.0.0.1:{}", dc.imap),
+        format!("smtp://127.0.0.1:{}", dc.submission),
+    ];
+    let env = mail_env(&idp, &["openid", "offline_access", "api:read"], &probes, "");
+    // The sign-in itself works; its probe already meets the refusal (exit 1, said on stderr).
+    let (code, stdout, stderr) = device_login(&env).await;
+    assert!(
+        code == 1 && stdout.starts_with("sso: signed in;"),
+        "{stdout}{stderr}"
+    );
+    assert!(stderr.contains("refuses the token"), "{stderr}");
+    let (code, out, err) = run(&env, &["probe", "sso", "--json"]);
+    assert_eq!(code, 1, "{out}{err}\n{}", dc.log());
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let codes: Vec<&str> = doc["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["diagnosis"]["code"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(codes, ["NO [AUTHENTICATIONFAILED]", "535 5.7.8"], "{out}");
+    // Dovecot's error challenge was answered and decoded.
+    let smtp = &doc["probes"][1]["transcript"];
+    assert!(smtp.to_string().contains("334 eyJ"), "{smtp}");
+    let s = connection_status(&env);
+    assert_ne!(s["state"], "connected", "{s}");
+    assert_eq!(s["last_error"]["code"], "NO [AUTHENTICATIONFAILED]", "{s}");
+    let token = access_token(&env);
+    for text in [out.as_str(), s.to_string().as_str(), err.as_str()] {
+        assert!(!text.contains(&token), "the access token leaked");
+        assert!(
+            !text.contains(&token[..40]),
+            "part of the access token leaked"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_refuses_the_token_of_a_revoked_grant() {
+    if !have_dovecot() {
+        return;
+    }
+    let Some(dir) = node_project() else { return };
+    let idp = start_idp(&dir);
+    let dc = start_dovecot(&idp, None);
+    let env = mail_env(
+        &idp,
+        &["openid", "offline_access", "api:read", "mail"],
+        &[format!("imap://127.0.0.1:{}", dc.imap)],
+        "",
+    );
+    let (code, _, stderr) = device_login(&env).await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, out, err) = run(&env, &["probe"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let r = reqwest::Client::new()
+        .post(format!("{}/test/revoke-grants", idp.issuer))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (code, out, err) = run(&env, &["probe"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("refused") && out.contains("NO [AUTHENTICATIONFAILED]"),
+        "{out}"
+    );
+    assert_eq!(connection_status(&env)["state"], "needs_reauth");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_over_tls_is_trusted_through_ca_file_and_refused_without_it() {
+    if !have_dovecot() {
+        return;
+    }
+    let Some(dir) = node_project() else { return };
+    let idp = start_idp(&dir);
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_ca(certs.path());
+    let dc = start_dovecot(&idp, Some((&cert, &key)));
+    let probes = vec![
+        format!("imaps://127.0.0.1:{}", dc.imaps),
+        format!("imap://127.0.0.1:{}", dc.imap),
+        format!("smtp://127.0.0.1:{}", dc.submission),
+    ];
+    let scopes = ["openid", "offline_access", "api:read", "mail"];
+    let trusted = mail_env(
+        &idp,
+        &scopes,
+        &probes,
+        &format!("ca_file = {:?}\n", ca.display().to_string()),
+    );
+    let (code, _, stderr) = device_login(&trusted).await;
+    assert_eq!(code, 0, "{stderr}\n{}", dc.log());
+    let (code, out, err) = run(&trusted, &["probe", "--json"]);
+    assert_eq!(code, 0, "{out}{err}\n{}", dc.log());
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for p in doc["probes"].as_array().unwrap() {
+        let t = p["transcript"].to_string();
+        assert!(
+            p["url"].as_str().unwrap().starts_with("imaps") || t.contains("TLS handshake"),
+            "{t}"
+        );
+    }
+
+    // The same server, the same kind of token, no ca_file: a tls diagnosis naming the host.
+    let untrusted = mail_env(&idp, &scopes, &probes, "");
+    let (code, stdout, stderr) = device_login(&untrusted).await;
+    assert!(
+        code == 1 && stdout.starts_with("sso: signed in;"),
+        "{stdout}{stderr}"
+    );
+    let (code, out, err) = run(&untrusted, &["probe", "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for p in doc["probes"].as_array().unwrap() {
+        assert_eq!(p["diagnosis"]["cause"], "tls", "{p}");
+        let summary = p["diagnosis"]["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("127.0.0.1:") && summary.contains("CA"),
+            "{summary}"
+        );
+    }
+}
