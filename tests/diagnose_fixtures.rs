@@ -16,6 +16,30 @@ fn every_error_fixture_gets_its_diagnosis() {
     entries.sort();
     for path in entries {
         let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        // Mail servers' words, as pasted into `explain`: one reply, a transcript, a client log.
+        if let Some(text) = doc["text"].as_str() {
+            let provider: ProviderHint =
+                serde_json::from_value(doc["provider"].clone()).unwrap_or_default();
+            let d = diagnose::diagnose_text(text, provider);
+            let got = serde_json::to_value(&d).unwrap();
+            for (k, want) in doc["expect"].as_object().unwrap() {
+                if &got[k] != want {
+                    failures.push(format!(
+                        "{}: {k} = {} (want {want})",
+                        path.display(),
+                        got[k]
+                    ));
+                }
+            }
+            assert!(
+                !d.summary.contains(['\n', '\r', '{', '}']),
+                "{}: {}",
+                path.display(),
+                d.summary
+            );
+            n += 1;
+            continue;
+        }
         let headers = doc["headers"]
             .as_array()
             .unwrap()
@@ -68,10 +92,35 @@ fn every_error_fixture_gets_its_diagnosis() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(n >= 60, "fixtures: {n}");
+    assert!(n >= 100, "fixtures: {n}");
 }
 
 proptest::proptest! {
+    /// Mail replies, transcripts and logs of any shape: a diagnosis or "not mail", never a
+    /// panic, and a one-line summary with the protocol's own code.
+    #[test]
+    fn any_mail_text_gets_a_diagnosis(
+        lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                "(S: |C: |< |> |)[0-9]{3}[ -][45]\\.[0-9]{1,3}\\.[0-9]{1,3} .{0,40}",
+                "(S: |)[a-z0-9*]{1,5} (NO|BAD|OK|BYE) (\\[[A-Z]{0,20}\\] )?.{0,40}",
+                "(S: |)(\\+|334) [A-Za-z0-9+/=]{0,60}",
+                "(S: |)-ERR .{0,40}",
+                ".{0,80}",
+            ],
+            0..8,
+        )
+    ) {
+        let text = lines.join("\n");
+        if let Some(d) = diagnose::diagnose_mail_text(&text) {
+            proptest::prop_assert!(!d.summary.is_empty() && !d.summary.contains('\n'));
+        }
+        let d = diagnose::diagnose_reply(&text, None);
+        proptest::prop_assert!(!d.summary.contains('\n'));
+        let d = diagnose::diagnose_text(&text, ProviderHint::Unknown);
+        proptest::prop_assert!(!d.summary.is_empty());
+    }
+
     /// Any bytes, any status, any header: a diagnosis, never a panic.
     #[test]
     fn any_input_gets_a_diagnosis(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400),

@@ -40,7 +40,7 @@ pub fn diagnose_mail_text(text: &str) -> Option<Diagnosis> {
         if challenge.is_none() {
             challenge = challenge_in(line);
         }
-        if let Some(reply) = parse_reply(line) {
+        if let Some(reply) = parse_reply(line).or_else(|| embedded(line)) {
             let rank = rank(&reply);
             if best.as_ref().is_none_or(|(r, _)| rank > *r) {
                 best = Some((rank, reply));
@@ -97,6 +97,19 @@ fn server_line(raw: &str) -> Option<&str> {
         }
     }
     Some(l)
+}
+
+/// A reply quoted inside a client's log line: msmtp's "server message: 535 5.7.3 …",
+/// mbsync's "returned an error: NO AUTHENTICATE failed." (untagged there).
+fn embedded(line: &str) -> Option<MailReply> {
+    line.match_indices(": ").find_map(|(i, _)| {
+        let rest = line[i + 2..].trim();
+        parse_reply(rest).or_else(|| {
+            (rest.starts_with("NO ") || rest.starts_with("BAD "))
+                .then(|| parse_reply(&format!("* {rest}")))
+                .flatten()
+        })
+    })
 }
 
 /// The decoded JSON of an error challenge (`334 eyJ…` or `+ eyJ…`) in a line.
