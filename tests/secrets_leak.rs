@@ -33,6 +33,18 @@ async fn no_secret_outside_the_token_files() {
             },
         ],
     );
+    // The mailbox probes the Exchange stand-in: IMAP accepts its token, SMTP refuses it (no
+    // SMTP.Send), so accepted and refused transcripts both land in records and output.
+    let (imap, smtp) = idp.mail_ports();
+    let text = std::fs::read_to_string(&cfg.path).unwrap().replacen(
+        "name = \"mail\"\n",
+        &format!(
+            "name = \"mail\"\nprobe = [\"imap://127.0.0.1:{imap}\", \"smtp://127.0.0.1:{smtp}\"]\n"
+        ),
+        1,
+    );
+    std::fs::write(&cfg.path, text).unwrap();
+    let cfg = connwatch::config::Config::load(&cfg.path).unwrap();
     let s = store(&cfg);
     let guard = connwatch::logging::init(&s.paths().logs_dir, Some("trace")).unwrap();
     seed(
@@ -76,7 +88,8 @@ async fn no_secret_outside_the_token_files() {
         match &ev {
             Event::DeviceCode(c) => assert!(idp.approve(&c.user_code)),
             Event::SignInEnded { ok, .. } => {
-                assert!(ok);
+                // Signed in, but SMTP refuses the token: not connected, by design.
+                assert!(!ok);
                 signed_in = true;
                 w.send(Request::Refresh {
                     name: "mail".into(),
@@ -102,6 +115,19 @@ async fn no_secret_outside_the_token_files() {
         secrets.len() >= 5,
         "the scenario issued tokens: {}",
         secrets.len()
+    );
+
+    // The probes ran and their transcripts are kept, masked.
+    let rec = s.load_status("mail").unwrap();
+    assert_eq!(rec.probes.len(), 2, "{:?}", rec.probes);
+    assert!(rec.probes[0].ok && !rec.probes[1].ok, "{:?}", rec.probes);
+    assert!(
+        rec.probes[1]
+            .transcript
+            .iter()
+            .any(|l| l == "C: AUTH XOAUTH2 ***"),
+        "{:?}",
+        rec.probes[1].transcript
     );
 
     // Every file under the data dir except the token files themselves.

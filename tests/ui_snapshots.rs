@@ -417,3 +417,50 @@ fn no_color_keeps_symbols_and_words_but_no_colours() {
     );
     assert!(text_without.contains("✗ team-calendar") && text_without.contains("needs_reauth"));
 }
+
+/// A mailbox whose token renews while SMTP refuses it (the demo's `smtp-send`): the table's
+/// last error is the probe's, and the detail pane lists each probe with the end of the masked
+/// transcript.
+#[test]
+fn refused_probe_in_the_table_and_the_detail_pane() {
+    use connwatch::probe::ProbeResult;
+    let mut s = demo_state();
+    let mut smtp = row(
+        "smtp-send",
+        Kind::Mailbox,
+        "reports@northwind.com",
+        "northwind.onmicrosoft.com",
+        ConnState::Misconfigured,
+    );
+    smtp.access_expires_at = Some(t(3500));
+    let transcript: Vec<String> = [
+        "S: 220 DEMO01.namprd01.prod.outlook.com Microsoft ESMTP MAIL Service ready",
+        "C: EHLO localhost",
+        "S: 250-DEMO01.namprd01.prod.outlook.com Hello [127.0.0.1]",
+        "S: 250-AUTH LOGIN XOAUTH2",
+        "S: 250 SMTPUTF8",
+        "C: AUTH XOAUTH2 ***",
+        "S: 535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
+        "C: QUIT",
+        "S: 221 2.0.0 Service closing transmission channel",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut d = connwatch::diagnose::diagnose_text(&transcript.join("\n"), Default::default());
+    d.probe = Some("smtp://smtp.office365.com:587".into());
+    d.transcript = Some(transcript.clone());
+    smtp.last_error = Some(d.clone());
+    smtp.last_error_at = Some(t(-3));
+    smtp.probes = vec![ProbeResult {
+        url: "smtp://smtp.office365.com:587".into(),
+        ok: false,
+        checked_at: t(-3),
+        latency_ms: 212,
+        diagnosis: Some(d),
+        transcript,
+    }];
+    app::update(&mut s, Action::Worker(Event::Connection(Box::new(smtp))));
+    s.select("smtp-send");
+    s.detail = true;
+    insta::assert_snapshot!(render(&s, 120, 40));
+}

@@ -247,6 +247,7 @@ fn lines(r: &ConnectionView, report: Option<&TokenReport>, now: Timestamp) -> Ve
             )]));
         }
     }
+    probes(&mut out, r, now);
     if !r.history.is_empty() {
         out.push(Line::default());
         for (i, h) in r.history.iter().rev().take(6).enumerate() {
@@ -267,6 +268,66 @@ fn lines(r: &ConnectionView, report: Option<&TokenReport>, now: Timestamp) -> Ve
         claims(&mut out, rep);
     }
     out
+}
+
+/// Longest stretch of a refused probe's transcript shown (its end: where it went wrong).
+const TRANSCRIPT_LINES: usize = 12;
+
+/// Each probe: URL, accepted or refused, when and how fast; for a refusal the server's code,
+/// the summary and the end of the masked transcript.
+fn probes(out: &mut Vec<Line<'static>>, r: &ConnectionView, now: Timestamp) {
+    if r.probes.is_empty() {
+        return;
+    }
+    out.push(Line::default());
+    for (i, p) in r.probes.iter().enumerate() {
+        let (verdict, style) = if p.ok {
+            (
+                "accepted",
+                theme::state(crate::connection::ConnState::Connected),
+            )
+        } else {
+            (
+                "refused",
+                theme::state(crate::connection::ConnState::NeedsReauth),
+            )
+        };
+        let line = vec![
+            Span::raw(format!("{} ", p.url)),
+            Span::styled(verdict, style),
+            Span::styled(
+                format!(
+                    " {} ms, {}",
+                    p.latency_ms,
+                    format::relative(p.checked_at, now)
+                ),
+                theme::dim(),
+            ),
+        ];
+        out.push(if i == 0 {
+            field("probes", line)
+        } else {
+            more(line)
+        });
+        if let Some(d) = &p.diagnosis {
+            // The last error already says it when it is this probe's refusal.
+            let said = r
+                .last_error
+                .as_ref()
+                .is_some_and(|e| e.probe.as_deref() == Some(p.url.as_str()));
+            if !said {
+                let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
+                out.push(more(vec![
+                    Span::styled(format!("  {code}"), theme::code()),
+                    Span::raw(format!(" {}", d.summary)),
+                ]));
+            }
+            let skip = p.transcript.len().saturating_sub(TRANSCRIPT_LINES);
+            for t in p.transcript.iter().skip(skip) {
+                out.push(more(vec![Span::styled(format!("  {t}"), theme::dim())]));
+            }
+        }
+    }
 }
 
 fn claims(out: &mut Vec<Line<'static>>, rep: &TokenReport) {
