@@ -103,6 +103,27 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         "2:8",
         &["needs the app's client secret", "client_secret_env"],
     ),
+    (
+        "mail_probe_without_account.toml",
+        "7:9",
+        &["needs the mailbox's user", "account ="],
+    ),
+    (
+        "probe_bad_mechanism.toml",
+        "8:9",
+        &["unknown SASL mechanism \"plain\"", "oauthbearer"],
+    ),
+    (
+        "probe_unknown_scheme.toml",
+        "8:9",
+        &["unsupported probe scheme \"jmap\"", "imaps://"],
+    ),
+    ("ca_file_missing.toml", "1:11", &["no-such-ca.pem", "PEM"]),
+    (
+        "probe_every_too_short.toml",
+        "1:15",
+        &["shorter than 30 s", "\"0\""],
+    ),
 ];
 
 #[test]

@@ -141,3 +141,48 @@ async fn a_claims_challenge_needs_a_sign_in_that_sends_the_claims() {
     assert_eq!(rec.state, ConnState::Connected);
     assert!(rec.last_error.is_none());
 }
+
+/// The demo as `connwatch demo` runs it: within seconds `smtp-send` is refused by SMTP with
+/// 535 5.7.139 while its token is valid for an hour, and `work-mail` is accepted by IMAP and
+/// SMTP and stays connected.
+#[tokio::test]
+async fn the_demo_shows_smtp_auth_disabled_while_the_token_is_valid() {
+    let idp = DemoIdp::start(connwatch::demo::demo_idp_options())
+        .await
+        .unwrap();
+    let env = connwatch::demo::prepare(&idp, 0).unwrap();
+    let (opts, _) = worker_opts();
+    let mut w = spawn(&env.config, opts);
+    let started = std::time::Instant::now();
+    let smtp = w
+        .wait_for(|e| match e {
+            connwatch::worker::Event::Connection(v)
+                if v.name == "smtp-send" && v.state == ConnState::Misconfigured =>
+            {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let d = smtp.last_error.as_ref().unwrap();
+    assert_eq!(d.cause, Cause::ProtocolDisabled);
+    assert_eq!(d.code.as_deref(), Some("535 5.7.139"));
+    assert!(
+        smtp.access_expires_at.unwrap()
+            > jiff::Timestamp::now() + jiff::SignedDuration::from_mins(50)
+    );
+    let mail = w
+        .wait_for(|e| match e {
+            connwatch::worker::Event::Connection(v)
+                if v.name == "work-mail" && v.probes.len() == 2 =>
+            {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(mail.state, ConnState::Connected, "{:?}", mail.last_error);
+    assert!(mail.probes.iter().all(|p| p.ok), "{:?}", mail.probes);
+    w.shutdown().await;
+}

@@ -59,6 +59,29 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CommandError> {
             None => println!("  client secret:   none (public client)"),
         }
         println!("  refresh before:  {:?}", c.refresh_before);
+        let probes = crate::provider::probe_targets(c);
+        if probes.is_empty() {
+            println!("  probes:          none (the token is not tested with a resource)");
+        }
+        for (i, t) in probes.iter().enumerate() {
+            let how = match (t.protocol, t.security) {
+                (crate::probe::Protocol::Https, _) => "GET with the bearer token".to_owned(),
+                (_, crate::probe::Security::Implicit) => format!("{}, TLS", t.mechanism.as_str()),
+                (_, crate::probe::Security::StartTls) => {
+                    format!("{}, STARTTLS required", t.mechanism.as_str())
+                }
+                (_, _) => format!("{}, STARTTLS when offered (loopback)", t.mechanism.as_str()),
+            };
+            let default = if c.probe.is_empty() { ", default" } else { "" };
+            let label = if i == 0 { "probes:" } else { "" };
+            println!("  {label:<16} {} ({how}{default})", t.url);
+        }
+        if let Some(ca) = &c.ca_file {
+            println!("  ca_file:         {}", ca.display());
+        }
+        if let Some(e) = c.probe_every {
+            println!("  probe every:     {e:?}");
+        }
         if !c.asks_offline_access() {
             println!("  warning:         no offline_access scope: no refresh token will be issued");
         }

@@ -213,7 +213,7 @@ mod tests {
                 "imap://127.0.0.1:1143",
                 Protocol::Imap,
                 1143,
-                Security::Plain,
+                Security::StartTlsIfOffered,
             ),
             (
                 "smtp://smtp.office365.com:587",
