@@ -68,6 +68,16 @@ pub fn run(cli: &Cli, names: &[String], json: bool) -> Result<ExitCode, CommandE
                 done.push(*v);
             }
         }
+        // In config order, whatever order the probes finished in.
+        let order = |name: &str| {
+            scope
+                .config
+                .connections
+                .iter()
+                .position(|c| c.name == name)
+                .unwrap_or(usize::MAX)
+        };
+        done.sort_by_key(|v| order(&v.name));
         let mut rows = Vec::new();
         for v in &done {
             let fresh: Vec<&ProbeResult> = v.probes.iter().filter(|p| p.checked_at >= started).collect();

@@ -13,7 +13,10 @@ pub fn countdown(until: Timestamp, now: Timestamp) -> String {
 /// "3m ago" / "in 3m".
 pub fn relative(at: Timestamp, now: Timestamp) -> String {
     let s = at.as_second() - now.as_second();
-    if s >= 0 {
+    if s == 0 {
+        // Within the same second: "in 0s" for something that just happened reads wrong.
+        "now".to_owned()
+    } else if s > 0 {
         format!("in {}", compact(s))
     } else {
         format!("{} ago", compact(-s))

@@ -1,92 +1,19 @@
-//! Against a real mail server: Dovecot 2.3 (Debian's dovecot-imapd, -pop3d, -submissiond),
-//! started here in a temp dir on free 127.0.0.1 ports, its oauth2 passdb asking the interop
-//! IdP's resource endpoint about each token — so Dovecot judges the very tokens connwatch got
-//! from oidc-provider. `.ci/run` installs Dovecot; on a machine without it these tests say so
-//! and skip, unless CONNWATCH_REQUIRE_SUITES is set (CI), where a missing Dovecot fails.
-use std::net::TcpListener;
+//! Against a real mail server: Dovecot 2.3 (tests/support/dovecot.rs), its oauth2 passdb
+//! asking the interop IdP's resource endpoint about each token — so Dovecot judges the very
+//! tokens connwatch got from oidc-provider. `.ci/run` installs Dovecot; on a machine without
+//! it these tests say so and skip, unless CONNWATCH_REQUIRE_SUITES is set (CI).
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use super::{Env, Idp, device_login, node_project, run, start_idp};
 
-fn have_dovecot() -> bool {
-    let found = Command::new("dovecot")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CONNWATCH_REQUIRE_SUITES").is_none(),
-            "CONNWATCH_REQUIRE_SUITES is set but dovecot is not installed (apt-get install -y dovecot-imapd dovecot-pop3d dovecot-submissiond)"
-        );
-        eprintln!(
-            "dovecot: NOT FOUND — skipping the real-mail-server tests (apt-get install -y dovecot-imapd dovecot-pop3d dovecot-submissiond)"
-        );
-    }
-    found
-}
+#[path = "../support/dovecot.rs"]
+mod server;
 
-/// A free port on 127.0.0.1 (bound, read, released: Dovecot's `port = 0` disables a listener).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use server::{Dovecot, have_dovecot};
 
-/// Where Dovecot's submission service relays accepted mail: a minimal SMTP sink (Dovecot
-/// connects to it when a client connects, before AUTH).
-fn smtp_sink() -> u16 {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut w = stream.try_clone().unwrap();
-                let _ = w.write_all(b"220 sink ESMTP\r\n");
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let upper = line.to_ascii_uppercase();
-                    let reply: &[u8] = if upper.starts_with("EHLO") {
-                        b"250-sink\r\n250 8BITMIME\r\n"
-                    } else if upper.starts_with("QUIT") {
-                        let _ = w.write_all(b"221 bye\r\n");
-                        break;
-                    } else {
-                        b"250 OK\r\n"
-                    };
-                    if w.write_all(reply).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
-struct Dovecot {
-    child: Child,
-    dir: tempfile::TempDir,
-    imap: u16,
-    submission: u16,
-    pop3: u16,
-    imaps: u16,
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Dovecot {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
-    }
+fn start_dovecot(idp: &Idp, tls: Option<(&PathBuf, &PathBuf)>) -> Dovecot {
+    let url = format!("{}/test/introspect", idp.issuer);
+    server::start(&url, tls.map(|(c, k)| (c.as_path(), k.as_path())))
 }
 
 /// A test CA and a certificate for 127.0.0.1 and localhost signed by it (PEM files in `dir`):
@@ -113,123 +40,6 @@ fn test_ca(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
     std::fs::write(&paths.1, leaf.pem()).unwrap();
     std::fs::write(&paths.2, key.serialize_pem()).unwrap();
     (paths.0, paths.1, paths.2)
-}
-
-/// Start Dovecot judging tokens at the IdP's `/test/introspect`; with `tls` (cert, key) it
-/// requires TLS: STARTTLS on the plain listeners, implicit TLS on `imaps`.
-fn start_dovecot(idp: &Idp, tls: Option<(&PathBuf, &PathBuf)>) -> Dovecot {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    // Dovecot's unprivileged processes (dovenull, nobody) must reach the sockets and mail.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mail = dir.path().join("mail");
-    std::fs::create_dir(&mail).unwrap();
-    std::fs::set_permissions(&mail, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let (imap, submission, pop3, imaps) = (free_port(), free_port(), free_port(), free_port());
-    let d = dir.path().display();
-    std::fs::write(
-        dir.path().join("oauth2.conf.ext"),
-        format!(
-            "introspection_mode = auth\nintrospection_url = {}/test/introspect\nusername_attribute = sub\nactive_attribute = active\nactive_value = true\nforce_introspection = yes\n",
-            idp.issuer
-        ),
-    )
-    .unwrap();
-    let ssl = match tls {
-        Some((cert, key)) => format!(
-            "ssl = required\nssl_cert = <{}\nssl_key = <{}\n",
-            cert.display(),
-            key.display()
-        ),
-        None => "ssl = no\n".to_owned(),
-    };
-    let imaps_port = if tls.is_some() { imaps } else { 0 };
-    let conf = format!(
-        r#"base_dir = {d}/run
-state_dir = {d}/state
-instance_name = connwatch-test-{imap}
-listen = 127.0.0.1
-protocols = imap pop3 submission
-{ssl}disable_plaintext_auth = no
-auth_mechanisms = xoauth2 oauthbearer
-# Dovecot delays every failure by 2 s; the tests do not need to wait for that.
-auth_failure_delay = 0
-log_path = {d}/dovecot.log
-default_login_user = dovenull
-default_internal_user = dovecot
-mail_location = maildir:{d}/mail/%u
-submission_relay_host = 127.0.0.1
-submission_relay_port = {relay}
-passdb {{
-  driver = oauth2
-  mechanisms = xoauth2 oauthbearer
-  args = {d}/oauth2.conf.ext
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={d}/mail/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {imap}
-  }}
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {imaps_port}
-    ssl = yes
-  }}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {pop3}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-service submission-login {{
-  inet_listener submission {{
-    address = 127.0.0.1
-    port = {submission}
-  }}
-}}
-"#,
-        relay = smtp_sink(),
-    );
-    let conf_path = dir.path().join("dovecot.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new("dovecot")
-        .arg("-F")
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let dovecot = Dovecot {
-        child,
-        dir,
-        imap,
-        submission,
-        pop3,
-        imaps,
-    };
-    // Ready when every listener answers (bounded).
-    let deadline = Instant::now() + Duration::from_secs(15);
-    for port in [imap, submission, pop3] {
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "dovecot did not listen on {port}: {}",
-                dovecot.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    dovecot
 }
 
 /// A config for the interop IdP's client with these scopes and probes (and `extra` lines).
