@@ -64,7 +64,12 @@ fn main() {
             let b = t.elapsed();
             drop(s);
             let t = Instant::now();
-            let r = rt.block_on(probe::run(&target, &ctx, "bench-token", jiff::Timestamp::now()));
+            let r = rt.block_on(probe::run(
+                &target,
+                &ctx,
+                "bench-token",
+                jiff::Timestamp::now(),
+            ));
             let f = t.elapsed();
             assert!(r.ok, "{:?}\n{}", r.diagnosis, dc.log());
             if i >= 10 {

@@ -254,10 +254,29 @@ async fn status_json_follows_the_schema_and_prometheus_parses() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &idp.base_url(), &[mail("5m"), calendar()]);
+    // The mailbox probes the Exchange stand-in: IMAP accepts, SMTP refuses (no SMTP.Send).
+    let (imap, smtp) = idp.mail_ports();
+    let text = std::fs::read_to_string(&cfg.path).unwrap().replacen(
+        "name = \"mail\"\n",
+        &format!(
+            "name = \"mail\"\nprobe = [\"imap://127.0.0.1:{imap}\", \"smtp://127.0.0.1:{smtp}\"]\n"
+        ),
+        1,
+    );
+    std::fs::write(&cfg.path, text).unwrap();
+    let cfg = connwatch::config::Config::load(&cfg.path).unwrap();
     seed_mail(&idp, &cfg, 3600);
     seed_cal(&idp, &cfg);
     idp.block_existing_grants("fabrikam.onmicrosoft.com");
     assert_eq!(run(&cfg, &["refresh", "cal"]).code, 1);
+    let pr = run(&cfg, &["probe", "mail"]);
+    assert_eq!(pr.code, 1, "{}{}", pr.stdout, pr.stderr);
+    assert!(
+        pr.stdout.contains("accepted") && pr.stdout.contains("535 5.7.3"),
+        "{}",
+        pr.stdout
+    );
+    assert_no_secret(&idp, &pr);
 
     let s = run(&cfg, &["status", "--json"]);
     assert_eq!(s.code, 0);
@@ -270,6 +289,21 @@ async fn status_json_follows_the_schema_and_prometheus_parses() {
     if let Err(e) = schemas.validate(&doc, schema) {
         panic!("status --json does not match the schema: {e:#}");
     }
+    let probes = doc["connections"][0]["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), 2, "{doc}");
+    assert_eq!(
+        (probes[0]["ok"].as_bool(), probes[1]["ok"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(probes[1]["diagnosis"]["code"], "535 5.7.3");
+    // Exchange says only 5.7.3; the token says why: no SMTP.Send, and the config never asks.
+    assert_eq!(probes[1]["diagnosis"]["cause"], "missing_scope");
+    assert!(
+        probes[1]["diagnosis"]["action"]
+            .as_str()
+            .unwrap()
+            .contains("SMTP.Send")
+    );
     // The schema is not vacuous: a wrong state is rejected.
     let mut bad = doc.clone();
     bad["connections"][0]["state"] = "fine".into();
@@ -292,9 +326,19 @@ async fn status_json_follows_the_schema_and_prometheus_parses() {
             .map(|s| s.value.clone())
     };
     assert_eq!(
-        state("mail", "connected"),
+        state("mail", "misconfigured"),
         Some(prometheus_parse::Value::Gauge(1.0))
     );
+    let probe_ok: Vec<f64> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "connwatch_probe_success")
+        .filter_map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(probe_ok, [1.0, 0.0]);
     assert_eq!(
         state("cal", "needs_reauth"),
         Some(prometheus_parse::Value::Gauge(1.0))

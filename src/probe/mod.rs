@@ -370,20 +370,57 @@ fn verdict_diagnosis(
                 d.action = "Check that the account's user has access to this mailbox.".into();
                 return d;
             }
-            explain_opaque(d, ctx, token, now)
+            explain_opaque(d, t, ctx, token, now)
         }
     }
 }
 
 /// Mail servers seldom say why a token is refused (Exchange: "AUTHENTICATE failed."); the
 /// token's own claims usually do. Replace a generic refusal with what its report finds.
-fn explain_opaque(mut d: Diagnosis, ctx: &ProbeContext, token: &str, now: Timestamp) -> Diagnosis {
+fn explain_opaque(
+    mut d: Diagnosis,
+    t: &ProbeTarget,
+    ctx: &ProbeContext,
+    token: &str,
+    now: Timestamp,
+) -> Diagnosis {
     if d.cause != Cause::BadCredentials {
         return d;
     }
     let report = token::inspect(token, &ctx.expect, now);
     let server = d.code.clone().unwrap_or_default();
     let finding = |k: FindingKind| report.findings.iter().find(|f| f.kind == k);
+    // The protocol's own permission (Exchange: one scope per protocol), checked in the token
+    // itself: the commonest reason for an opaque refusal is a token asked without it.
+    if let Some(scope) = protocol_scope(t.protocol, ctx.provider)
+        && report.format == token::TokenFormat::Jwt
+        && finding(FindingKind::AudienceMismatch).is_none()
+        && !report
+            .scopes
+            .iter()
+            .any(|s| s == scope || s.ends_with(&format!("/{scope}")))
+    {
+        let asked = ctx
+            .scopes_asked
+            .iter()
+            .any(|s| s == scope || s.ends_with(&format!("/{scope}")));
+        d.cause = Cause::MissingScope;
+        d.needs_reauth = asked;
+        d.summary = format!(
+            "The server refused the token ({server}): it does not carry {scope}, which {} needs.",
+            proto_name(t)
+        );
+        d.action = if asked {
+            format!(
+                "Sign in again and accept every permission asked ({scope} may need an admin's consent)."
+            )
+        } else {
+            format!(
+                "Add {scope} (https://outlook.office.com/{scope} for Exchange Online) to the connection's scopes, then sign in again."
+            )
+        };
+        return d;
+    }
     if let Some(f) = finding(FindingKind::AudienceMismatch) {
         d.cause = Cause::WrongAudience;
         d.needs_reauth = false;
@@ -418,6 +455,16 @@ fn explain_opaque(mut d: Diagnosis, ctx: &ProbeContext, token: &str, now: Timest
         d.needs_reauth = true;
     }
     d
+}
+
+/// The scope a mail protocol needs in the token, where the provider documents one.
+fn protocol_scope(p: Protocol, provider: ProviderHint) -> Option<&'static str> {
+    match (provider, p) {
+        (ProviderHint::Entra, Protocol::Imap) => Some("IMAP.AccessAsUser.All"),
+        (ProviderHint::Entra, Protocol::Smtp) => Some("SMTP.Send"),
+        (ProviderHint::Entra, Protocol::Pop) => Some("POP.AccessAsUser.All"),
+        _ => None,
+    }
 }
 
 /// The user a token was issued to, by the claims Entra, Google and OIDC servers use.

@@ -204,4 +204,3 @@ service submission-login {{
     }
     dovecot
 }
-
