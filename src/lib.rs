@@ -11,6 +11,7 @@ pub mod connection;
 pub mod demo;
 pub mod diagnose;
 pub mod logging;
+pub mod notify;
 pub mod oauth;
 pub mod probe;
 pub mod provider;

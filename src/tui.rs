@@ -146,33 +146,10 @@ fn apply(state: &mut State, action: Action, worker: &WorkerHandle, opts: &Option
     }
     if let Some(cmd) = &opts.notify_command {
         for n in &fx.notices {
-            notify(cmd, n);
+            crate::notify::run_command(cmd, n, None);
         }
     }
     fx.dirty
-}
-
-/// Run the notify command for one notice without waiting for it (a thread reaps it).
-/// Only the name, state and cause go into its environment — never a token.
-fn notify(cmd: &[String], n: &crate::app::Notice) {
-    let Some((program, args)) = cmd.split_first() else {
-        return;
-    };
-    let child = std::process::Command::new(program)
-        .args(args)
-        .env("CONNWATCH_NAME", &n.name)
-        .env("CONNWATCH_STATE", n.state.as_str())
-        .env("CONNWATCH_CAUSE", n.cause.as_deref().unwrap_or(""))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    match child {
-        Ok(mut c) => {
-            std::thread::spawn(move || c.wait());
-        }
-        Err(e) => tracing::warn!("notify_command {program:?} failed to start: {e}"),
-    }
 }
 
 fn draw(terminal: &mut ratatui::DefaultTerminal, state: &State) -> std::io::Result<()> {

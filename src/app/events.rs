@@ -1,12 +1,7 @@
 //! What the worker reports, applied to the state: rows, sign-in codes, decoded tokens, the
 //! progress of a refresh-all, and the start of each needs-attention episode (notified once).
 use super::{Effects, Notice, Popup, State, view};
-use crate::connection::ConnState;
 use crate::worker::{ConnectionView, Event, Request};
-
-fn needs_attention(s: ConnState) -> bool {
-    matches!(s, ConnState::NeedsReauth | ConnState::Disconnected)
-}
 
 pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
     let mut fx = Effects::draw();
@@ -57,17 +52,13 @@ fn on_view(state: &mut State, view: ConnectionView, fx: &mut Effects) {
     let previous = before.map(|i| state.rows[i].state);
     // An episode starts when a connection goes bad and ends when it is connected again; a
     // row that is already bad when first seen opens one silently (the screen shows it).
-    if needs_attention(view.state) {
-        if state.attention.insert(name.clone()) && previous.is_some() {
-            fx.bell = true;
-            fx.notices.push(Notice {
-                name: name.clone(),
-                state: view.state,
-                cause: view.last_error.as_ref().map(|d| d.cause.to_string()),
-            });
-        }
-    } else if view.state == ConnState::Connected {
-        state.attention.remove(&name);
+    if state
+        .attention
+        .observe(&name, view.state, previous.is_some())
+        == Some(true)
+    {
+        fx.bell = true;
+        fx.notices.push(Notice::of(&view));
     }
     if let Some(p) = &mut state.refresh_all
         && p.pending.contains(&name)

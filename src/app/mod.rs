@@ -85,7 +85,7 @@ pub struct State {
     pub detail_report: Option<(String, Box<TokenReport>)>,
     pub refresh_all: Option<Progress>,
     /// Connections in a needs-attention episode, notified once each.
-    attention: HashSet<String>,
+    attention: crate::notify::Episodes,
     /// The selected name while the filter shows nothing.
     anchor: Option<String>,
     /// Terminal size (columns, rows), for paging and mouse hit-testing.
@@ -101,13 +101,7 @@ pub enum Action {
     Resize(u16, u16),
 }
 
-/// A connection that just started needing attention.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub name: String,
-    pub state: ConnState,
-    pub cause: Option<String>,
-}
+pub use crate::notify::Notice;
 
 /// What `update` asks of the outside world.
 #[derive(Debug, Default, PartialEq)]
@@ -152,7 +146,7 @@ impl State {
             detail: false,
             detail_report: None,
             refresh_all: None,
-            attention: HashSet::new(),
+            attention: crate::notify::Episodes::default(),
             anchor: None,
             size: (120, 30),
         }

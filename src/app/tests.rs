@@ -320,7 +320,9 @@ fn a_connection_going_bad_notifies_once_per_episode() {
         vec![Notice {
             name: "a".into(),
             state: ConnState::NeedsReauth,
-            cause: Some("conditional_access".into())
+            cause: Some("conditional_access".into()),
+            code: None,
+            action: Some("sign in (press a in the dashboard, or run: connwatch login a).".into()),
         }]
     );
     // Still bad, or bad in another way: the same episode, no second notice.

@@ -1,0 +1,114 @@
+//! Telling someone a connection needs attention: when (once per episode — it starts when a
+//! connection goes bad and ends when it is connected again) and how (`notify_command`). Below
+//! both the dashboard (`app`, `tui`) and `watch`, so neither imports the other. No token ever
+//! goes into a notice.
+use std::collections::HashSet;
+
+use crate::connection::ConnState;
+use crate::worker::ConnectionView;
+
+/// One connection that needs attention, with what a person needs to act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub name: String,
+    pub state: ConnState,
+    pub cause: Option<String>,
+    /// The provider's or server's own code (`AADSTS53003`, `535 5.7.139`).
+    pub code: Option<String>,
+    /// The diagnosis' action, with how to sign in when that is the fix.
+    pub action: Option<String>,
+}
+
+impl Notice {
+    pub fn of(view: &ConnectionView) -> Notice {
+        Notice {
+            name: view.name.clone(),
+            state: view.state,
+            cause: view.last_error.as_ref().map(|d| d.cause.to_string()),
+            code: view.last_error.as_ref().and_then(|d| d.code.clone()),
+            action: view.last_error.as_ref().map(|d| d.action_for(&view.name)),
+        }
+    }
+}
+
+/// States a person must do something about.
+pub fn needs_attention(state: ConnState) -> bool {
+    matches!(
+        state,
+        ConnState::NeedsReauth | ConnState::Misconfigured | ConnState::Disconnected
+    )
+}
+
+/// Which connections are in an episode.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Episodes {
+    open: HashSet<String>,
+}
+
+impl Episodes {
+    /// Observe a connection's new state. `Some(true)`: an episode starts (notify);
+    /// `Some(false)`: it ended (the connection is connected again); `None`: nothing new.
+    /// `announce` is false for a connection already bad when first seen: the episode opens
+    /// silently (the dashboard shows it; `watch` passes true to say it once at start-up).
+    pub fn observe(&mut self, name: &str, state: ConnState, announce: bool) -> Option<bool> {
+        if needs_attention(state) {
+            (self.open.insert(name.to_owned()) && announce).then_some(true)
+        } else if state == ConnState::Connected {
+            self.open.remove(name).then_some(false)
+        } else {
+            None
+        }
+    }
+
+    pub fn is_open(&self, name: &str) -> bool {
+        self.open.contains(name)
+    }
+}
+
+/// Run `notify_command` for one notice without waiting for it (a thread reaps it). Its
+/// environment: CONNWATCH_NAME, _STATE, _CAUSE, _CODE, _ACTION and, when a sign-in page is
+/// known, _URL — never a token.
+pub fn run_command(cmd: &[String], n: &Notice, url: Option<&str>) {
+    let Some((program, args)) = cmd.split_first() else {
+        return;
+    };
+    let mut c = std::process::Command::new(program);
+    c.args(args)
+        .env("CONNWATCH_NAME", &n.name)
+        .env("CONNWATCH_STATE", n.state.as_str())
+        .env("CONNWATCH_CAUSE", n.cause.as_deref().unwrap_or(""))
+        .env("CONNWATCH_CODE", n.code.as_deref().unwrap_or(""))
+        .env("CONNWATCH_ACTION", n.action.as_deref().unwrap_or(""))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(u) = url {
+        c.env("CONNWATCH_URL", u);
+    }
+    match c.spawn() {
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => tracing::warn!("notify_command {program:?} failed to start: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_notice_per_episode() {
+        let mut e = Episodes::default();
+        assert_eq!(e.observe("a", ConnState::Connected, true), None);
+        assert_eq!(e.observe("a", ConnState::NeedsReauth, true), Some(true));
+        assert_eq!(e.observe("a", ConnState::Misconfigured, true), None);
+        assert_eq!(e.observe("a", ConnState::Refreshing, true), None);
+        assert_eq!(e.observe("a", ConnState::Connected, true), Some(false));
+        assert_eq!(e.observe("a", ConnState::Disconnected, true), Some(true));
+        // Already bad when first seen, not announced: silent, but the episode is open.
+        assert_eq!(e.observe("b", ConnState::NeedsReauth, false), None);
+        assert!(e.is_open("b"));
+        assert_eq!(e.observe("b", ConnState::NeedsReauth, true), None);
+    }
+}
