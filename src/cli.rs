@@ -66,6 +66,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Keep every connection refreshed and probed with no terminal: notify once per episode,
+    /// serve /metrics and /healthz, reload the config on SIGHUP, drain on SIGTERM. One per store.
+    Watch {
+        /// Serve Prometheus metrics (/metrics) and /healthz here, e.g. 127.0.0.1:9464.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
+        /// One round of refresh + probe for every connection (notifications included), then
+        /// exit 0 if all are connected, 1 otherwise (cron, tests).
+        #[arg(long)]
+        once: bool,
+    },
     /// Interactive sign-in; the URL and code go to stderr, the result to stdout.
     Login(LoginArgs),
     /// Forget a connection's cached tokens (clear cached credentials, then sign in again).

@@ -21,4 +21,5 @@ pub mod store;
 pub mod token;
 pub mod tui;
 pub mod ui;
+pub mod watch;
 pub mod worker;

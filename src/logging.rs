@@ -10,6 +10,16 @@ use tracing_subscriber::prelude::*;
 /// Start logging into `dir`; keep the guard alive for the life of the program.
 /// `level` comes from `--log-level`, else `RUST_LOG` (a plain level), else `info`.
 pub fn init(dir: &Path, level: Option<&str>) -> Result<WorkerGuard, String> {
+    init_layers(dir, level, false)
+}
+
+/// As `init`, and also to stderr (for `watch`: journald reads it), without ANSI colours
+/// unless stderr is a terminal.
+pub fn init_with_stderr(dir: &Path, level: Option<&str>) -> Result<WorkerGuard, String> {
+    init_layers(dir, level, true)
+}
+
+fn init_layers(dir: &Path, level: Option<&str>, stderr: bool) -> Result<WorkerGuard, String> {
     let level = level
         .map(str::to_owned)
         .or_else(|| std::env::var("RUST_LOG").ok())
@@ -27,9 +37,17 @@ pub fn init(dir: &Path, level: Option<&str>) -> Result<WorkerGuard, String> {
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(false);
+    let to_stderr = stderr.then(|| {
+        use std::io::IsTerminal;
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_filter(targets.clone())
+    });
     // A second init (tests in one process) keeps the first subscriber; that is fine.
     let _ = tracing_subscriber::registry()
         .with(layer.with_filter(targets))
+        .with(to_stderr)
         .try_init();
     Ok(guard)
 }

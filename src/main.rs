@@ -42,6 +42,13 @@ fn main() -> ExitCode {
         Some(Command::Man { command }) => commands::completions::man(command.as_deref()),
         Some(Command::Refresh { names, all }) => commands::refresh::run(&cli, names, *all),
         Some(Command::Probe { names, json }) => commands::probe::run(&cli, names, *json),
+        Some(Command::Watch { metrics, once }) => commands::watch::run(
+            &cli,
+            connwatch::watch::WatchOptions {
+                metrics: *metrics,
+                once: *once,
+            },
+        ),
         Some(Command::Login(a)) => commands::login::run(&cli, a),
         Some(Command::Purge(a)) => commands::purge::run(&cli, a),
         None => commands::dashboard::run(&cli),

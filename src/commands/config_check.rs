@@ -79,7 +79,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CommandError> {
         if let Some(ca) = &c.ca_file {
             println!("  ca_file:         {}", ca.display());
         }
-        if let Some(e) = c.probe_every {
+        if let Some(e) = c.probe_interval() {
             println!("  probe every:     {e:?}");
         }
         if !c.asks_offline_access() {

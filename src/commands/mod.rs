@@ -13,6 +13,7 @@ pub mod purge;
 pub mod refresh;
 pub mod status;
 pub mod token;
+pub mod watch;
 
 use std::path::PathBuf;
 

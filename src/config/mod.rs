@@ -45,7 +45,8 @@ pub struct Connection {
     pub probe: Vec<crate::probe::ProbeTarget>,
     /// Extra CAs (PEM) trusted by the probes (the connection's, else the top level's).
     pub ca_file: Option<PathBuf>,
-    /// Probe this often on top of after each refresh and sign-in.
+    /// Probe this often on top of after each refresh and sign-in: `None` unset (the
+    /// dashboard: off; `watch`: 15 min), zero explicitly off.
     pub probe_every: Option<Duration>,
     pub refresh_before: Duration,
     pub authority_host: Option<String>,
@@ -122,6 +123,11 @@ impl Connection {
         } else {
             "no refresh token: offline_access not requested"
         }
+    }
+
+    /// The scheduled probe interval in effect, if any.
+    pub fn probe_interval(&self) -> Option<Duration> {
+        self.probe_every.filter(|d| !d.is_zero())
     }
 
     /// The tenant (entra) or issuer (oidc), for display.

@@ -62,7 +62,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 )),
             ));
         }
-        let mut c = connection(path, text, i, rc, top_every.flatten())?;
+        let mut c = connection(path, text, i, rc, top_every)?;
         if c.ca_file.is_none() {
             c.ca_file.clone_from(&top_ca);
         }
@@ -283,7 +283,7 @@ fn connection(
         expect,
         probe,
         ca_file: ca,
-        probe_every: every.unwrap_or(top_every),
+        probe_every: every.or(top_every),
         refresh_before,
         authority_host: rc
             .authority_host
@@ -320,10 +320,10 @@ fn ca_file(
     Ok(p)
 }
 
-/// `probe_every`: a duration, "0" for off; at least 30 s so no server is hammered.
-fn probe_every(v: &Spanned<String>) -> Result<Option<Duration>, (String, Option<String>)> {
+/// `probe_every`: a duration, "0" (zero) for off; at least 30 s so no server is hammered.
+fn probe_every(v: &Spanned<String>) -> Result<Duration, (String, Option<String>)> {
     if v.get_ref().trim() == "0" {
-        return Ok(None);
+        return Ok(Duration::ZERO);
     }
     let help = Some(
         "write a duration such as \"15m\" or \"1h\"; \"0\" turns scheduled probes off".to_owned(),
@@ -335,7 +335,7 @@ fn probe_every(v: &Spanned<String>) -> Result<Option<Duration>, (String, Option<
             help,
         ));
     }
-    Ok(Some(d))
+    Ok(d)
 }
 
 /// A non-negative duration in jiff's friendly ("5m 30s") or ISO 8601 ("PT5M") form.

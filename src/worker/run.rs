@@ -148,7 +148,7 @@ impl Worker {
                 self.settle(i, now);
                 // Scheduled probes start with one at start-up: an open dashboard (or watch)
                 // should know at once whether the mailbox answers.
-                if self.opts.auto_refresh && self.conns[i].cfg.probe_every.is_some() {
+                if self.opts.auto_refresh && self.conns[i].cfg.probe_interval().is_some() {
                     self.conns[i].probe_due = Some((Instant::now(), now));
                 }
             }
@@ -541,7 +541,7 @@ impl Worker {
         if probes.is_empty() {
             return;
         }
-        let every = self.conns[i].cfg.probe_every;
+        let every = self.conns[i].cfg.probe_interval();
         let refused = probes.iter().find_map(|p| p.diagnosis.clone());
         let c = &mut self.conns[i];
         for p in &probes {

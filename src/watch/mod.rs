@@ -1,0 +1,320 @@
+//! `connwatch watch`: the worker with no terminal. It keeps every connection refreshed and
+//! probed (`probe_every`, 15 min by default here), notifies once per episode through
+//! `notify_command` (and again when the connection recovers), serves `/metrics` and
+//! `/healthz`, reloads the config on SIGHUP without losing a token, and drains on
+//! SIGTERM/SIGINT so a refresh in flight still saves what it got. One per store (a lock).
+//! No UI imports: it speaks to the worker as the dashboard does, through Request and Event.
+pub mod lock;
+pub mod metrics;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::connection::ConnState;
+use crate::notify::{Episodes, Notice};
+use crate::store::TokenStore;
+use crate::worker::{self, ConnectionView, Event, Request, WorkerHandle, WorkerOptions};
+
+/// `probe_every` under `watch` when the config sets none.
+pub const DEFAULT_PROBE_EVERY: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    pub metrics: Option<SocketAddr>,
+    /// One round of refresh + probe for every connection, notifications included, then exit.
+    pub once: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("{0}")]
+    Locked(String),
+    #[error("cannot serve metrics on {addr}: {err}")]
+    Metrics {
+        addr: SocketAddr,
+        err: std::io::Error,
+    },
+    #[error("cannot set up signal handling: {0}")]
+    Signals(std::io::Error),
+}
+
+/// The config as `watch` runs it: scheduled probes on unless a connection turned them off.
+pub fn with_watch_defaults(mut config: Config) -> Config {
+    for c in &mut config.connections {
+        if c.probe_every.is_none() {
+            c.probe_every = Some(DEFAULT_PROBE_EVERY);
+        }
+    }
+    config
+}
+
+/// What the loop remembers about each connection between its events.
+#[derive(Default)]
+struct Tracker {
+    episodes: Episodes,
+    /// When each connection's current job started (for the latency histogram).
+    busy_since: HashMap<String, Instant>,
+    /// The page of a sign-in in progress, for CONNWATCH_URL.
+    sign_in_url: HashMap<String, String>,
+    last: HashMap<String, ConnectionView>,
+}
+
+impl Tracker {
+    fn on_view(&mut self, v: &ConnectionView, cfg: &Config, metrics: Option<&metrics::Metrics>) {
+        let first = !self.last.contains_key(&v.name);
+        match (v.busy, self.busy_since.contains_key(&v.name)) {
+            (true, false) => {
+                self.busy_since.insert(v.name.clone(), Instant::now());
+            }
+            (false, true) => {
+                let took = self
+                    .busy_since
+                    .remove(&v.name)
+                    .map(|t| t.elapsed())
+                    .unwrap_or_default();
+                // What the job was, from what changed: new tokens (a refresh or sign-in that
+                // worked, whatever its probes said), a new non-probe error (a refresh that
+                // failed), or neither (a probe only: its own series say how it went).
+                let before = self.last.get(&v.name);
+                let new_tokens = v.obtained_at.is_some()
+                    && before.is_none_or(|b| b.obtained_at != v.obtained_at);
+                let new_error = v
+                    .last_error
+                    .as_ref()
+                    .filter(|d| d.probe.is_none())
+                    .is_some()
+                    && before.is_none_or(|b| b.last_error_at != v.last_error_at);
+                let outcome = if new_tokens {
+                    Some("ok".to_owned())
+                } else if new_error {
+                    v.last_error.as_ref().map(|d| d.cause.to_string())
+                } else {
+                    None
+                };
+                if let (Some(m), Some(outcome)) = (metrics, outcome) {
+                    m.observe(&v.name, &outcome, took);
+                }
+            }
+            _ => {}
+        }
+        // Busy states are passing; judge the connection when it settles.
+        if !v.busy {
+            match self.episodes.observe(&v.name, v.state, true) {
+                Some(true) => {
+                    let n = Notice::of(v);
+                    tracing::warn!(
+                        connection = %v.name,
+                        state = %v.state,
+                        code = n.code.as_deref().unwrap_or(""),
+                        "needs attention: {}",
+                        n.action.as_deref().unwrap_or("")
+                    );
+                    if let Some(cmd) = &cfg.notify_command {
+                        crate::notify::run_command(
+                            cmd,
+                            &n,
+                            self.sign_in_url.get(&v.name).map(String::as_str),
+                        );
+                    }
+                }
+                Some(false) if !first => {
+                    tracing::info!(connection = %v.name, "connected again");
+                    if let Some(cmd) = &cfg.notify_command {
+                        crate::notify::run_command(cmd, &Notice::of(v), None);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if v.state != ConnState::Authorizing {
+            self.sign_in_url.remove(&v.name);
+        }
+        self.last.insert(v.name.clone(), v.clone());
+    }
+}
+
+/// How a `watch` ended.
+pub enum Outcome {
+    /// SIGTERM or SIGINT: drained and stopped.
+    Stopped,
+    /// The worker ended by itself (a bug): the service manager should restart us.
+    WorkerStopped,
+    /// `--once`: every connection as the round left it, in config order.
+    Once(Vec<ConnectionView>),
+}
+
+/// Run `watch` until SIGTERM/SIGINT (or, with `once`, one round). `config_path` is re-read on
+/// SIGHUP.
+pub async fn run(
+    config_path: &Path,
+    config: Config,
+    store: TokenStore,
+    opts: WatchOptions,
+) -> Result<Outcome, WatchError> {
+    let _lock = lock::acquire(&store.paths().root).map_err(WatchError::Locked)?;
+    if opts.once {
+        return Ok(Outcome::Once(once(config, store).await));
+    }
+    let mut config = Arc::new(with_watch_defaults(config));
+    let metrics = metrics::Metrics::new(config.clone(), store.clone());
+    let _server = match opts.metrics {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|err| WatchError::Metrics { addr, err })?;
+            tracing::info!(
+                "serving /metrics and /healthz on {}",
+                listener.local_addr().map_or(addr, |a| a)
+            );
+            Some(metrics::serve(listener, metrics.clone()))
+        }
+        None => None,
+    };
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(WatchError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(WatchError::Signals)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(WatchError::Signals)?;
+    let mut handle = worker::spawn(&config, store.clone(), WorkerOptions::default());
+    let mut tracker = Tracker::default();
+    tracing::info!(
+        connections = config.connections.len(),
+        pid = std::process::id(),
+        "watch started"
+    );
+    loop {
+        tokio::select! {
+            ev = handle.events.recv() => match ev {
+                Some(Event::Connection(v)) => tracker.on_view(&v, &config, Some(&metrics)),
+                Some(Event::DeviceCode(c)) => {
+                    tracker.sign_in_url.insert(c.name.clone(), c.verification_uri.clone());
+                }
+                Some(_) => {}
+                None => {
+                    tracing::error!("the worker stopped");
+                    metrics.set_alive(false);
+                    return Ok(Outcome::WorkerStopped);
+                }
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                match Config::load(config_path) {
+                    Ok(new) => {
+                        let new = Arc::new(with_watch_defaults(new));
+                        log_changes(&config, &new);
+                        // Stop the worker (refreshes in flight finish and save), start one on
+                        // the new config: added connections start, removed ones stop, and
+                        // every token stays where it is, in the store.
+                        stop(handle).await;
+                        config = new;
+                        metrics.set_config(config.clone());
+                        tracker.busy_since.clear();
+                        handle = worker::spawn(&config, store.clone(), WorkerOptions::default());
+                    }
+                    Err(e) => {
+                        let why = e.one_line();
+                        tracing::error!("SIGHUP: the config no longer parses; keeping the running one: {why}");
+                        if let Some(cmd) = &config.notify_command {
+                            let n = Notice {
+                                name: "config".into(),
+                                state: ConnState::Misconfigured,
+                                cause: Some("config".into()),
+                                code: None,
+                                action: Some(format!("Fix the config and send SIGHUP again: {why}")),
+                            };
+                            crate::notify::run_command(cmd, &n, None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!("stopping: letting refreshes in flight save their tokens");
+    metrics.set_alive(false);
+    stop(handle).await;
+    Ok(Outcome::Stopped)
+}
+
+async fn stop(handle: WorkerHandle) {
+    let _ = handle.requests.send(Request::Shutdown);
+    let _ = handle.task.await;
+}
+
+fn log_changes(old: &Config, new: &Config) {
+    let names =
+        |c: &Config| -> Vec<String> { c.connections.iter().map(|c| c.name.clone()).collect() };
+    let (o, n) = (names(old), names(new));
+    let added: Vec<&String> = n.iter().filter(|x| !o.contains(x)).collect();
+    let removed: Vec<&String> = o.iter().filter(|x| !n.contains(x)).collect();
+    let changed: Vec<&String> = new
+        .connections
+        .iter()
+        .filter(|c| old.connection(&c.name).is_some_and(|p| p != *c))
+        .map(|c| &c.name)
+        .collect();
+    tracing::info!(?added, ?removed, ?changed, "SIGHUP: config reloaded");
+}
+
+/// `watch --once`: refresh (and so probe) every connection with tokens and notify as the
+/// loop would; the views it ends with, in config order.
+async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
+    let mut handle = worker::spawn(
+        &config,
+        store,
+        WorkerOptions {
+            auto_refresh: false,
+            ..WorkerOptions::default()
+        },
+    );
+    let mut tracker = Tracker::default();
+    let mut views: HashMap<String, ConnectionView> = HashMap::new();
+    while views.len() < config.connections.len() {
+        match handle.events.recv().await {
+            Some(Event::Connection(v)) => {
+                views.insert(v.name.clone(), (*v).clone());
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let mut pending: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut started: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for c in &config.connections {
+        if views
+            .get(&c.name)
+            .is_some_and(|v| v.token_preview.is_some())
+        {
+            pending.insert(c.name.clone());
+            let _ = handle.requests.send(Request::Refresh {
+                name: c.name.clone(),
+            });
+        }
+    }
+    while !pending.is_empty() {
+        match handle.events.recv().await {
+            Some(Event::Connection(v)) => {
+                if v.busy {
+                    started.insert(v.name.clone());
+                } else if started.contains(&v.name) {
+                    pending.remove(&v.name);
+                }
+                views.insert(v.name.clone(), (*v).clone());
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    stop(handle).await;
+    let mut out = Vec::with_capacity(config.connections.len());
+    for c in &config.connections {
+        if let Some(v) = views.remove(&c.name) {
+            tracker.on_view(&v, &config, None);
+            out.push(v);
+        }
+    }
+    out
+}
