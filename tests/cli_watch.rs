@@ -1,0 +1,382 @@
+//! `connwatch watch` through the real binary against the demo IdP on 127.0.0.1: one round
+//! with `--once` (exit codes, notify_command once per episode with what to do and never a
+//! token), and the long-running process: /healthz and /metrics (parsed; `promtool check
+//! metrics` when installed), one watch per store, SIGHUP picks up an added connection, a
+//! config that no longer parses is survived, SIGTERM exits 0.
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use connwatch::config::Config;
+use connwatch::demo::idp::DemoIdp;
+
+fn watch(cfg: &Config, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_connwatch"));
+    c.arg("--config")
+        .arg(&cfg.path)
+        .arg("watch")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("CONNWATCH_CONFIG");
+    c
+}
+
+/// Add `notify_command` writing each notice's environment as one line to `log`.
+fn with_notify(cfg: &Config, log: &std::path::Path) -> Config {
+    let line = "echo \"$CONNWATCH_NAME|$CONNWATCH_STATE|$CONNWATCH_CAUSE|$CONNWATCH_CODE|$CONNWATCH_ACTION\" >> \"$0\"";
+    let text = format!(
+        "notify_command = [\"sh\", \"-c\", {line:?}, {:?}]\n{}",
+        log.display().to_string(),
+        std::fs::read_to_string(&cfg.path).unwrap()
+    );
+    std::fs::write(&cfg.path, text).unwrap();
+    Config::load(&cfg.path).unwrap()
+}
+
+fn lines_of(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_refreshes_probes_and_notifies_each_episode_once() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cal = Conn {
+        name: "cal",
+        tenant: "fabrikam.onmicrosoft.com",
+        scopes: &[GRAPH_CAL, "offline_access"],
+        refresh_before: "5m",
+    };
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m"), cal]);
+    let notes = dir.path().join("notes");
+    let cfg = with_notify(&cfg, &notes);
+    seed_mail(&idp, &cfg, 3600);
+    seed(
+        &idp,
+        &store(&cfg),
+        "cal",
+        "alice@contoso.com",
+        "fabrikam.onmicrosoft.com",
+        &[GRAPH_CAL, "offline_access"],
+        3600,
+    );
+
+    let out = tokio::task::spawn_blocking({
+        let mut c = watch(&cfg, &["--once"]);
+        move || c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(lines_of(&notes).is_empty());
+
+    // The other tenant now refuses: one notice, with the code and the fix, and only once.
+    idp.block_existing_grants("fabrikam.onmicrosoft.com");
+    for _ in 0..2 {
+        let out = tokio::task::spawn_blocking({
+            let mut c = watch(&cfg, &["--once"]);
+            move || c.output().unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains("mail: connected")
+                && stdout.contains("cal: conditional_access (AADSTS53003)"),
+            "{stdout}"
+        );
+        for s in idp.issued_secrets() {
+            assert!(!stdout.contains(&s) && !String::from_utf8_lossy(&out.stderr).contains(&s));
+        }
+    }
+    // Each --once is a process of its own: it says what it finds, every time.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lines_of(&notes).len() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let notes = lines_of(&notes);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let f: Vec<&str> = notes[0].split('|').collect();
+    assert_eq!(
+        &f[..4],
+        ["cal", "needs_reauth", "conditional_access", "AADSTS53003"]
+    );
+    assert!(f[4].contains("connwatch login cal"), "{}", f[4]);
+}
+
+struct Running {
+    child: Child,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn get(url: &str) -> Option<(u16, String)> {
+    let r = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    let code = r.status().as_u16();
+    Some((code, r.text().await.ok()?))
+}
+
+/// `/metrics` until `pick` accepts it (bounded).
+async fn metrics_until(port: u16, what: &str, pick: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some((200, body)) = get(&format!("http://127.0.0.1:{port}/metrics")).await
+            && pick(&body)
+        {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what} in /metrics"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) with a pid we spawned and a valid signal number.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_long_running_watch_serves_metrics_reloads_and_stops_cleanly() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    seed_mail(&idp, &cfg, 3600);
+    let port = free_port();
+    let mut w = Running {
+        child: watch(&cfg, &["--metrics", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    };
+    let body = metrics_until(port, "the mailbox", |b| {
+        b.contains("connwatch_connection_state{connection=\"mail\",state=\"connected\"} 1")
+    })
+    .await;
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .map(|r| r.0),
+        Some(200)
+    );
+    let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "process_start_time_seconds")
+    );
+    for s in idp.issued_secrets() {
+        assert!(!body.contains(&s), "/metrics serves a token");
+    }
+    promtool_check(&body);
+
+    // One watch per store: the second names the first.
+    let second = watch(&cfg, &[]).output().unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains(&format!("pid {}", w.child.id())), "{err}");
+
+    // SIGHUP with a connection added: it shows up, the mailbox's tokens untouched.
+    let before = std::fs::read(store(&cfg).paths().tokens_dir.join("mail.json")).unwrap();
+    let text = std::fs::read_to_string(&cfg.path).unwrap();
+    let block = &text[text.find("[[connection]]").unwrap()..];
+    let both = format!(
+        "{text}\n{}",
+        block.replacen("name = \"mail\"", "name = \"mail2\"", 1)
+    );
+    std::fs::write(&cfg.path, &both).unwrap();
+    signal(&w.child, libc::SIGHUP);
+    metrics_until(port, "the added connection", |b| {
+        b.contains("connection=\"mail2\"")
+    })
+    .await;
+    assert_eq!(
+        std::fs::read(store(&cfg).paths().tokens_dir.join("mail.json")).unwrap(),
+        before
+    );
+
+    // A config that no longer parses: reported, the running one kept.
+    std::fs::write(&cfg.path, "this is [not toml").unwrap();
+    signal(&w.child, libc::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        w.child.try_wait().unwrap().is_none(),
+        "watch exited on a bad reload"
+    );
+    metrics_until(port, "both connections still", |b| {
+        b.contains("connection=\"mail2\"")
+    })
+    .await;
+
+    signal(&w.child, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = w.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "watch did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut log = String::new();
+    w.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("the config no longer parses"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "ANSI colour in a log that is not a terminal"
+    );
+    for s in idp.issued_secrets() {
+        assert!(!log.contains(&s), "the log has a token");
+    }
+}
+
+/// `promtool check metrics` (Debian's prometheus package) on what /metrics served.
+fn promtool_check(body: &str) {
+    use std::io::Write;
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        assert!(
+            std::env::var_os("CONNWATCH_REQUIRE_SUITES").is_none(),
+            "CONNWATCH_REQUIRE_SUITES is set but promtool is not installed (apt-get install -y prometheus)"
+        );
+        eprintln!(
+            "promtool: NOT FOUND — skipping `promtool check metrics` (apt-get install -y prometheus)"
+        );
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A real Prometheus scrapes `watch --metrics` and answers a PromQL query about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_watch_and_answers_a_query() {
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CONNWATCH_REQUIRE_SUITES").is_none(),
+            "CONNWATCH_REQUIRE_SUITES is set but prometheus is not installed (apt-get install -y prometheus)"
+        );
+        eprintln!(
+            "prometheus: NOT FOUND — skipping the scrape test (apt-get install -y prometheus)"
+        );
+        return;
+    }
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    seed_mail(&idp, &cfg, 3600);
+    let port = free_port();
+    let _w = Running {
+        child: watch(&cfg, &["--metrics", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    metrics_until(port, "the mailbox", |b| b.contains("connection=\"mail\"")).await;
+    let prom_port = free_port();
+    let prom_conf = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_conf,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: connwatch\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    .unwrap();
+    let _prom = Running {
+        child: Command::new("prometheus")
+            .arg(format!("--config.file={}", prom_conf.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let query = "connwatch_connection_state{connection=\"mail\",state=\"connected\"}";
+    let url = format!(
+        "http://127.0.0.1:{prom_port}/api/v1/query?query={}",
+        url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((200, body)) = get(&url).await {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if let Some(sample) = v["data"]["result"].get(0) {
+                assert_eq!(sample["value"][1], "1", "{v}");
+                assert_eq!(sample["metric"]["job"], "connwatch");
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never answered the query"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
