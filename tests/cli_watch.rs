@@ -102,19 +102,106 @@ async fn once_refreshes_probes_and_notifies_each_episode_once() {
             assert!(!stdout.contains(&s) && !String::from_utf8_lossy(&out.stderr).contains(&s));
         }
     }
-    // Each --once is a process of its own: it says what it finds, every time.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while lines_of(&notes).len() < 2 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let notes = lines_of(&notes);
-    assert_eq!(notes.len(), 2, "{notes:?}");
-    let f: Vec<&str> = notes[0].split('|').collect();
+    // Two runs (as from cron), one episode: one notice (the store remembers it).
+    let got = wait_lines(&notes, 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let f: Vec<&str> = got[0].split('|').collect();
     assert_eq!(
         &f[..4],
         ["cal", "needs_reauth", "conditional_access", "AADSTS53003"]
     );
     assert!(f[4].contains("connwatch login cal"), "{}", f[4]);
+
+    // A new sign-in (a fresh grant the policy accepts): the next round says it recovered.
+    seed(
+        &idp,
+        &store(&cfg),
+        "cal",
+        "alice@contoso.com",
+        "fabrikam.onmicrosoft.com",
+        &[GRAPH_CAL, "offline_access"],
+        3600,
+    );
+    let out = tokio::task::spawn_blocking({
+        let mut c = watch(&cfg, &["--once"]);
+        move || c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let got = wait_lines(&notes, 2).await;
+    assert!(
+        got.len() == 2 && got[1].starts_with("cal|connected|"),
+        "{got:?}"
+    );
+}
+
+/// The notes file once it has `n` lines (bounded), or what it has then.
+async fn wait_lines(path: &std::path::Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lines_of(path).len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A moment more, so that an extra (wrong) line would show.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    lines_of(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lasting_episode_is_reminded_every_remind_every() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cal = Conn {
+        name: "cal",
+        tenant: "fabrikam.onmicrosoft.com",
+        scopes: &[GRAPH_CAL, "offline_access"],
+        refresh_before: "2h",
+    };
+    let cfg = config(dir.path(), &idp.base_url(), &[cal]);
+    let notes = dir.path().join("notes");
+    let cfg = with_notify(&cfg, &notes);
+    let text = format!(
+        "remind_every = \"1s\"\n{}",
+        std::fs::read_to_string(&cfg.path).unwrap()
+    );
+    std::fs::write(&cfg.path, text).unwrap();
+    seed(
+        &idp,
+        &store(&cfg),
+        "cal",
+        "alice@contoso.com",
+        "fabrikam.onmicrosoft.com",
+        &[GRAPH_CAL, "offline_access"],
+        3600,
+    );
+    idp.block_existing_grants("fabrikam.onmicrosoft.com");
+    let w = Running {
+        child: watch(&cfg, &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines_of(&notes).len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no reminders: {:?}",
+            lines_of(&notes)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&w.child, libc::SIGTERM);
+    let got = lines_of(&notes);
+    assert!(
+        got.iter().all(|l| l.starts_with("cal|needs_reauth|")),
+        "{got:?}"
+    );
 }
 
 struct Running {

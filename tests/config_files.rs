@@ -124,6 +124,11 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         "1:15",
         &["shorter than 30 s", "\"0\""],
     ),
+    (
+        "remind_every_bad.toml",
+        "1:16",
+        &["invalid duration \"sometimes\"", "reminders off"],
+    ),
 ];
 
 #[test]

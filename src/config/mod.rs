@@ -14,6 +14,10 @@ pub use validate::parse_duration;
 
 use crate::token::Expectations;
 
+/// Default `remind_every` of `watch` (pizauth's default `auth_notify_interval` is 15 min; a
+/// mailbox that waits for an admin does not need a reminder every quarter hour).
+pub const DEFAULT_REMIND_EVERY: Duration = Duration::from_secs(4 * 3600);
+
 /// Default `refresh_before`: renew this long before the access token expires.
 pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 
@@ -27,6 +31,9 @@ pub struct Config {
     pub keymap: crate::app::Keymap,
     pub bell: bool,
     pub notify_command: Option<Vec<String>>,
+    /// `watch`: repeat a notice this often while the episode lasts; `None` the default
+    /// (4 h), zero off.
+    pub remind_every: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +157,11 @@ impl Config {
     /// Validate `text` as if read from `path` (used by tests and `load`).
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         validate::parse(path, text)
+    }
+
+    /// How often `watch` reminds while an episode lasts, if at all.
+    pub fn reminder_interval(&self) -> Option<Duration> {
+        Some(self.remind_every.unwrap_or(DEFAULT_REMIND_EVERY)).filter(|d| !d.is_zero())
     }
 
     pub fn connection(&self, name: &str) -> Option<&Connection> {

@@ -16,6 +16,8 @@ pub struct RawConfig {
     pub ca_file: Option<Spanned<String>>,
     /// Probe every connection's resources this often (default: off in the dashboard).
     pub probe_every: Option<Spanned<String>>,
+    /// `watch`: repeat a notification this often while the episode lasts (default 4h; "0" off).
+    pub remind_every: Option<Spanned<String>>,
     #[serde(default)]
     pub keys: std::collections::BTreeMap<Spanned<String>, Spanned<OneOrMany>>,
     #[serde(default)]

@@ -34,6 +34,20 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         None => None,
     };
+    let remind_every = match &raw.remind_every {
+        Some(v) if v.get_ref().trim() == "0" => Some(Duration::ZERO),
+        Some(v) => Some(parse_duration(v.get_ref()).map_err(|m| {
+            err(
+                v.span(),
+                "remind_every".into(),
+                m,
+                Some(
+                    "write a duration such as \"4h\" or \"30m\"; \"0\" turns reminders off".into(),
+                ),
+            )
+        })?),
+        None => None,
+    };
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut connections = Vec::with_capacity(raw.connection.len());
     for (i, rc) in raw.connection.into_iter().enumerate() {
@@ -107,6 +121,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         keymap,
         bell: raw.bell.unwrap_or(true),
         notify_command: raw.notify_command.map(Spanned::into_inner),
+        remind_every,
     })
 }
 

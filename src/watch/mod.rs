@@ -4,6 +4,7 @@
 //! `/healthz`, reloads the config on SIGHUP without losing a token, and drains on
 //! SIGTERM/SIGINT so a refresh in flight still saves what it got. One per store (a lock).
 //! No UI imports: it speaks to the worker as the dashboard does, through Request and Event.
+pub mod alerts;
 pub mod lock;
 pub mod metrics;
 
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::connection::ConnState;
-use crate::notify::{Episodes, Notice};
+use crate::notify::{Notice, needs_attention};
 use crate::store::TokenStore;
 use crate::worker::{self, ConnectionView, Event, Request, WorkerHandle, WorkerOptions};
 
@@ -53,9 +54,8 @@ pub fn with_watch_defaults(mut config: Config) -> Config {
 }
 
 /// What the loop remembers about each connection between its events.
-#[derive(Default)]
 struct Tracker {
-    episodes: Episodes,
+    alerts: alerts::Alerts,
     /// When each connection's current job started (for the latency histogram).
     busy_since: HashMap<String, Instant>,
     /// The page of a sign-in in progress, for CONNWATCH_URL.
@@ -64,8 +64,43 @@ struct Tracker {
 }
 
 impl Tracker {
+    fn new(store: &TokenStore) -> Tracker {
+        Tracker {
+            alerts: alerts::Alerts::load(&store.paths().root),
+            busy_since: HashMap::new(),
+            sign_in_url: HashMap::new(),
+            last: HashMap::new(),
+        }
+    }
+
+    fn notify(&self, cfg: &Config, n: &Notice) {
+        if let Some(cmd) = &cfg.notify_command {
+            crate::notify::run_command(cmd, n, self.sign_in_url.get(&n.name).map(String::as_str));
+        }
+    }
+
+    /// Remind about every episode whose reminder is due.
+    fn remind(&mut self, cfg: &Config) {
+        let Some(every) = cfg.reminder_interval() else {
+            return;
+        };
+        for name in self.alerts.due(jiff::Timestamp::now(), every) {
+            if let Some(v) = self.last.get(&name).filter(|v| needs_attention(v.state)) {
+                tracing::warn!(connection = %name, state = %v.state, "still needs attention (reminder)");
+                self.notify(cfg, &Notice::of(v));
+            }
+        }
+    }
+
+    /// How long until the next reminder, if one is pending.
+    fn until_reminder(&self, cfg: &Config) -> Option<Duration> {
+        let at = self.alerts.next_due(cfg.reminder_interval()?)?;
+        Some(
+            Duration::try_from(at.duration_since(jiff::Timestamp::now())).unwrap_or(Duration::ZERO),
+        )
+    }
+
     fn on_view(&mut self, v: &ConnectionView, cfg: &Config, metrics: Option<&metrics::Metrics>) {
-        let first = !self.last.contains_key(&v.name);
         match (v.busy, self.busy_since.contains_key(&v.name)) {
             (true, false) => {
                 self.busy_since.insert(v.name.clone(), Instant::now());
@@ -103,8 +138,8 @@ impl Tracker {
         }
         // Busy states are passing; judge the connection when it settles.
         if !v.busy {
-            match self.episodes.observe(&v.name, v.state, true) {
-                Some(true) => {
+            if needs_attention(v.state) {
+                if self.alerts.open(&v.name, jiff::Timestamp::now()) {
                     let n = Notice::of(v);
                     tracing::warn!(
                         connection = %v.name,
@@ -113,21 +148,11 @@ impl Tracker {
                         "needs attention: {}",
                         n.action.as_deref().unwrap_or("")
                     );
-                    if let Some(cmd) = &cfg.notify_command {
-                        crate::notify::run_command(
-                            cmd,
-                            &n,
-                            self.sign_in_url.get(&v.name).map(String::as_str),
-                        );
-                    }
+                    self.notify(cfg, &n);
                 }
-                Some(false) if !first => {
-                    tracing::info!(connection = %v.name, "connected again");
-                    if let Some(cmd) = &cfg.notify_command {
-                        crate::notify::run_command(cmd, &Notice::of(v), None);
-                    }
-                }
-                _ => {}
+            } else if v.state == ConnState::Connected && self.alerts.close(&v.name) {
+                tracing::info!(connection = %v.name, "connected again");
+                self.notify(cfg, &Notice::of(v));
             }
         }
         if v.state != ConnState::Authorizing {
@@ -179,14 +204,17 @@ pub async fn run(
     let mut int = signal(SignalKind::interrupt()).map_err(WatchError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(WatchError::Signals)?;
     let mut handle = worker::spawn(&config, store.clone(), WorkerOptions::default());
-    let mut tracker = Tracker::default();
+    let mut tracker = Tracker::new(&store);
+    tracker.alerts.retain(&names(&config));
     tracing::info!(
         connections = config.connections.len(),
         pid = std::process::id(),
         "watch started"
     );
     loop {
+        let reminder = tracker.until_reminder(&config);
         tokio::select! {
+            () = sleep_for(reminder), if reminder.is_some() => tracker.remind(&config),
             ev = handle.events.recv() => match ev {
                 Some(Event::Connection(v)) => tracker.on_view(&v, &config, Some(&metrics)),
                 Some(Event::DeviceCode(c)) => {
@@ -211,6 +239,7 @@ pub async fn run(
                         // every token stays where it is, in the store.
                         stop(handle).await;
                         config = new;
+                        tracker.alerts.retain(&names(&config));
                         metrics.set_config(config.clone());
                         tracker.busy_since.clear();
                         handle = worker::spawn(&config, store.clone(), WorkerOptions::default());
@@ -239,6 +268,17 @@ pub async fn run(
     Ok(Outcome::Stopped)
 }
 
+async fn sleep_for(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn names(c: &Config) -> Vec<String> {
+    c.connections.iter().map(|c| c.name.clone()).collect()
+}
+
 async fn stop(handle: WorkerHandle) {
     let _ = handle.requests.send(Request::Shutdown);
     let _ = handle.task.await;
@@ -262,6 +302,8 @@ fn log_changes(old: &Config, new: &Config) {
 /// `watch --once`: refresh (and so probe) every connection with tokens and notify as the
 /// loop would; the views it ends with, in config order.
 async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
+    let mut tracker = Tracker::new(&store);
+    tracker.alerts.retain(&names(&config));
     let mut handle = worker::spawn(
         &config,
         store,
@@ -270,7 +312,6 @@ async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
             ..WorkerOptions::default()
         },
     );
-    let mut tracker = Tracker::default();
     let mut views: HashMap<String, ConnectionView> = HashMap::new();
     while views.len() < config.connections.len() {
         match handle.events.recv().await {
@@ -316,5 +357,6 @@ async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
             out.push(v);
         }
     }
+    tracker.remind(&config);
     out
 }
