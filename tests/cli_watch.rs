@@ -467,3 +467,62 @@ async fn prometheus_scrapes_watch_and_answers_a_query() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Under systemd (Type=notify): READY=1 once running, WATCHDOG=1 within the watchdog period,
+/// STOPPING=1 on SIGTERM — over a real notification socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_ready_watchdog_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    seed_mail(&idp, &cfg, 3600);
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let w = Running {
+        child: watch(&cfg, &[])
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("WATCHDOG_USEC", "400000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let mut heard: Vec<String> = Vec::new();
+    let mut buf = [0u8; 512];
+    let recv = |heard: &mut Vec<String>, buf: &mut [u8]| {
+        let n = sock.recv(buf).expect("a notification within 10 s");
+        heard.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    };
+    while !heard.iter().any(|m| m.contains("WATCHDOG=1")) {
+        recv(&mut heard, &mut buf);
+    }
+    assert!(heard[0].contains("READY=1"), "{heard:?}");
+    signal(&w.child, libc::SIGTERM);
+    while !heard.iter().any(|m| m.contains("STOPPING=1")) {
+        recv(&mut heard, &mut buf);
+    }
+}
+
+/// The shipped alerting rules load in Prometheus (`promtool check rules`).
+#[test]
+fn the_example_alert_rules_are_valid() {
+    let Ok(out) = Command::new("promtool")
+        .args(["check", "rules", "assets/connwatch-alerts.yml"])
+        .output()
+    else {
+        assert!(
+            std::env::var_os("CONNWATCH_REQUIRE_SUITES").is_none(),
+            "CONNWATCH_REQUIRE_SUITES is set but promtool is not installed"
+        );
+        eprintln!("promtool: NOT FOUND — skipping `promtool check rules`");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -211,9 +211,17 @@ pub async fn run(
         pid = std::process::id(),
         "watch started"
     );
+    // Under systemd (Type=notify): ready now; pet the watchdog at half its period. Outside
+    // systemd these are no-ops and there is no watchdog timer at all.
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let mut pet =
+        watchdog_period().map(|p| tokio::time::interval((p / 2).max(Duration::from_millis(100))));
     loop {
         let reminder = tracker.until_reminder(&config);
         tokio::select! {
+            _ = tick(&mut pet), if pet.is_some() => {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            }
             () = sleep_for(reminder), if reminder.is_some() => tracker.remind(&config),
             ev = handle.events.recv() => match ev {
                 Some(Event::Connection(v)) => tracker.on_view(&v, &config, Some(&metrics)),
@@ -230,6 +238,7 @@ pub async fn run(
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
                 match Config::load(config_path) {
                     Ok(new) => {
                         let new = Arc::new(with_watch_defaults(new));
@@ -259,13 +268,34 @@ pub async fn run(
                         }
                     }
                 }
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
             }
         }
     }
     tracing::info!("stopping: letting refreshes in flight save their tokens");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     metrics.set_alive(false);
     stop(handle).await;
     Ok(Outcome::Stopped)
+}
+
+/// The watchdog period systemd asks for (`WATCHDOG_USEC`), as sd_watchdog_enabled(3) reads
+/// it: `WATCHDOG_PID`, when set, must be ours (the sd-notify crate also insists it is set).
+fn watchdog_period() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    match std::env::var("WATCHDOG_PID") {
+        Ok(pid) if pid.trim().parse::<u32>().ok() != Some(std::process::id()) => None,
+        _ => (usec > 0).then(|| Duration::from_micros(usec)),
+    }
+}
+
+async fn tick(i: &mut Option<tokio::time::Interval>) {
+    match i {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_for(d: Option<Duration>) {
