@@ -17,6 +17,8 @@ pub struct Notice {
     pub code: Option<String>,
     /// The diagnosis' action, with how to sign in when that is the fix.
     pub action: Option<String>,
+    /// The diagnosis in plain words.
+    pub summary: Option<String>,
 }
 
 impl Notice {
@@ -27,7 +29,44 @@ impl Notice {
             cause: view.last_error.as_ref().map(|d| d.cause.to_string()),
             code: view.last_error.as_ref().and_then(|d| d.code.clone()),
             action: view.last_error.as_ref().map(|d| d.action_for(&view.name)),
+            summary: view.last_error.as_ref().map(|d| d.summary.clone()),
         }
+    }
+}
+
+impl Notice {
+    /// The subject of an email alert: `[connwatch] team-calendar needs a sign-in`.
+    pub fn subject(&self) -> String {
+        let what = match self.state {
+            ConnState::NeedsReauth => "needs a sign-in",
+            ConnState::Misconfigured => "cannot work as configured",
+            ConnState::Disconnected => "cannot renew its token",
+            ConnState::Connected => "is connected again",
+            ConnState::SignedOut => "is signed out",
+            ConnState::Authorizing | ConnState::Refreshing => "is busy",
+        };
+        format!("[connwatch] {} {what}", self.name)
+    }
+
+    /// The text of an email alert: the diagnosis and the command or key that fixes it.
+    pub fn body(&self) -> String {
+        let mut out = format!("Connection: {}\nState: {}\n", self.name, self.state);
+        if let Some(c) = &self.cause {
+            let code = self
+                .code
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            out.push_str(&format!("Cause: {c}{code}\n"));
+        }
+        if let Some(s) = &self.summary {
+            out.push_str(&format!("\n{s}\n"));
+        }
+        if let Some(a) = &self.action {
+            out.push_str(&format!("\nWhat to do: {a}\n"));
+        }
+        out.push_str(&format!("\nDetails: connwatch status {}\n", self.name));
+        out
     }
 }
 

@@ -125,6 +125,14 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         &["shorter than 30 s", "\"0\""],
     ),
     (
+        "notify_email_unknown_via.toml",
+        "1:16",
+        &[
+            "notify_email.via names no connection: \"work\"",
+            "mailbox connections",
+        ],
+    ),
+    (
         "remind_every_bad.toml",
         "1:16",
         &["invalid duration \"sometimes\"", "reminders off"],

@@ -323,6 +323,7 @@ fn a_connection_going_bad_notifies_once_per_episode() {
             cause: Some("conditional_access".into()),
             code: None,
             action: Some("sign in (press a in the dashboard, or run: connwatch login a).".into()),
+            summary: Some("blocked".into()),
         }]
     );
     // Still bad, or bad in another way: the same episode, no second notice.

@@ -34,6 +34,15 @@ pub struct Config {
     /// `watch`: repeat a notice this often while the episode lasts; `None` the default
     /// (4 h), zero off.
     pub remind_every: Option<Duration>,
+    pub notify_email: Option<NotifyEmail>,
+}
+
+/// Email alerts as Zoom sends them: through `via` (a connection of the user's with an SMTP
+/// probe) to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyEmail {
+    pub via: String,
+    pub to: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

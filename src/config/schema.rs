@@ -16,12 +16,22 @@ pub struct RawConfig {
     pub ca_file: Option<Spanned<String>>,
     /// Probe every connection's resources this often (default: off in the dashboard).
     pub probe_every: Option<Spanned<String>>,
+    /// `watch`: also email each notice through one of the user's own connections.
+    pub notify_email: Option<Spanned<RawNotifyEmail>>,
     /// `watch`: repeat a notification this often while the episode lasts (default 4h; "0" off).
     pub remind_every: Option<Spanned<String>>,
     #[serde(default)]
     pub keys: std::collections::BTreeMap<Spanned<String>, Spanned<OneOrMany>>,
     #[serde(default)]
     pub connection: Vec<RawConnection>,
+}
+
+/// `notify_email = { via = "work-mail", to = "alice@contoso.com" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifyEmail {
+    pub via: String,
+    pub to: String,
 }
 
 /// A key or a list of keys.

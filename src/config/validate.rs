@@ -114,6 +114,43 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             Some("name a program, e.g. notify_command = [\"notify-send\", \"connwatch\"]".into()),
         ));
     }
+    let notify_email = match &raw.notify_email {
+        None => None,
+        Some(e) => {
+            let v = e.get_ref();
+            let fail = |msg: String, help: &str| {
+                err(e.span(), "notify_email".into(), msg, Some(help.into()))
+            };
+            if !v.to.contains('@') || v.to.contains(['\r', '\n', '<', '>']) {
+                return Err(fail(
+                    format!("notify_email.to {:?} is not an email address", v.to),
+                    "write to = \"alice@contoso.com\"",
+                ));
+            }
+            let Some(via) = connections.iter().find(|c| c.name == v.via) else {
+                return Err(fail(
+                    format!("notify_email.via names no connection: {:?}", v.via),
+                    "via is the name of one of your mailbox connections that can send over SMTP",
+                ));
+            };
+            if !crate::provider::probe_targets(via)
+                .iter()
+                .any(|t| t.protocol == crate::probe::Protocol::Smtp)
+            {
+                return Err(fail(
+                    format!(
+                        "notify_email.via {:?} has no SMTP server to send through",
+                        v.via
+                    ),
+                    "give it a probe such as \"smtp://smtp.office365.com:587\" and an account",
+                ));
+            }
+            Some(super::NotifyEmail {
+                via: v.via.clone(),
+                to: v.to.clone(),
+            })
+        }
+    };
     Ok(Config {
         path: path.to_path_buf(),
         data_dir,
@@ -122,6 +159,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         bell: raw.bell.unwrap_or(true),
         notify_command: raw.notify_command.map(Spanned::into_inner),
         remind_every,
+        notify_email,
     })
 }
 

@@ -161,6 +161,67 @@ async fn mail(
     token: &str,
     now: Timestamp,
 ) -> (Option<Diagnosis>, Vec<String>) {
+    converse(target, ctx, token, now, smtp::After::Noop).await
+}
+
+/// An email to send through a connection's SMTP server (`notify_email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl Message {
+    /// RFC 5322 text from `from`, CRLF line ends, dot-stuffed, ending with the lone ".".
+    fn render(&self, from: &str) -> String {
+        let date = Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
+        let one_line = |s: &str| s.replace(['\r', '\n'], " ");
+        let mut out = format!(
+            "From: connwatch <{from}>\r\nTo: <{}>\r\nSubject: {}\r\nDate: {date}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n",
+            one_line(&self.to),
+            one_line(&self.subject)
+        );
+        for line in self.body.lines() {
+            if line.starts_with('.') {
+                out.push('.');
+            }
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        out.push_str(".\r\n");
+        out
+    }
+}
+
+/// Send `m` through the SMTP server of `target` (smtp:// or smtps://), signed in with
+/// `token` as the context's account: `Ok`, or why not, diagnosed as a probe would be.
+pub async fn send_mail(
+    target: &ProbeTarget,
+    ctx: &ProbeContext,
+    token: &str,
+    m: &Message,
+) -> Result<(), Diagnosis> {
+    if target.protocol != Protocol::Smtp {
+        return Err(Diagnosis::of(
+            Cause::InvalidRequest,
+            false,
+            false,
+            format!("{} is not an SMTP server URL", target.url),
+            "Give notify_email's connection an smtp:// or smtps:// probe.",
+        ));
+    }
+    let (d, _) = converse(target, ctx, token, Timestamp::now(), smtp::After::Send(m)).await;
+    d.map_or(Ok(()), Err)
+}
+
+async fn converse(
+    target: &ProbeTarget,
+    ctx: &ProbeContext,
+    token: &str,
+    now: Timestamp,
+    after: smtp::After<'_>,
+) -> (Option<Diagnosis>, Vec<String>) {
     let Some(user) = ctx.account.as_deref() else {
         let d = Diagnosis::of(
             Cause::InvalidRequest,
@@ -205,7 +266,7 @@ async fn mail(
     });
     let verdict = match target.protocol {
         Protocol::Imap => imap::run(&mut w, target, &login, starttls).await,
-        Protocol::Smtp => smtp::run(&mut w, target, &login, starttls).await,
+        Protocol::Smtp => smtp::run(&mut w, target, &login, starttls, after).await,
         Protocol::Pop => pop::run(&mut w, target, &login, starttls).await,
         Protocol::Https => unreachable!("https probes do not speak a mail protocol"),
     };
@@ -364,7 +425,7 @@ fn verdict_diagnosis(
                 d.cause = Cause::MailboxNotAccessible;
                 d.needs_reauth = false;
                 d.summary = format!(
-                    "{at} accepted the token but refused the mailbox right after: {}",
+                    "{at} accepted the token but refused what came next: {}",
                     said.chars().take(160).collect::<String>()
                 );
                 d.action = "Check that the account's user has access to this mailbox.".into();

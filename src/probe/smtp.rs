@@ -53,11 +53,18 @@ async fn ehlo(w: &mut Wire) -> Result<Result<Vec<String>, Verdict>, WireError> {
     })
 }
 
+/// What to do once authenticated: the probe's harmless `NOOP`, or send one message.
+pub(crate) enum After<'a> {
+    Noop,
+    Send(&'a super::Message),
+}
+
 pub(super) async fn run(
     w: &mut Wire,
     t: &ProbeTarget,
     login: &Login<'_>,
     tls: Option<&TlsConnector>,
+    after: After<'_>,
 ) -> Result<Verdict, WireError> {
     match reply(w, "the greeting").await? {
         Some((220, _)) => {}
@@ -136,10 +143,57 @@ pub(super) async fn run(
         w.close("QUIT").await;
         return Ok(Verdict::refused(lines.join("\n"), challenge, false));
     }
-    w.send("NOOP", "NOOP").await?;
-    let after = reply(w, "the NOOP answer").await?;
+    let m = match after {
+        After::Noop => {
+            w.send("NOOP", "NOOP").await?;
+            let after = reply(w, "the NOOP answer").await?;
+            w.close("QUIT").await;
+            return Ok(match after {
+                Some((250, _)) => Verdict::Accepted,
+                Some((_, lines)) => Verdict::refused(lines.join("\n"), None, true),
+                None => not_smtp(Vec::new()),
+            });
+        }
+        After::Send(m) => m,
+    };
+    // RFC 5321 §3.3: MAIL, RCPT, DATA, the message dot-stuffed (§4.5.2), ".".
+    for (cmd, want, what) in [
+        // The mailbox itself as the sender (Exchange and Gmail insist); a user name that is
+        // not an address gets the null reverse-path, as automatic mail may use (RFC 3834).
+        (
+            format!(
+                "MAIL FROM:<{}>",
+                if login.user.contains('@') {
+                    login.user
+                } else {
+                    ""
+                }
+            ),
+            250,
+            "the MAIL answer",
+        ),
+        (format!("RCPT TO:<{}>", m.to), 250, "the RCPT answer"),
+        ("DATA".to_owned(), 354, "the DATA answer"),
+    ] {
+        w.send(&cmd, &cmd).await?;
+        match reply(w, what).await? {
+            Some((code, _)) if code == want => {}
+            Some((_, lines)) => {
+                w.close("QUIT").await;
+                return Ok(Verdict::refused(lines.join("\n"), None, true));
+            }
+            None => return Ok(not_smtp(Vec::new())),
+        }
+    }
+    let text = m.render(login.user);
+    w.send_block(
+        &text,
+        &format!("<message to {}, {} bytes>", m.to, text.len()),
+    )
+    .await?;
+    let done = reply(w, "the answer to the message").await?;
     w.close("QUIT").await;
-    Ok(match after {
+    Ok(match done {
         Some((250, _)) => Verdict::Accepted,
         Some((_, lines)) => Verdict::refused(lines.join("\n"), None, true),
         None => not_smtp(Vec::new()),

@@ -197,6 +197,24 @@ impl Wire {
         .map_err(WireError::Io)
     }
 
+    /// Send a whole block (a message, already CRLF-terminated lines) at once, recorded as
+    /// one `C: shown` line.
+    pub async fn send_block(&mut self, block: &str, shown: &str) -> Result<(), WireError> {
+        self.transcript.push(format!("C: {}", self.mask(shown)));
+        let stream = self.stream.as_mut().ok_or(WireError::Closed {
+            waiting_for: "a chance to send",
+        })?;
+        tokio::time::timeout_at(self.deadline, async {
+            stream.write_all(block.as_bytes()).await?;
+            stream.flush().await
+        })
+        .await
+        .map_err(|_| WireError::Timeout {
+            waiting_for: "the server to take the message",
+        })?
+        .map_err(WireError::Io)
+    }
+
     /// Say goodbye without caring about the answer, bounded by a short grace period.
     pub async fn close(&mut self, line: &str) {
         let grace = Instant::now() + Duration::from_secs(2);

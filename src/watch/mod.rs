@@ -56,6 +56,9 @@ pub fn with_watch_defaults(mut config: Config) -> Config {
 /// What the loop remembers about each connection between its events.
 struct Tracker {
     alerts: alerts::Alerts,
+    store: TokenStore,
+    /// Email alerts being sent (`watch --once` waits for them before it exits).
+    mail: Vec<tokio::task::JoinHandle<()>>,
     /// When each connection's current job started (for the latency histogram).
     busy_since: HashMap<String, Instant>,
     /// The page of a sign-in in progress, for CONNWATCH_URL.
@@ -67,15 +70,37 @@ impl Tracker {
     fn new(store: &TokenStore) -> Tracker {
         Tracker {
             alerts: alerts::Alerts::load(&store.paths().root),
+            store: store.clone(),
+            mail: Vec::new(),
             busy_since: HashMap::new(),
             sign_in_url: HashMap::new(),
             last: HashMap::new(),
         }
     }
 
-    fn notify(&self, cfg: &Config, n: &Notice) {
+    fn notify(&mut self, cfg: &Config, n: &Notice) {
         if let Some(cmd) = &cfg.notify_command {
             crate::notify::run_command(cmd, n, self.sign_in_url.get(&n.name).map(String::as_str));
+        }
+        if let Some(e) = &cfg.notify_email {
+            if e.via == n.name {
+                // The connection that would carry the alert is the one failing: say so
+                // rather than drop it silently.
+                tracing::error!(
+                    connection = %n.name,
+                    "cannot email this alert to {}: notify_email goes through {} itself",
+                    e.to,
+                    e.via
+                );
+            } else if let Some(via) = cfg.connection(&e.via).cloned() {
+                self.mail.retain(|h| !h.is_finished());
+                self.mail.push(tokio::spawn(email(
+                    via,
+                    self.store.clone(),
+                    e.to.clone(),
+                    n.clone(),
+                )));
+            }
         }
     }
 
@@ -263,6 +288,7 @@ pub async fn run(
                                 cause: Some("config".into()),
                                 code: None,
                                 action: Some(format!("Fix the config and send SIGHUP again: {why}")),
+                                summary: Some("The config no longer parses; watch keeps running the previous one.".into()),
                             };
                             crate::notify::run_command(cmd, &n, None);
                         }
@@ -286,6 +312,71 @@ fn watchdog_period() -> Option<Duration> {
     match std::env::var("WATCHDOG_PID") {
         Ok(pid) if pid.trim().parse::<u32>().ok() != Some(std::process::id()) => None,
         _ => (usec > 0).then(|| Duration::from_micros(usec)),
+    }
+}
+
+/// Email `n` to `to` through the connection `via`: its token (refreshed under its lock when
+/// due), its SMTP server, XOAUTH2 as its account. The outcome goes to the log.
+async fn email(via: crate::config::Connection, store: TokenStore, to: String, n: Notice) {
+    use crate::probe::{self, Message, ProbeContext, Protocol};
+    let http = crate::oauth::HttpClient::new(Duration::from_secs(30));
+    let Some(target) = crate::provider::probe_targets(&via)
+        .into_iter()
+        .find(|t| t.protocol == Protocol::Smtp)
+    else {
+        return;
+    };
+    let set = match store.load(&via.name) {
+        Ok(Some(set)) => set,
+        Ok(None) => {
+            tracing::error!(connection = %n.name, "cannot email this alert: {} is not signed in", via.name);
+            return;
+        }
+        Err(e) => {
+            tracing::error!(connection = %n.name, "cannot email this alert: {}: {e}", via.name);
+            return;
+        }
+    };
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60);
+    let set = if set.expires_at.is_some_and(|e| e <= soon) {
+        let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock);
+        let known = Some(set.access_token.expose().to_owned());
+        match worker::refresh_connection(&via, &store, &http, clock, known).await {
+            Ok(s) => s,
+            Err(d) => {
+                tracing::error!(connection = %n.name, cause = %d.cause, "cannot email this alert: {} cannot renew its token: {}", via.name, d.summary);
+                return;
+            }
+        }
+    } else {
+        set
+    };
+    let ctx = ProbeContext {
+        http,
+        timeout: probe::DEFAULT_TIMEOUT,
+        ca_file: via.ca_file.clone(),
+        account: via.account.clone(),
+        expect: worker::expectations(&via),
+        scopes_asked: via.scopes.clone(),
+        provider: crate::provider::hint(via.provider),
+    };
+    let m = Message {
+        to: to.clone(),
+        subject: n.subject(),
+        body: n.body(),
+    };
+    match probe::send_mail(&target, &ctx, set.access_token.expose(), &m).await {
+        Ok(()) => {
+            tracing::info!(connection = %n.name, "alert emailed to {to} through {}", via.name)
+        }
+        Err(d) => tracing::error!(
+            connection = %n.name,
+            cause = %d.cause,
+            code = d.code.as_deref().unwrap_or(""),
+            "the email alert through {} failed: {}",
+            via.name,
+            d.summary
+        ),
     }
 }
 
@@ -388,5 +479,9 @@ async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
         }
     }
     tracker.remind(&config);
+    // This process ends here: let the email alerts go out first (each bounded by its timeout).
+    for h in tracker.mail.drain(..) {
+        let _ = h.await;
+    }
     out
 }

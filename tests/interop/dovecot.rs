@@ -254,3 +254,62 @@ async fn dovecot_over_tls_is_trusted_through_ca_file_and_refused_without_it() {
         );
     }
 }
+
+/// `notify_email`, as Zoom alerts: a broken connection's alert goes out through the user's
+/// own mailbox (its token, XOAUTH2 at Dovecot's submission service) and reaches the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_alert_goes_through_dovecot_submission_with_xoauth2() {
+    if !have_dovecot() {
+        return;
+    }
+    let Some(dir) = node_project() else { return };
+    let idp = start_idp(&dir);
+    let dc = start_dovecot(&idp, None);
+    let env = mail_env(
+        &idp,
+        &["openid", "offline_access", "api:read", "mail"],
+        &[format!("smtp://127.0.0.1:{}", dc.submission)],
+        "\n[[connection]]\nname = \"broken\"\nprovider = \"oidc\"\nissuer = \"http://127.0.0.1:9\"\ntoken_url = \"http://127.0.0.1:9/token\"\nclient_id = \"c\"\nscopes = [\"offline_access\"]\n",
+    );
+    let text = format!(
+        "notify_email = {{ via = \"sso\", to = \"ops@example.test\" }}\n{}",
+        std::fs::read_to_string(&env.config).unwrap()
+    );
+    std::fs::write(&env.config, text).unwrap();
+    let (code, _, stderr) = device_login(&env).await;
+    assert_eq!(code, 0, "{stderr}");
+    // `broken` holds an expired token whose IdP is gone: it cannot renew.
+    let path = env.data.join("tokens/broken.json");
+    std::fs::write(
+        &path,
+        r#"{"version":1,"access_token":"expired","refresh_token":"rt","id_token":null,"expires_at":"2020-01-01T00:00:00Z","granted_scopes":["offline_access"],"obtained_at":"2020-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (code, out, err) = run(&env, &["watch", "--once"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("alert emailed to ops@example.test through sso"),
+        "{err}\n{}",
+        dc.log()
+    );
+    let relayed = dc.relayed.lock().unwrap().clone();
+    assert_eq!(relayed.len(), 1, "{relayed:?}\n{}", dc.log());
+    let m = &relayed[0];
+    assert!(
+        m.contains("Subject: [connwatch] broken cannot renew its token"),
+        "{m}"
+    );
+    assert!(
+        m.contains("To: <ops@example.test>") && m.contains("connwatch status broken"),
+        "{m}"
+    );
+    let token = access_token(&env);
+    assert!(
+        !m.contains(&token) && !err.contains(&token),
+        "a token in the alert or the log"
+    );
+}

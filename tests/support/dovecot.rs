@@ -37,19 +37,40 @@ fn free_port() -> u16 {
 
 /// Where Dovecot's submission service relays accepted mail: a minimal SMTP sink (Dovecot
 /// connects to it when a client connects, before AUTH).
-fn smtp_sink() -> u16 {
+/// Messages the sink received, each as its DATA text.
+pub type Relayed = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn smtp_sink() -> (u16, Relayed) {
     use std::io::{BufRead, BufReader, Write};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let relayed: Relayed = Default::default();
+    let keep = relayed.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
+            let keep = keep.clone();
             std::thread::spawn(move || {
                 let mut w = stream.try_clone().unwrap();
                 let _ = w.write_all(b"220 sink ESMTP\r\n");
+                let mut data: Option<String> = None;
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(d) = &mut data {
+                        if line.trim_end() == "." {
+                            keep.lock().unwrap().push(std::mem::take(d));
+                            data = None;
+                            let _ = w.write_all(b"250 2.0.0 queued\r\n");
+                        } else {
+                            d.push_str(&line);
+                            d.push('\n');
+                        }
+                        continue;
+                    }
                     let upper = line.to_ascii_uppercase();
                     let reply: &[u8] = if upper.starts_with("EHLO") {
                         b"250-sink\r\n250 8BITMIME\r\n"
+                    } else if upper.starts_with("DATA") {
+                        data = Some(String::new());
+                        b"354 go ahead\r\n"
                     } else if upper.starts_with("QUIT") {
                         let _ = w.write_all(b"221 bye\r\n");
                         break;
@@ -63,7 +84,7 @@ fn smtp_sink() -> u16 {
             });
         }
     });
-    port
+    (port, relayed)
 }
 
 pub struct Dovecot {
@@ -73,6 +94,8 @@ pub struct Dovecot {
     pub submission: u16,
     pub pop3: u16,
     pub imaps: u16,
+    /// What Dovecot's submission service relayed (accepted mail).
+    pub relayed: Relayed,
 }
 
 impl Drop for Dovecot {
@@ -117,6 +140,7 @@ pub fn start(introspection_url: &str, tls: Option<(&Path, &Path)>) -> Dovecot {
         None => "ssl = no\n".to_owned(),
     };
     let imaps_port = if tls.is_some() { imaps } else { 0 };
+    let (relay_port, relayed) = smtp_sink();
     let conf = format!(
         r#"base_dir = {d}/run
 state_dir = {d}/state
@@ -169,7 +193,7 @@ service submission-login {{
   }}
 }}
 "#,
-        relay = smtp_sink(),
+        relay = relay_port,
     );
     let conf_path = dir.path().join("dovecot.conf");
     std::fs::write(&conf_path, conf).unwrap();
@@ -189,6 +213,7 @@ service submission-login {{
         submission,
         pop3,
         imaps,
+        relayed,
     };
     // Ready when every listener answers (bounded).
     let deadline = Instant::now() + Duration::from_secs(15);
