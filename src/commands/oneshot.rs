@@ -58,6 +58,7 @@ pub fn spawn(scope: &Scope) -> WorkerHandle {
         scope.store.clone(),
         WorkerOptions {
             auto_refresh: false,
+            follow_store: false,
             ..WorkerOptions::default()
         },
     )

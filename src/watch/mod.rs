@@ -430,6 +430,7 @@ async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
         store,
         WorkerOptions {
             auto_refresh: false,
+            follow_store: false,
             ..WorkerOptions::default()
         },
     );

@@ -41,10 +41,13 @@ pub(super) struct Conn {
     pub probe_due: Option<(Instant, Timestamp)>,
     /// Consecutive transient probe failures (for backoff).
     pub probe_attempt: u32,
+    /// The state the status record gave at start-up (another process's verdict).
+    pub recorded_state: Option<ConnState>,
 }
 
 impl Conn {
     pub fn new(cfg: Connection, record: Option<StatusRecord>) -> Self {
+        let recorded_state = record.as_ref().map(|r| r.state);
         let (last_error, last_error_at, last_success, failures, history, probes) = match record {
             Some(r) => (
                 r.last_error,
@@ -76,6 +79,7 @@ impl Conn {
             probes,
             probe_due: None,
             probe_attempt: 0,
+            recorded_state,
         }
     }
 

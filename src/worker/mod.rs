@@ -4,6 +4,7 @@
 mod backoff;
 mod conn;
 mod event;
+mod follow;
 mod jobs;
 mod run;
 
@@ -32,6 +33,8 @@ pub struct WorkerOptions {
     pub max_concurrency: usize,
     /// Refresh on start-up and before expiry without being asked.
     pub auto_refresh: bool,
+    /// Follow what other processes write to the store (the dashboard, `watch`).
+    pub follow_store: bool,
 }
 
 impl Default for WorkerOptions {
@@ -43,6 +46,7 @@ impl Default for WorkerOptions {
             backoff: Backoff::default(),
             max_concurrency: 8,
             auto_refresh: true,
+            follow_store: true,
         }
     }
 }

@@ -73,6 +73,11 @@ impl Worker {
     pub async fn run(mut self, mut requests: mpsc::UnboundedReceiver<Request>) {
         let mut jobs: JoinSet<Finished> = JoinSet::new();
         let (code_tx, mut code_rx) = mpsc::unbounded_channel::<DeviceCodeView>();
+        let mut follower = if self.opts.follow_store {
+            super::follow::StoreFollower::new(self.store.paths())
+        } else {
+            None
+        };
         for i in 0..self.conns.len() {
             self.load(i);
             // Only the view: nothing happened yet, so the status record on disk (which
@@ -103,6 +108,9 @@ impl Worker {
                     let _ = self.events.send(Event::DeviceCode(code));
                 },
                 () = sleep_until(next_due), if next_due.is_some() => self.run_due(&mut jobs),
+                Some(ch) = super::follow::next_change(&mut follower), if follower.is_some() => {
+                    self.changed(ch);
+                }
             }
         }
         self.drain(&mut jobs).await;
@@ -133,6 +141,110 @@ impl Worker {
         }
     }
 
+    /// Another process wrote (or removed) one of our connections' files. Our own writes come
+    /// back here too: they match what we hold and change nothing.
+    fn changed(&mut self, ch: super::follow::Changed) {
+        use super::follow::Changed;
+        let now = self.now();
+        match ch {
+            Changed::Tokens(name) => {
+                let Some(&i) = self.by_name.get(&name) else {
+                    return;
+                };
+                if self.conns[i].busy {
+                    return; // our own job is writing; its outcome will say what happened
+                }
+                match self.store.load(&name) {
+                    Ok(None) => {
+                        let c = &mut self.conns[i];
+                        if c.tokens.take().is_some() {
+                            c.state = ConnState::SignedOut;
+                            c.note = Some("tokens purged (by another process)".into());
+                            c.last_error = None;
+                            c.due = None;
+                            c.probe_due = None;
+                            c.remember(now, "purged elsewhere");
+                            self.emit(i);
+                        }
+                    }
+                    Ok(Some(set)) => {
+                        let c = &mut self.conns[i];
+                        let same = c.tokens.as_ref().is_some_and(|t| {
+                            t.access_token.expose() == set.access_token.expose()
+                                && t.refresh_token.as_ref().map(|r| r.expose())
+                                    == set.refresh_token.as_ref().map(|r| r.expose())
+                        });
+                        if same {
+                            return;
+                        }
+                        let newer = c
+                            .tokens
+                            .as_ref()
+                            .is_none_or(|t| set.obtained_at >= t.obtained_at);
+                        if !newer {
+                            return;
+                        }
+                        c.tokens = Some(set);
+                        c.remember(now, "new tokens (from another process)");
+                        if c.state != ConnState::Connected {
+                            // A sign-in or refresh elsewhere: whatever was wrong is over.
+                            c.state = ConnState::Connected;
+                            c.last_error = None;
+                            c.attempt = 0;
+                        }
+                        self.settle(i, now);
+                        self.emit(i);
+                    }
+                    Err(_) => {}
+                }
+            }
+            Changed::Status(name) => {
+                let Some(&i) = self.by_name.get(&name) else {
+                    return;
+                };
+                if self.conns[i].busy {
+                    return;
+                }
+                let Some(r) = self.store.load_status(&name) else {
+                    return;
+                };
+                let c = &mut self.conns[i];
+                if r == c.record() {
+                    return;
+                }
+                let newer_error = r.last_error_at > c.last_error_at;
+                let newer_success = r.last_success > c.last_success;
+                if !newer_error && !newer_success {
+                    return;
+                }
+                c.history = r.history;
+                c.probes = r.probes;
+                c.failures = c.failures.max(r.failures);
+                if newer_success {
+                    c.last_success = r.last_success;
+                }
+                if newer_error {
+                    c.last_error = r.last_error;
+                    c.last_error_at = r.last_error_at;
+                    if matches!(
+                        r.state,
+                        ConnState::NeedsReauth | ConnState::Misconfigured | ConnState::Disconnected
+                    ) {
+                        c.state = r.state;
+                        if r.state != ConnState::Disconnected {
+                            c.due = None;
+                        }
+                    }
+                } else if r.state == ConnState::Connected && r.last_error.is_none() {
+                    c.last_error = None;
+                    c.state = ConnState::Connected;
+                }
+                // The record on disk already says it: tell the UI, write nothing.
+                let _ = self.events.send(Event::Connection(Box::new(c.view())));
+            }
+        }
+    }
+
     /// Start-up: read the store and decide what each connection needs.
     fn load(&mut self, i: usize) {
         let now = self.now();
@@ -144,7 +256,16 @@ impl Worker {
                 c.note = Some("not signed in".into());
             }
             Ok(Some(set)) => {
-                self.conns[i].tokens = Some(set);
+                let c = &mut self.conns[i];
+                // A verdict recorded about these very tokens (a refusal only someone's action
+                // lifts) stands, as `status` reads it: a restart does not make it connected.
+                if let Some(st @ (ConnState::NeedsReauth | ConnState::Misconfigured)) =
+                    c.recorded_state.take()
+                    && c.last_error_at.is_some_and(|at| at >= set.obtained_at)
+                {
+                    c.state = st;
+                }
+                c.tokens = Some(set);
                 self.settle(i, now);
                 // Scheduled probes start with one at start-up: an open dashboard (or watch)
                 // should know at once whether the mailbox answers.
@@ -179,8 +300,9 @@ impl Worker {
             return;
         }
         // Only a sign-in (or the user's own refresh) gets a connection out of needs_reauth:
-        // retrying a refused grant on a timer is what triggers AADSTS50196.
-        if c.state == ConnState::NeedsReauth {
+        // retrying a refused grant on a timer is what triggers AADSTS50196. Misconfigured
+        // waits for a change too (a config fix, an admin lifting a block, the user's `r`).
+        if matches!(c.state, ConnState::NeedsReauth | ConnState::Misconfigured) {
             c.due = None;
             return;
         }
