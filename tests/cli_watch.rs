@@ -36,6 +36,27 @@ fn with_notify(cfg: &Config, log: &std::path::Path) -> Config {
     Config::load(&cfg.path).unwrap()
 }
 
+/// `watch --once` on `cfg`, off the async threads.
+async fn once(cfg: &Config) -> std::process::Output {
+    let mut c = watch(cfg, &["--once"]);
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// The shared calendar in fabrikam, signed in earlier (a fresh grant).
+fn seed_cal(idp: &DemoIdp, cfg: &Config) {
+    seed(
+        idp,
+        &store(cfg),
+        "cal",
+        "alice@contoso.com",
+        "fabrikam.onmicrosoft.com",
+        &[GRAPH_CAL, "offline_access"],
+        3600,
+    );
+}
+
 fn lines_of(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -58,22 +79,9 @@ async fn once_refreshes_probes_and_notifies_each_episode_once() {
     let notes = dir.path().join("notes");
     let cfg = with_notify(&cfg, &notes);
     seed_mail(&idp, &cfg, 3600);
-    seed(
-        &idp,
-        &store(&cfg),
-        "cal",
-        "alice@contoso.com",
-        "fabrikam.onmicrosoft.com",
-        &[GRAPH_CAL, "offline_access"],
-        3600,
-    );
+    seed_cal(&idp, &cfg);
 
-    let out = tokio::task::spawn_blocking({
-        let mut c = watch(&cfg, &["--once"]);
-        move || c.output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = once(&cfg).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -85,12 +93,7 @@ async fn once_refreshes_probes_and_notifies_each_episode_once() {
     // The other tenant now refuses: one notice, with the code and the fix, and only once.
     idp.block_existing_grants("fabrikam.onmicrosoft.com");
     for _ in 0..2 {
-        let out = tokio::task::spawn_blocking({
-            let mut c = watch(&cfg, &["--once"]);
-            move || c.output().unwrap()
-        })
-        .await
-        .unwrap();
+        let out = once(&cfg).await;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(out.status.code(), Some(1), "{stdout}");
         assert!(
@@ -113,21 +116,8 @@ async fn once_refreshes_probes_and_notifies_each_episode_once() {
     assert!(f[4].contains("connwatch login cal"), "{}", f[4]);
 
     // A new sign-in (a fresh grant the policy accepts): the next round says it recovered.
-    seed(
-        &idp,
-        &store(&cfg),
-        "cal",
-        "alice@contoso.com",
-        "fabrikam.onmicrosoft.com",
-        &[GRAPH_CAL, "offline_access"],
-        3600,
-    );
-    let out = tokio::task::spawn_blocking({
-        let mut c = watch(&cfg, &["--once"]);
-        move || c.output().unwrap()
-    })
-    .await
-    .unwrap();
+    seed_cal(&idp, &cfg);
+    let out = once(&cfg).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -170,15 +160,7 @@ async fn a_lasting_episode_is_reminded_every_remind_every() {
         std::fs::read_to_string(&cfg.path).unwrap()
     );
     std::fs::write(&cfg.path, text).unwrap();
-    seed(
-        &idp,
-        &store(&cfg),
-        "cal",
-        "alice@contoso.com",
-        "fabrikam.onmicrosoft.com",
-        &[GRAPH_CAL, "offline_access"],
-        3600,
-    );
+    seed_cal(&idp, &cfg);
     idp.block_existing_grants("fabrikam.onmicrosoft.com");
     let w = Running {
         child: watch(&cfg, &[])

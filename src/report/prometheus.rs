@@ -127,50 +127,37 @@ pub fn render(statuses: &[ConnectionStatus], now: Timestamp) -> String {
             })
         }),
     );
+    let probes = |value: fn(&crate::probe::ProbeResult) -> String| {
+        move |s: &ConnectionStatus| -> Vec<String> {
+            s.probes
+                .iter()
+                .map(|p| format!("{{{},probe=\"{}\"}} {}", ident(s), escape(&p.url), value(p)))
+                .collect()
+        }
+    };
     family(
         "connwatch_probe_success",
         "gauge",
         "1 if the resource accepted the token at the last probe, 0 if it refused it.",
-        &mut statuses.iter().flat_map(|s| {
-            s.probes.iter().map(move |p| {
-                format!(
-                    "{{{},probe=\"{}\"}} {}",
-                    ident(s),
-                    escape(&p.url),
-                    u8::from(p.ok)
-                )
-            })
-        }),
+        &mut statuses
+            .iter()
+            .flat_map(probes(|p| u8::from(p.ok).to_string())),
     );
     family(
         "connwatch_probe_duration_seconds",
         "gauge",
         "How long the last probe took, connect to goodbye.",
-        &mut statuses.iter().flat_map(|s| {
-            s.probes.iter().map(move |p| {
-                format!(
-                    "{{{},probe=\"{}\"}} {:.3}",
-                    ident(s),
-                    escape(&p.url),
-                    p.latency_ms as f64 / 1000.0
-                )
-            })
-        }),
+        &mut statuses
+            .iter()
+            .flat_map(probes(|p| format!("{:.3}", p.latency_ms as f64 / 1000.0))),
     );
     family(
         "connwatch_probe_checked_timestamp_seconds",
         "gauge",
         "When the probe last ran (Unix time).",
-        &mut statuses.iter().flat_map(|s| {
-            s.probes.iter().map(move |p| {
-                format!(
-                    "{{{},probe=\"{}\"}} {}",
-                    ident(s),
-                    escape(&p.url),
-                    p.checked_at.as_second()
-                )
-            })
-        }),
+        &mut statuses
+            .iter()
+            .flat_map(probes(|p| p.checked_at.as_second().to_string())),
     );
     out
 }

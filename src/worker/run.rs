@@ -439,21 +439,31 @@ impl Worker {
             return;
         }
         let ctx = self.context(i);
-        let generation = c.generation;
+        self.spawn_permitted(i, jobs, ctx.probe_only(set));
+        let c = &mut self.conns[i];
+        c.busy = true;
+        c.probe_due = None;
+        tracing::info!(connection = %c.cfg.name, "probing");
+        self.emit(i);
+    }
+
+    /// Run `job` for connection `i` once one of the bounded permits is free.
+    fn spawn_permitted(
+        &self,
+        i: usize,
+        jobs: &mut JoinSet<Finished>,
+        job: impl std::future::Future<Output = JobOutcome> + Send + 'static,
+    ) {
+        let generation = self.conns[i].generation;
         let permits = self.permits.clone();
         jobs.spawn(async move {
             let _permit = permits.acquire_owned().await;
             Finished {
                 index: i,
                 generation,
-                outcome: ctx.probe_only(set).await,
+                outcome: job.await,
             }
         });
-        let c = &mut self.conns[i];
-        c.busy = true;
-        c.probe_due = None;
-        tracing::info!(connection = %c.cfg.name, "probing");
-        self.emit(i);
     }
 
     fn context(&self, i: usize) -> JobContext {
@@ -483,16 +493,7 @@ impl Worker {
             .tokens
             .as_ref()
             .map(|t| t.access_token.expose().to_owned());
-        let generation = c.generation;
-        let permits = self.permits.clone();
-        jobs.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            Finished {
-                index: i,
-                generation,
-                outcome: ctx.refresh(known).await,
-            }
-        });
+        self.spawn_permitted(i, jobs, ctx.refresh(known));
         let c = &mut self.conns[i];
         c.busy = true;
         c.due = None;

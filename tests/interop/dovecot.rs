@@ -11,6 +11,17 @@ mod server;
 
 use server::{Dovecot, have_dovecot};
 
+/// The interop IdP and a plain-text Dovecot judging its tokens, or `None` (said) without
+/// Dovecot or node.
+fn servers() -> Option<(Idp, Dovecot)> {
+    if !have_dovecot() {
+        return None;
+    }
+    let idp = start_idp(&node_project()?);
+    let dc = start_dovecot(&idp, None);
+    Some((idp, dc))
+}
+
 fn start_dovecot(idp: &Idp, tls: Option<(&PathBuf, &PathBuf)>) -> Dovecot {
     let url = format!("{}/test/introspect", idp.issuer);
     server::start(&url, tls.map(|(c, k)| (c.as_path(), k.as_path())))
@@ -81,12 +92,7 @@ fn connection_status(env: &Env) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_accepts_a_token_with_the_mail_scope_over_imap_smtp_and_pop() {
-    if !have_dovecot() {
-        return;
-    }
-    let Some(dir) = node_project() else { return };
-    let idp = start_idp(&dir);
-    let dc = start_dovecot(&idp, None);
+    let Some((idp, dc)) = servers() else { return };
     let probes = vec![
         format!("imap://127.0.0.1:{}", dc.imap),
         format!("smtp://127.0.0.1:{}", dc.submission),
@@ -123,12 +129,7 @@ async fn dovecot_accepts_a_token_with_the_mail_scope_over_imap_smtp_and_pop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_refuses_a_token_without_the_mail_scope_and_the_transcript_holds_no_token() {
-    if !have_dovecot() {
-        return;
-    }
-    let Some(dir) = node_project() else { return };
-    let idp = start_idp(&dir);
-    let dc = start_dovecot(&idp, None);
+    let Some((idp, dc)) = servers() else { return };
     let probes = vec![
         format!("imap://127.0.0.1:{}", dc.imap),
         format!("smtp://127.0.0.1:{}", dc.submission),
@@ -169,12 +170,7 @@ async fn dovecot_refuses_a_token_without_the_mail_scope_and_the_transcript_holds
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dovecot_refuses_the_token_of_a_revoked_grant() {
-    if !have_dovecot() {
-        return;
-    }
-    let Some(dir) = node_project() else { return };
-    let idp = start_idp(&dir);
-    let dc = start_dovecot(&idp, None);
+    let Some((idp, dc)) = servers() else { return };
     let env = mail_env(
         &idp,
         &["openid", "offline_access", "api:read", "mail"],
@@ -259,12 +255,7 @@ async fn dovecot_over_tls_is_trusted_through_ca_file_and_refused_without_it() {
 /// own mailbox (its token, XOAUTH2 at Dovecot's submission service) and reaches the relay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_alert_goes_through_dovecot_submission_with_xoauth2() {
-    if !have_dovecot() {
-        return;
-    }
-    let Some(dir) = node_project() else { return };
-    let idp = start_idp(&dir);
-    let dc = start_dovecot(&idp, None);
+    let Some((idp, dc)) = servers() else { return };
     let env = mail_env(
         &idp,
         &["openid", "offline_access", "api:read", "mail"],
