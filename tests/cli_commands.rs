@@ -50,19 +50,6 @@ fn quick_device_idp() -> IdpOptions {
     }
 }
 
-/// Seed `cal` (see `calendar`) with an hour-long grant.
-fn seed_cal(idp: &DemoIdp, cfg: &Config) -> connwatch::store::TokenSet {
-    seed(
-        idp,
-        &store(cfg),
-        "cal",
-        "alice@contoso.com",
-        "fabrikam.onmicrosoft.com",
-        &[GRAPH_CAL, "offline_access"],
-        3600,
-    )
-}
-
 fn calendar() -> Conn<'static> {
     Conn {
         name: "cal",

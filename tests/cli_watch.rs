@@ -44,19 +44,6 @@ async fn once(cfg: &Config) -> std::process::Output {
         .unwrap()
 }
 
-/// The shared calendar in fabrikam, signed in earlier (a fresh grant).
-fn seed_cal(idp: &DemoIdp, cfg: &Config) {
-    seed(
-        idp,
-        &store(cfg),
-        "cal",
-        "alice@contoso.com",
-        "fabrikam.onmicrosoft.com",
-        &[GRAPH_CAL, "offline_access"],
-        3600,
-    );
-}
-
 fn lines_of(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()

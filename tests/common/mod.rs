@@ -68,6 +68,19 @@ pub fn store(config: &Config) -> TokenStore {
     TokenStore::new(StorePaths::resolve(config.data_dir.as_deref()).unwrap())
 }
 
+/// Seed `cal`, alice's calendar shared from fabrikam (Graph), valid for an hour.
+pub fn seed_cal(idp: &DemoIdp, config: &Config) -> TokenSet {
+    seed(
+        idp,
+        &store(config),
+        "cal",
+        "alice@contoso.com",
+        "fabrikam.onmicrosoft.com",
+        &[GRAPH_CAL, "offline_access"],
+        3600,
+    )
+}
+
 /// Seed `name` with a grant minted at the IdP, as if signed in earlier.
 pub fn seed(
     idp: &DemoIdp,
