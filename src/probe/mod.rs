@@ -268,11 +268,14 @@ async fn converse(
         Protocol::Imap => imap::run(&mut w, target, &login, starttls).await,
         Protocol::Smtp => smtp::run(&mut w, target, &login, starttls, after).await,
         Protocol::Pop => pop::run(&mut w, target, &login, starttls).await,
-        Protocol::Https => unreachable!("https probes do not speak a mail protocol"),
+        // `run` sends https:// to `https`; a mail conversation with a web server is the
+        // wrong protocol, said as such rather than attempted.
+        Protocol::Https => Ok(Verdict::NotProtocol {
+            line: "an https:// URL is not a mail server".into(),
+        }),
     };
     let d = match verdict {
-        Ok(Verdict::Accepted) => None,
-        Ok(v) => Some(verdict_diagnosis(target, ctx, token, v, now)),
+        Ok(v) => verdict_diagnosis(target, ctx, token, v, now),
         Err(e) => Some(wire_diagnosis(target, &e)),
     };
     (d, std::mem::take(&mut w.transcript))
@@ -368,10 +371,10 @@ fn verdict_diagnosis(
     token: &str,
     v: Verdict,
     now: Timestamp,
-) -> Diagnosis {
+) -> Option<Diagnosis> {
     let at = name(t);
-    match v {
-        Verdict::Accepted => unreachable!("only refusals are diagnosed"),
+    Some(match v {
+        Verdict::Accepted => return None,
         Verdict::NoStartTls => Diagnosis::of(
             Cause::Tls,
             false,
@@ -429,11 +432,11 @@ fn verdict_diagnosis(
                     said.chars().take(160).collect::<String>()
                 );
                 d.action = "Check that the account's user has access to this mailbox.".into();
-                return d;
+                return Some(d);
             }
             explain_opaque(d, t, ctx, token, now)
         }
-    }
+    })
 }
 
 /// Mail servers seldom say why a token is refused (Exchange: "AUTHENTICATE failed."); the
