@@ -50,15 +50,6 @@ fn quick_device_idp() -> IdpOptions {
     }
 }
 
-fn calendar() -> Conn<'static> {
-    Conn {
-        name: "cal",
-        tenant: "fabrikam.onmicrosoft.com",
-        scopes: &[GRAPH_CAL, "offline_access"],
-        refresh_before: "5m",
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_prints_the_code_on_stderr_and_the_result_on_stdout() {
     let idp = DemoIdp::start(quick_device_idp()).await.unwrap();
@@ -112,7 +103,7 @@ async fn a_declined_login_fails_with_the_reason_and_keeps_nothing_half_done() {
 async fn refresh_saves_the_rotated_token_and_reports_a_refusal_with_its_fix() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m"), calendar()]);
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m"), calendar("5m")]);
     let old = seed_mail(&idp, &cfg, 3600);
     let cal_before = seed_cal(&idp, &cfg);
 
@@ -240,18 +231,9 @@ async fn purge_needs_yes_off_a_terminal_then_forgets_the_tokens() {
 async fn status_json_follows_the_schema_and_prometheus_parses() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m"), calendar()]);
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m"), calendar("5m")]);
     // The mailbox probes the Exchange stand-in: IMAP accepts, SMTP refuses (no SMTP.Send).
-    let (imap, smtp) = idp.mail_ports();
-    let text = std::fs::read_to_string(&cfg.path).unwrap().replacen(
-        "name = \"mail\"\n",
-        &format!(
-            "name = \"mail\"\nprobe = [\"imap://127.0.0.1:{imap}\", \"smtp://127.0.0.1:{smtp}\"]\n"
-        ),
-        1,
-    );
-    std::fs::write(&cfg.path, text).unwrap();
-    let cfg = connwatch::config::Config::load(&cfg.path).unwrap();
+    let cfg = with_probes(&cfg, "mail", &stand_in_probes(&idp));
     seed_mail(&idp, &cfg, 3600);
     seed_cal(&idp, &cfg);
     idp.block_existing_grants("fabrikam.onmicrosoft.com");

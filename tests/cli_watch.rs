@@ -56,12 +56,7 @@ fn lines_of(path: &std::path::Path) -> Vec<String> {
 async fn once_refreshes_probes_and_notifies_each_episode_once() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cal = Conn {
-        name: "cal",
-        tenant: "fabrikam.onmicrosoft.com",
-        scopes: &[GRAPH_CAL, "offline_access"],
-        refresh_before: "5m",
-    };
+    let cal = calendar("5m");
     let cfg = config(dir.path(), &idp.base_url(), &[mail("5m"), cal]);
     let notes = dir.path().join("notes");
     let cfg = with_notify(&cfg, &notes);
@@ -133,12 +128,7 @@ async fn wait_lines(path: &std::path::Path, n: usize) -> Vec<String> {
 async fn a_lasting_episode_is_reminded_every_remind_every() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cal = Conn {
-        name: "cal",
-        tenant: "fabrikam.onmicrosoft.com",
-        scopes: &[GRAPH_CAL, "offline_access"],
-        refresh_before: "2h",
-    };
+    let cal = calendar("2h");
     let cfg = config(dir.path(), &idp.base_url(), &[cal]);
     let notes = dir.path().join("notes");
     let cfg = with_notify(&cfg, &notes);

@@ -100,13 +100,22 @@ struct Env {
 }
 
 fn env(idp: &Idp) -> Env {
+    env_with(
+        "kind = \"integration\"\nscopes = [\"openid\", \"offline_access\", \"api:read\"]\nexpect = { audience = \"https://api.example/\", scopes = [\"api:read\"] }\n",
+        idp,
+    )
+}
+
+/// A throw-away config and store with the connection `sso` (alice at the interop IdP's
+/// `connwatch` client) completed by `rest`, which may add keys and further connections.
+fn env_with(rest: &str, idp: &Idp) -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let config = tmp.path().join("config.toml");
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\n[[connection]]\nname = \"sso\"\nkind = \"integration\"\nprovider = \"oidc\"\nissuer = {:?}\nclient_id = \"connwatch\"\naccount = \"alice\"\nscopes = [\"openid\", \"offline_access\", \"api:read\"]\nexpect = {{ audience = \"https://api.example/\", scopes = [\"api:read\"] }}\n",
+            "data_dir = {:?}\n[[connection]]\nname = \"sso\"\nprovider = \"oidc\"\nissuer = {:?}\nclient_id = \"connwatch\"\naccount = \"alice\"\n{rest}",
             data.display().to_string(),
             idp.issuer
         ),
@@ -242,11 +251,16 @@ async fn replay_refresh_token(idp: &Idp, rt: &str) -> reqwest::Response {
 }
 
 fn saved_rt(env: &Env) -> String {
+    saved(env, "refresh_token")
+}
+
+/// A field of sso's token file (`access_token`, `refresh_token`).
+fn saved(env: &Env, field: &str) -> String {
     let text = std::fs::read_to_string(env.data.join("tokens/sso.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["refresh_token"]
+    v[field]
         .as_str()
-        .expect("a refresh token")
+        .unwrap_or_else(|| panic!("no {field} in the token file"))
         .to_owned()
 }
 

@@ -35,16 +35,7 @@ async fn no_secret_outside_the_token_files() {
     );
     // The mailbox probes the Exchange stand-in: IMAP accepts its token, SMTP refuses it (no
     // SMTP.Send), so accepted and refused transcripts both land in records and output.
-    let (imap, smtp) = idp.mail_ports();
-    let text = std::fs::read_to_string(&cfg.path).unwrap().replacen(
-        "name = \"mail\"\n",
-        &format!(
-            "name = \"mail\"\nprobe = [\"imap://127.0.0.1:{imap}\", \"smtp://127.0.0.1:{smtp}\"]\n"
-        ),
-        1,
-    );
-    std::fs::write(&cfg.path, text).unwrap();
-    let cfg = connwatch::config::Config::load(&cfg.path).unwrap();
+    let cfg = with_probes(&cfg, "mail", &stand_in_probes(&idp));
     let s = store(&cfg);
     let guard = connwatch::logging::init(&s.paths().logs_dir, Some("trace")).unwrap();
     seed(

@@ -318,7 +318,7 @@ fn watchdog_period() -> Option<Duration> {
 /// Email `n` to `to` through the connection `via`: its token (refreshed under its lock when
 /// due), its SMTP server, XOAUTH2 as its account. The outcome goes to the log.
 async fn email(via: crate::config::Connection, store: TokenStore, to: String, n: Notice) {
-    use crate::probe::{self, Message, ProbeContext, Protocol};
+    use crate::probe::{self, Message, Protocol};
     let http = crate::oauth::HttpClient::new(Duration::from_secs(30));
     let Some(target) = crate::provider::probe_targets(&via)
         .into_iter()
@@ -351,15 +351,7 @@ async fn email(via: crate::config::Connection, store: TokenStore, to: String, n:
     } else {
         set
     };
-    let ctx = ProbeContext {
-        http,
-        timeout: probe::DEFAULT_TIMEOUT,
-        ca_file: via.ca_file.clone(),
-        account: via.account.clone(),
-        expect: worker::expectations(&via),
-        scopes_asked: via.scopes.clone(),
-        provider: crate::provider::hint(via.provider),
-    };
+    let ctx = worker::probe_context(&via, http);
     let m = Message {
         to: to.clone(),
         subject: n.subject(),

@@ -92,15 +92,7 @@ impl JobContext {
         if targets.is_empty() {
             return Vec::new();
         }
-        let ctx = probe::ProbeContext {
-            http: self.http.clone(),
-            timeout: probe::DEFAULT_TIMEOUT,
-            ca_file: self.cfg.ca_file.clone(),
-            account: self.cfg.account.clone(),
-            expect: super::expectations(&self.cfg),
-            scopes_asked: self.cfg.scopes.clone(),
-            provider: self.hint(),
-        };
+        let ctx = super::probe_context(&self.cfg, self.http.clone());
         let now = self.clock.now();
         let token = set.access_token.expose();
         futures_util::future::join_all(targets.iter().map(|t| probe::run(t, &ctx, token, now)))

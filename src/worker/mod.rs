@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 pub use backoff::Backoff;
 pub use event::{ConnectionView, DeviceCodeView, Event, Request};
 pub use jobs::refresh_connection;
-pub use run::expectations;
+pub use run::{expectations, probe_context};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;

@@ -775,6 +775,22 @@ impl Worker {
     }
 }
 
+/// What a probe of `cfg`'s resources needs: its account, CAs, expectations and provider.
+pub fn probe_context(
+    cfg: &crate::config::Connection,
+    http: HttpClient,
+) -> crate::probe::ProbeContext {
+    crate::probe::ProbeContext {
+        http,
+        timeout: crate::probe::DEFAULT_TIMEOUT,
+        ca_file: cfg.ca_file.clone(),
+        account: cfg.account.clone(),
+        expect: expectations(cfg),
+        scopes_asked: cfg.scopes.clone(),
+        provider: crate::provider::hint(cfg.provider),
+    }
+}
+
 /// The connection's expectations for decoding: `expect`, or else its own scopes.
 pub fn expectations(cfg: &crate::config::Connection) -> Expectations {
     let mut e = cfg.expect.clone();

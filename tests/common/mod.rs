@@ -34,6 +34,16 @@ pub fn mail(refresh_before: &str) -> Conn<'_> {
     }
 }
 
+/// Alice's calendar shared from fabrikam (Graph), the other tenant of the demo IdP.
+pub fn calendar(refresh_before: &str) -> Conn<'_> {
+    Conn {
+        name: "cal",
+        tenant: "fabrikam.onmicrosoft.com",
+        scopes: &[GRAPH_CAL, "offline_access"],
+        refresh_before,
+    }
+}
+
 /// Seed `mail` (see `mail`) with a token living `lifetime_s` seconds.
 pub fn seed_mail(idp: &DemoIdp, config: &Config, lifetime_s: i64) -> TokenSet {
     seed(
@@ -62,6 +72,27 @@ pub fn config(dir: &Path, base_url: &str, conns: &[Conn]) -> Config {
     let path = dir.join("config.toml");
     std::fs::write(&path, &text).unwrap();
     Config::load(&path).unwrap()
+}
+
+/// `config` with `probe = [urls]` added to connection `name`, written and loaded again.
+pub fn with_probes(config: &Config, name: &str, urls: &[String]) -> Config {
+    let urls: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
+    let text = std::fs::read_to_string(&config.path).unwrap().replacen(
+        &format!("name = {name:?}\n"),
+        &format!("name = {name:?}\nprobe = [{}]\n", urls.join(", ")),
+        1,
+    );
+    std::fs::write(&config.path, text).unwrap();
+    Config::load(&config.path).unwrap()
+}
+
+/// The demo IdP's Exchange stand-in: its IMAP and SMTP URLs.
+pub fn stand_in_probes(idp: &DemoIdp) -> Vec<String> {
+    let (imap, smtp) = idp.mail_ports();
+    vec![
+        format!("imap://127.0.0.1:{imap}"),
+        format!("smtp://127.0.0.1:{smtp}"),
+    ]
 }
 
 pub fn store(config: &Config) -> TokenStore {

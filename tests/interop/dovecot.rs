@@ -4,7 +4,7 @@
 //! it these tests say so and skip, unless CONNWATCH_REQUIRE_SUITES is set (CI).
 use std::path::PathBuf;
 
-use super::{Env, Idp, device_login, node_project, run, start_idp};
+use super::{Env, Idp, device_login, env_with, node_project, run, saved, start_idp, status_json};
 
 #[path = "../support/dovecot.rs"]
 mod server;
@@ -55,39 +55,20 @@ fn test_ca(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
 
 /// A config for the interop IdP's client with these scopes and probes (and `extra` lines).
 fn mail_env(idp: &Idp, scopes: &[&str], probes: &[String], extra: &str) -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let config = tmp.path().join("config.toml");
     let scopes: Vec<String> = scopes.iter().map(|s| format!("{s:?}")).collect();
     let probes: Vec<String> = probes.iter().map(|s| format!("{s:?}")).collect();
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\n[[connection]]\nname = \"sso\"\nkind = \"mailbox\"\nprovider = \"oidc\"\nissuer = {:?}\nclient_id = \"connwatch\"\naccount = \"alice\"\nscopes = [{}]\nprobe = [{}]\n{extra}",
-            data.display().to_string(),
-            idp.issuer,
+    env_with(
+        &format!(
+            "kind = \"mailbox\"\nscopes = [{}]\nprobe = [{}]\n{extra}",
             scopes.join(", "),
-            probes.join(", "),
+            probes.join(", ")
         ),
+        idp,
     )
-    .unwrap();
-    Env {
-        _tmp: tmp,
-        config,
-        data,
-    }
 }
 
 fn access_token(env: &Env) -> String {
-    let text = std::fs::read_to_string(env.data.join("tokens/sso.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["access_token"].as_str().unwrap().to_owned()
-}
-
-fn connection_status(env: &Env) -> serde_json::Value {
-    let (code, out, _) = run(env, &["status", "--json"]);
-    assert_eq!(code, 0);
-    serde_json::from_str::<serde_json::Value>(&out).unwrap()["connections"][0].clone()
+    saved(env, "access_token")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +96,7 @@ async fn dovecot_accepts_a_token_with_the_mail_scope_over_imap_smtp_and_pop() {
         5,
         "{out}"
     );
-    let s = connection_status(&env);
+    let s = status_json(&env);
     assert_eq!(s["state"], "connected", "{s}");
     assert!(
         s["probes"]
@@ -155,7 +136,7 @@ async fn dovecot_refuses_a_token_without_the_mail_scope_and_the_transcript_holds
     // Dovecot's error challenge was answered and decoded.
     let smtp = &doc["probes"][1]["transcript"];
     assert!(smtp.to_string().contains("334 eyJ"), "{smtp}");
-    let s = connection_status(&env);
+    let s = status_json(&env);
     assert_ne!(s["state"], "connected", "{s}");
     assert_eq!(s["last_error"]["code"], "NO [AUTHENTICATIONFAILED]", "{s}");
     let token = access_token(&env);
@@ -193,7 +174,7 @@ async fn dovecot_refuses_the_token_of_a_revoked_grant() {
         out.contains("refused") && out.contains("NO [AUTHENTICATIONFAILED]"),
         "{out}"
     );
-    assert_eq!(connection_status(&env)["state"], "needs_reauth");
+    assert_eq!(status_json(&env)["state"], "needs_reauth");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
