@@ -4,6 +4,8 @@
 //! metrics` when installed), one watch per store, SIGHUP picks up an added connection, a
 //! config that no longer parses is survived, SIGTERM exits 0.
 mod common;
+#[path = "support/dbus.rs"]
+mod dbus;
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -20,6 +22,11 @@ fn watch(cfg: &Config, args: &[&str]) -> Command {
         .arg("watch")
         .args(args)
         .env("NO_COLOR", "1")
+        // Never the developer's desktop: a bus that does not exist, unless a test brings one.
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/connwatch-test-bus",
+        )
         .env_remove("CONNWATCH_CONFIG");
     c
 }
@@ -484,4 +491,147 @@ fn the_example_alert_rules_are_valid() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// On a real session bus: the alert is a critical desktop notification with a Re-authorize
+/// button; pressing it starts the device sign-in, whose code replaces the alert in place; once
+/// the code is approved the same notification says the connection is back. No token in any.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_notification_re_authorizes_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(bus) = dbus::SessionBus::start(dir.path()) else {
+        return;
+    };
+    let server = dbus::NotificationServer::register(&bus.address).await;
+    let idp = DemoIdp::start(connwatch::demo::idp::IdpOptions {
+        device_interval_s: 1,
+        ..fast_idp()
+    })
+    .await
+    .unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[calendar("2h")]);
+    let notes = dir.path().join("notes");
+    let cfg = with_notify(&cfg, &notes);
+    seed_cal(&idp, &cfg);
+    idp.block_existing_grants("fabrikam.onmicrosoft.com");
+    let mut w = Running {
+        child: watch(&cfg, &[])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("CONNWATCH_NO_BROWSER", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    };
+    let within = Duration::from_secs(15);
+    let alert = server
+        .wait_for("that cal needs a sign-in", within, |n| {
+            n.summary == "cal needs a sign-in"
+        })
+        .await;
+    assert_eq!(alert.app_name, "connwatch");
+    assert_eq!(alert.urgency, Some(2), "{alert:?}");
+    assert_eq!(alert.actions, ["reauthorize", "Re-authorize"]);
+    assert!(
+        alert.body.contains("AADSTS53003") && alert.body.contains("connwatch login cal"),
+        "{alert:?}"
+    );
+
+    server.invoke(alert.id, "reauthorize").await;
+    let code = server
+        .wait_for("with the device code", within, |n| {
+            n.replaces_id == alert.id && n.summary.starts_with("cal: sign in with code ")
+        })
+        .await;
+    let user_code = code.summary.rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        code.body.contains(&user_code) && code.body.contains("http"),
+        "{code:?}"
+    );
+    assert!(code.actions.is_empty());
+    assert!(idp.approve(&user_code), "the IdP does not know {user_code}");
+    let back = server
+        .wait_for("that cal is back", within, |n| {
+            n.replaces_id == alert.id && n.summary == "cal is connected again"
+        })
+        .await;
+    assert!(back.body.contains("Signed in"), "{back:?}");
+    // notify_command saw the episode once and its end once, beside the desktop.
+    let got = wait_lines(&notes, 2).await;
+    assert!(
+        got.len() == 2
+            && got[0].starts_with("cal|needs_reauth|")
+            && got[1].starts_with("cal|connected|"),
+        "{got:?}"
+    );
+
+    signal(&w.child, libc::SIGTERM);
+    let _ = w.child.wait();
+    let mut log = String::new();
+    w.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    for s in idp.issued_secrets() {
+        assert!(!log.contains(&s), "the log has a token");
+        for n in server.calls() {
+            assert!(
+                !n.body.contains(&s) && !n.summary.contains(&s),
+                "a notification has a token"
+            );
+        }
+    }
+}
+
+/// `desktop_notifications = false`: nothing reaches the bus, notify_command still runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_notifications_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(bus) = dbus::SessionBus::start(dir.path()) else {
+        return;
+    };
+    let server = dbus::NotificationServer::register(&bus.address).await;
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[calendar("5m")]);
+    let notes = dir.path().join("notes");
+    let cfg = with_notify(&cfg, &notes);
+    let text = format!(
+        "desktop_notifications = false\n{}",
+        std::fs::read_to_string(&cfg.path).unwrap()
+    );
+    std::fs::write(&cfg.path, text).unwrap();
+    seed_cal(&idp, &cfg);
+    idp.block_existing_grants("fabrikam.onmicrosoft.com");
+    let mut c = watch(&cfg, &["--once"]);
+    c.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(wait_lines(&notes, 1).await.len(), 1);
+    assert!(server.calls().is_empty(), "{:?}", server.calls());
+
+    // On again (the default), `--once` shows the alert too, without a button nobody could
+    // press once the process has ended.
+    let text = std::fs::read_to_string(&cfg.path).unwrap().replacen(
+        "desktop_notifications = false\n",
+        "",
+        1,
+    );
+    std::fs::write(&cfg.path, text).unwrap();
+    std::fs::remove_file(store(&cfg).paths().root.join("watch-alerts.json")).unwrap();
+    let mut c = watch(&cfg, &["--once"]);
+    c.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let n = server
+        .wait_for("from --once", Duration::from_secs(5), |n| {
+            n.summary == "cal needs a sign-in"
+        })
+        .await;
+    assert!(n.actions.is_empty(), "{n:?}");
 }

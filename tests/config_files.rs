@@ -137,6 +137,11 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         "1:16",
         &["invalid duration \"sometimes\"", "reminders off"],
     ),
+    (
+        "desktop_notifications_not_bool.toml",
+        "1:25",
+        &["expected a boolean"],
+    ),
 ];
 
 #[test]

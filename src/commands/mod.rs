@@ -69,11 +69,4 @@ pub fn read_stdin() -> Result<String, String> {
     Ok(String::from_utf8_lossy(&b).into_owned())
 }
 
-/// Open a page in the system browser, unless CONNWATCH_NO_BROWSER says not to (ssh sessions,
-/// tests). Failing to open is not fatal for callers: the URL is always shown for copy.
-pub fn open_browser(url: &str) -> std::io::Result<()> {
-    if std::env::var_os("CONNWATCH_NO_BROWSER").is_some_and(|v| !v.is_empty()) {
-        return Ok(());
-    }
-    open::that_detached(url)
-}
+pub use crate::oauth::browser::open_page as open_browser;

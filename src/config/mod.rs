@@ -35,6 +35,9 @@ pub struct Config {
     /// (4 h), zero off.
     pub remind_every: Option<Duration>,
     pub notify_email: Option<NotifyEmail>,
+    /// `watch`: desktop notifications over D-Bus (with a Re-authorize button) when a session
+    /// bus is reachable.
+    pub desktop_notifications: bool,
 }
 
 /// Email alerts as Zoom sends them: through `via` (a connection of the user's with an SMTP

@@ -20,6 +20,8 @@ pub struct RawConfig {
     pub notify_email: Option<Spanned<RawNotifyEmail>>,
     /// `watch`: repeat a notification this often while the episode lasts (default 4h; "0" off).
     pub remind_every: Option<Spanned<String>>,
+    /// `watch`: desktop notifications over D-Bus when a session bus is reachable (default true).
+    pub desktop_notifications: Option<bool>,
     #[serde(default)]
     pub keys: std::collections::BTreeMap<Spanned<String>, Spanned<OneOrMany>>,
     #[serde(default)]

@@ -160,6 +160,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         notify_command: raw.notify_command.map(Spanned::into_inner),
         remind_every,
         notify_email,
+        desktop_notifications: raw.desktop_notifications.unwrap_or(true),
     })
 }
 

@@ -283,6 +283,15 @@ fn failure_page(d: &Diagnosis) -> String {
     )
 }
 
+/// Open a page in the system browser, unless CONNWATCH_NO_BROWSER says not to (ssh sessions,
+/// tests). Failing to open is not fatal for callers: the URL is always shown for copy.
+pub fn open_page(url: &str) -> std::io::Result<()> {
+    if std::env::var_os("CONNWATCH_NO_BROWSER").is_some_and(|v| !v.is_empty()) {
+        return Ok(());
+    }
+    open::that_detached(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::connection::ConnState;
+use crate::notify::desktop::{Buttons, Desktop, Note};
 use crate::notify::{Notice, needs_attention};
 use crate::store::TokenStore;
 use crate::worker::{self, ConnectionView, Event, Request, WorkerHandle, WorkerOptions};
@@ -64,11 +65,20 @@ struct Tracker {
     /// The page of a sign-in in progress, for CONNWATCH_URL.
     sign_in_url: HashMap<String, String>,
     last: HashMap<String, ConnectionView>,
+    /// Desktop notifications, when a session bus is reachable and the config wants them.
+    desktop: Option<Desktop>,
+    /// Connections whose sign-in was started by their notification's Re-authorize button.
+    reauthorizing: std::collections::HashSet<String>,
+    /// Offer the Re-authorize button (not under `--once`: nobody is left to answer it).
+    buttons: bool,
 }
 
 impl Tracker {
-    fn new(store: &TokenStore) -> Tracker {
+    fn new(store: &TokenStore, desktop: Option<Desktop>, buttons: bool) -> Tracker {
         Tracker {
+            desktop,
+            buttons,
+            reauthorizing: Default::default(),
             alerts: alerts::Alerts::load(&store.paths().root),
             store: store.clone(),
             mail: Vec::new(),
@@ -82,6 +92,7 @@ impl Tracker {
         if let Some(cmd) = &cfg.notify_command {
             crate::notify::run_command(cmd, n, self.sign_in_url.get(&n.name).map(String::as_str));
         }
+        let mut unsent = None;
         if let Some(e) = &cfg.notify_email {
             if e.via == n.name {
                 // The connection that would carry the alert is the one failing: say so
@@ -92,6 +103,10 @@ impl Tracker {
                     e.to,
                     e.via
                 );
+                unsent = Some(format!(
+                    "No email alert was sent to {}: it would go through {} itself.",
+                    e.to, e.via
+                ));
             } else if let Some(via) = cfg.connection(&e.via).cloned() {
                 self.mail.retain(|h| !h.is_finished());
                 self.mail.push(tokio::spawn(email(
@@ -99,8 +114,69 @@ impl Tracker {
                     self.store.clone(),
                     e.to.clone(),
                     n.clone(),
+                    self.desktop.clone(),
                 )));
             }
+        }
+        if let Some(d) = &self.desktop {
+            if needs_attention(n.state) {
+                let mut note = Note::attention(n, unsent.as_deref());
+                note.reauthorize &= self.buttons;
+                d.show(note);
+            } else if n.state == ConnState::Connected {
+                d.show(Note::recovered(&n.name, self.reauthorizing.remove(&n.name)));
+            }
+        }
+    }
+
+    /// The Re-authorize button of `name`'s notification was pressed: start its sign-in
+    /// (the connection's flow), unless it no longer needs one or one is running.
+    fn reauthorize(&mut self, name: String, handle: &WorkerHandle) {
+        let Some(v) = self.last.get(&name) else {
+            return;
+        };
+        if v.busy || !needs_attention(v.state) {
+            tracing::info!(connection = %name, state = %v.state, "Re-authorize pressed; nothing to do");
+            return;
+        }
+        tracing::info!(connection = %name, "Re-authorize pressed: starting the sign-in");
+        self.reauthorizing.insert(name.clone());
+        let _ = handle.requests.send(Request::SignIn { name });
+    }
+
+    /// A sign-in is waiting for the user: a device code to enter, or (no code) the browser
+    /// page, which is opened. The notification shows either in place of the alert.
+    fn sign_in_waiting(&mut self, c: &worker::DeviceCodeView) {
+        self.sign_in_url
+            .insert(c.name.clone(), c.verification_uri.clone());
+        if !self.reauthorizing.contains(&c.name) {
+            return;
+        }
+        if c.user_code.is_empty()
+            && let Err(e) = crate::oauth::browser::open_page(&c.verification_uri)
+        {
+            tracing::warn!(connection = %c.name, "cannot open the browser: {e}");
+        }
+        if let Some(d) = &self.desktop {
+            d.show(Note::sign_in_started(
+                &c.name,
+                &c.verification_uri,
+                &c.user_code,
+            ));
+        }
+    }
+
+    /// A sign-in ended. One the button started that did not complete puts the alert back on
+    /// screen, saying so (the episode is still open, so nothing else would).
+    fn sign_in_ended(&mut self, name: &str, ok: bool) {
+        if ok || !self.reauthorizing.remove(name) {
+            return;
+        }
+        if let (Some(d), Some(v)) = (&self.desktop, self.last.get(name)) {
+            d.show(Note::attention(
+                &Notice::of(v),
+                Some("The sign-in did not complete."),
+            ));
         }
     }
 
@@ -229,7 +305,8 @@ pub async fn run(
     let mut int = signal(SignalKind::interrupt()).map_err(WatchError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(WatchError::Signals)?;
     let mut handle = worker::spawn(&config, store.clone(), WorkerOptions::default());
-    let mut tracker = Tracker::new(&store);
+    let (desktop, mut buttons) = desktop(&config).await.unzip();
+    let mut tracker = Tracker::new(&store, desktop, true);
     tracker.alerts.retain(&names(&config));
     tracing::info!(
         connections = config.connections.len(),
@@ -248,11 +325,11 @@ pub async fn run(
                 let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
             }
             () = sleep_for(reminder), if reminder.is_some() => tracker.remind(&config),
+            Some(name) = pressed(&mut buttons) => tracker.reauthorize(name, &handle),
             ev = handle.events.recv() => match ev {
                 Some(Event::Connection(v)) => tracker.on_view(&v, &config, Some(&metrics)),
-                Some(Event::DeviceCode(c)) => {
-                    tracker.sign_in_url.insert(c.name.clone(), c.verification_uri.clone());
-                }
+                Some(Event::DeviceCode(c)) => tracker.sign_in_waiting(&c),
+                Some(Event::SignInEnded { name, ok }) => tracker.sign_in_ended(&name, ok),
                 Some(_) => {}
                 None => {
                     tracing::error!("the worker stopped");
@@ -281,16 +358,25 @@ pub async fn run(
                     Err(e) => {
                         let why = e.one_line();
                         tracing::error!("SIGHUP: the config no longer parses; keeping the running one: {why}");
+                        let n = Notice {
+                            name: "config".into(),
+                            state: ConnState::Misconfigured,
+                            cause: Some("config".into()),
+                            code: None,
+                            action: Some(format!("Fix the config and send SIGHUP again: {why}")),
+                            summary: Some("The config no longer parses; watch keeps running the previous one.".into()),
+                        };
                         if let Some(cmd) = &config.notify_command {
-                            let n = Notice {
-                                name: "config".into(),
-                                state: ConnState::Misconfigured,
-                                cause: Some("config".into()),
-                                code: None,
-                                action: Some(format!("Fix the config and send SIGHUP again: {why}")),
-                                summary: Some("The config no longer parses; watch keeps running the previous one.".into()),
-                            };
                             crate::notify::run_command(cmd, &n, None);
+                        }
+                        if let Some(d) = &tracker.desktop {
+                            d.show(Note {
+                                key: "config".into(),
+                                summary: "connwatch: the config no longer parses".into(),
+                                body: n.action.clone().unwrap_or_default(),
+                                urgency: crate::notify::desktop::Urgency::Normal,
+                                reauthorize: false,
+                            });
                         }
                     }
                 }
@@ -302,7 +388,26 @@ pub async fn run(
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     metrics.set_alive(false);
     stop(handle).await;
+    if let (Some(d), Some(b)) = (tracker.desktop.take(), buttons) {
+        b.flush(d).await;
+    }
     Ok(Outcome::Stopped)
+}
+
+/// Desktop notifications, when the config wants them and a session bus is reachable.
+async fn desktop(config: &Config) -> Option<(Desktop, Buttons)> {
+    if !config.desktop_notifications {
+        return None;
+    }
+    Desktop::connect().await
+}
+
+/// The next connection whose Re-authorize button was pressed (never, without a desktop).
+async fn pressed(b: &mut Option<Buttons>) -> Option<String> {
+    match b {
+        Some(b) => b.reauthorize.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The watchdog period systemd asks for (`WATCHDOG_USEC`), as sd_watchdog_enabled(3) reads
@@ -317,59 +422,74 @@ fn watchdog_period() -> Option<Duration> {
 
 /// Email `n` to `to` through the connection `via`: its token (refreshed under its lock when
 /// due), its SMTP server, XOAUTH2 as its account. The outcome goes to the log.
-async fn email(via: crate::config::Connection, store: TokenStore, to: String, n: Notice) {
+async fn email(
+    via: crate::config::Connection,
+    store: TokenStore,
+    to: String,
+    n: Notice,
+    desktop: Option<Desktop>,
+) {
+    if let Err(why) = try_email(&via, &store, &to, &n).await {
+        tracing::error!(connection = %n.name, "the email alert to {to} through {} failed: {why}", via.name);
+        if let Some(d) = desktop {
+            d.show(Note {
+                key: format!("{}/email", n.name),
+                summary: format!("connwatch could not email the alert about {}", n.name),
+                body: format!("To {to} through {}: {why}", via.name),
+                urgency: crate::notify::desktop::Urgency::Normal,
+                reauthorize: false,
+            });
+        }
+    }
+}
+
+/// Send one email alert; why not, in a sentence.
+async fn try_email(
+    via: &crate::config::Connection,
+    store: &TokenStore,
+    to: &str,
+    n: &Notice,
+) -> Result<(), String> {
     use crate::probe::{self, Message, Protocol};
     let http = crate::oauth::HttpClient::new(Duration::from_secs(30));
-    let Some(target) = crate::provider::probe_targets(&via)
+    let target = crate::provider::probe_targets(via)
         .into_iter()
         .find(|t| t.protocol == Protocol::Smtp)
-    else {
-        return;
-    };
+        .ok_or_else(|| format!("{} has no SMTP server to send through", via.name))?;
     let set = match store.load(&via.name) {
         Ok(Some(set)) => set,
-        Ok(None) => {
-            tracing::error!(connection = %n.name, "cannot email this alert: {} is not signed in", via.name);
-            return;
-        }
-        Err(e) => {
-            tracing::error!(connection = %n.name, "cannot email this alert: {}: {e}", via.name);
-            return;
-        }
+        Ok(None) => return Err(format!("{} is not signed in", via.name)),
+        Err(e) => return Err(format!("{}: {e}", via.name)),
     };
     let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60);
     let set = if set.expires_at.is_some_and(|e| e <= soon) {
         let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock);
         let known = Some(set.access_token.expose().to_owned());
-        match worker::refresh_connection(&via, &store, &http, clock, known).await {
-            Ok(s) => s,
-            Err(d) => {
-                tracing::error!(connection = %n.name, cause = %d.cause, "cannot email this alert: {} cannot renew its token: {}", via.name, d.summary);
-                return;
-            }
-        }
+        worker::refresh_connection(via, store, &http, clock, known)
+            .await
+            .map_err(|d| {
+                format!(
+                    "{} cannot renew its token ({}): {}",
+                    via.name, d.cause, d.summary
+                )
+            })?
     } else {
         set
     };
-    let ctx = worker::probe_context(&via, http);
+    let ctx = worker::probe_context(via, http);
     let m = Message {
-        to: to.clone(),
+        to: to.to_owned(),
         subject: n.subject(),
         body: n.body(),
     };
-    match probe::send_mail(&target, &ctx, set.access_token.expose(), &m).await {
-        Ok(()) => {
-            tracing::info!(connection = %n.name, "alert emailed to {to} through {}", via.name)
-        }
-        Err(d) => tracing::error!(
-            connection = %n.name,
-            cause = %d.cause,
-            code = d.code.as_deref().unwrap_or(""),
-            "the email alert through {} failed: {}",
-            via.name,
-            d.summary
-        ),
-    }
+    probe::send_mail(&target, &ctx, set.access_token.expose(), &m)
+        .await
+        .map_err(|d| {
+            let code = d.code.map(|c| format!(" ({c})")).unwrap_or_default();
+            format!("{}{code}: {}", d.cause, d.summary)
+        })?;
+    tracing::info!(connection = %n.name, "alert emailed to {to} through {}", via.name);
+    Ok(())
 }
 
 async fn tick(i: &mut Option<tokio::time::Interval>) {
@@ -415,7 +535,10 @@ fn log_changes(old: &Config, new: &Config) {
 /// `watch --once`: refresh (and so probe) every connection with tokens and notify as the
 /// loop would; the views it ends with, in config order.
 async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
-    let mut tracker = Tracker::new(&store);
+    // No button here: this process ends with the round, before anyone could press it. The
+    // notes still go out.
+    let (desktop, buttons) = desktop(&config).await.unzip();
+    let mut tracker = Tracker::new(&store, desktop, false);
     tracker.alerts.retain(&names(&config));
     let mut handle = worker::spawn(
         &config,
@@ -475,6 +598,9 @@ async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
     // This process ends here: let the email alerts go out first (each bounded by its timeout).
     for h in tracker.mail.drain(..) {
         let _ = h.await;
+    }
+    if let (Some(d), Some(b)) = (tracker.desktop.take(), buttons) {
+        b.flush(d).await;
     }
     out
 }

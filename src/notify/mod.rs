@@ -2,6 +2,8 @@
 //! connection goes bad and ends when it is connected again) and how (`notify_command`). Below
 //! both the dashboard (`app`, `tui`) and `watch`, so neither imports the other. No token ever
 //! goes into a notice.
+pub mod desktop;
+
 use std::collections::HashSet;
 
 use crate::connection::ConnState;
@@ -37,6 +39,11 @@ impl Notice {
 impl Notice {
     /// The subject of an email alert: `[connwatch] team-calendar needs a sign-in`.
     pub fn subject(&self) -> String {
+        format!("[connwatch] {}", self.headline())
+    }
+
+    /// What happened, in a few words: `team-calendar needs a sign-in`.
+    pub fn headline(&self) -> String {
         let what = match self.state {
             ConnState::NeedsReauth => "needs a sign-in",
             ConnState::Misconfigured => "cannot work as configured",
@@ -45,7 +52,7 @@ impl Notice {
             ConnState::SignedOut => "is signed out",
             ConnState::Authorizing | ConnState::Refreshing => "is busy",
         };
-        format!("[connwatch] {} {what}", self.name)
+        format!("{} {what}", self.name)
     }
 
     /// The text of an email alert: the diagnosis and the command or key that fixes it.
