@@ -6,14 +6,17 @@
 mod common;
 #[path = "support/dbus.rs"]
 mod dbus;
+#[path = "support/watch.rs"]
+mod kit;
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use connwatch::config::Config;
 use connwatch::demo::idp::DemoIdp;
+use kit::*;
 
 fn watch(cfg: &Config, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_connwatch"));
@@ -33,10 +36,9 @@ fn watch(cfg: &Config, args: &[&str]) -> Command {
 
 /// Add `notify_command` writing each notice's environment as one line to `log`.
 fn with_notify(cfg: &Config, log: &std::path::Path) -> Config {
-    let line = "echo \"$CONNWATCH_NAME|$CONNWATCH_STATE|$CONNWATCH_CAUSE|$CONNWATCH_CODE|$CONNWATCH_ACTION\" >> \"$0\"";
     let text = format!(
-        "notify_command = [\"sh\", \"-c\", {line:?}, {:?}]\n{}",
-        log.display().to_string(),
+        "{}{}",
+        notify_command_line(log),
         std::fs::read_to_string(&cfg.path).unwrap()
     );
     std::fs::write(&cfg.path, text).unwrap();
@@ -49,14 +51,6 @@ async fn once(cfg: &Config) -> std::process::Output {
     tokio::task::spawn_blocking(move || c.output().unwrap())
         .await
         .unwrap()
-}
-
-fn lines_of(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,17 +114,6 @@ async fn once_refreshes_probes_and_notifies_each_episode_once() {
     );
 }
 
-/// The notes file once it has `n` lines (bounded), or what it has then.
-async fn wait_lines(path: &std::path::Path, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while lines_of(path).len() < n && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // A moment more, so that an extra (wrong) line would show.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    lines_of(path)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lasting_episode_is_reminded_every_remind_every() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
@@ -168,60 +151,6 @@ async fn a_lasting_episode_is_reminded_every_remind_every() {
         got.iter().all(|l| l.starts_with("cal|needs_reauth|")),
         "{got:?}"
     );
-}
-
-struct Running {
-    child: Child,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn get(url: &str) -> Option<(u16, String)> {
-    let r = reqwest::Client::new()
-        .get(url)
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .ok()?;
-    let code = r.status().as_u16();
-    Some((code, r.text().await.ok()?))
-}
-
-/// `/metrics` until `pick` accepts it (bounded).
-async fn metrics_until(port: u16, what: &str, pick: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some((200, body)) = get(&format!("http://127.0.0.1:{port}/metrics")).await
-            && pick(&body)
-        {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what} in /metrics"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: kill(2) with a pid we spawned and a valid signal number.
-    unsafe {
-        libc::kill(child.id() as i32, sig);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,40 +252,6 @@ async fn the_long_running_watch_serves_metrics_reloads_and_stops_cleanly() {
     for s in idp.issued_secrets() {
         assert!(!log.contains(&s), "the log has a token");
     }
-}
-
-/// `promtool check metrics` (Debian's prometheus package) on what /metrics served.
-fn promtool_check(body: &str) {
-    use std::io::Write;
-    let Ok(mut child) = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    else {
-        assert!(
-            std::env::var_os("CONNWATCH_REQUIRE_SUITES").is_none(),
-            "CONNWATCH_REQUIRE_SUITES is set but promtool is not installed (apt-get install -y prometheus)"
-        );
-        eprintln!(
-            "promtool: NOT FOUND — skipping `promtool check metrics` (apt-get install -y prometheus)"
-        );
-        return;
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A real Prometheus scrapes `watch --metrics` and answers a PromQL query about it.

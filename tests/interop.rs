@@ -15,6 +15,8 @@ use std::time::Duration;
 
 #[path = "interop/dovecot.rs"]
 mod dovecot;
+#[path = "interop/watch.rs"]
+mod watch;
 
 const PINNED: &str = "\"version\": \"9.13.3\"";
 
@@ -74,8 +76,14 @@ impl Drop for Idp {
 }
 
 fn start_idp(dir: &Path) -> Idp {
+    start_idp_with(dir, 3600)
+}
+
+/// The IdP, its access tokens living `ttl_s` seconds.
+fn start_idp_with(dir: &Path, ttl_s: u32) -> Idp {
     let mut child = Command::new("node")
         .arg("server.mjs")
+        .env("ACCESS_TOKEN_TTL", ttl_s.to_string())
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -109,13 +117,18 @@ fn env(idp: &Idp) -> Env {
 /// A throw-away config and store with the connection `sso` (alice at the interop IdP's
 /// `connwatch` client) completed by `rest`, which may add keys and further connections.
 fn env_with(rest: &str, idp: &Idp) -> Env {
+    env_top("", rest, idp)
+}
+
+/// `env_with`, with top-level keys `top` before the connection.
+fn env_top(top: &str, rest: &str, idp: &Idp) -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let config = tmp.path().join("config.toml");
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\n[[connection]]\nname = \"sso\"\nprovider = \"oidc\"\nissuer = {:?}\nclient_id = \"connwatch\"\naccount = \"alice\"\n{rest}",
+            "{top}data_dir = {:?}\n[[connection]]\nname = \"sso\"\nprovider = \"oidc\"\nissuer = {:?}\nclient_id = \"connwatch\"\naccount = \"alice\"\n{rest}",
             data.display().to_string(),
             idp.issuer
         ),
@@ -194,35 +207,7 @@ async fn device_login(env: &Env) -> (i32, String, String) {
     })
     .await
     .unwrap();
-    let b = browser();
-    let page = b
-        .get(format!("{uri}?user_code={code}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let confirm = b
-        .post(&uri)
-        .form(&[("xsrf", xsrf(&page).as_str()), ("user_code", code.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let done = b
-        .post(&uri)
-        .form(&[
-            ("xsrf", xsrf(&confirm).as_str()),
-            ("user_code", code.as_str()),
-            ("confirm", "yes"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(done.status().is_success(), "{:?}", done.status());
+    approve_device(&uri, &code).await;
     let out = tokio::task::spawn_blocking(move || {
         let rest: Vec<String> = rest.map_while(Result::ok).collect();
         (child.wait_with_output().unwrap(), rest.join("\n"))
@@ -234,6 +219,39 @@ async fn device_login(env: &Env) -> (i32, String, String) {
         String::from_utf8_lossy(&out.0.stdout).into_owned(),
         out.1,
     )
+}
+
+/// Enter `code` at the device page `uri` and confirm, as the user does in a browser.
+async fn approve_device(uri: &str, code: &str) {
+    let b = browser();
+    let page = b
+        .get(format!("{uri}?user_code={code}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let confirm = b
+        .post(uri)
+        .form(&[("xsrf", xsrf(&page).as_str()), ("user_code", code)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let done = b
+        .post(uri)
+        .form(&[
+            ("xsrf", xsrf(&confirm).as_str()),
+            ("user_code", code),
+            ("confirm", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(done.status().is_success(), "{:?}", done.status());
 }
 
 /// Present a refresh token at the provider directly, as a second client would.

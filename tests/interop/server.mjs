@@ -55,7 +55,8 @@ const provider = new Provider(issuer, {
       getResourceServerInfo: () => ({
         scope: 'api:read mail',
         audience: RESOURCE,
-        accessTokenTTL: 3600,
+        // ACCESS_TOKEN_TTL: short-lived tokens, for the unattended-refresh test of `watch`.
+        accessTokenTTL: Number(process.env.ACCESS_TOKEN_TTL || 3600),
         accessTokenFormat: 'jwt',
       }),
     },
