@@ -36,13 +36,14 @@ fn watch(cfg: &Config, args: &[&str]) -> Command {
 
 /// Add `notify_command` writing each notice's environment as one line to `log`.
 fn with_notify(cfg: &Config, log: &std::path::Path) -> Config {
-    let text = format!(
-        "{}{}",
-        notify_command_line(log),
-        std::fs::read_to_string(&cfg.path).unwrap()
-    );
-    std::fs::write(&cfg.path, text).unwrap();
+    with_top_line(cfg, notify_command_line(log).trim_end());
     Config::load(&cfg.path).unwrap()
+}
+
+/// Put a top-level `line` at the head of `cfg`'s file.
+fn with_top_line(cfg: &Config, line: &str) {
+    let text = format!("{line}\n{}", std::fs::read_to_string(&cfg.path).unwrap());
+    std::fs::write(&cfg.path, text).unwrap();
 }
 
 /// `watch --once` on `cfg`, off the async threads.
@@ -122,11 +123,7 @@ async fn a_lasting_episode_is_reminded_every_remind_every() {
     let cfg = config(dir.path(), &idp.base_url(), &[cal]);
     let notes = dir.path().join("notes");
     let cfg = with_notify(&cfg, &notes);
-    let text = format!(
-        "remind_every = \"1s\"\n{}",
-        std::fs::read_to_string(&cfg.path).unwrap()
-    );
-    std::fs::write(&cfg.path, text).unwrap();
+    with_top_line(&cfg, "remind_every = \"1s\"");
     seed_cal(&idp, &cfg);
     idp.block_existing_grants("fabrikam.onmicrosoft.com");
     let w = Running {
@@ -432,13 +429,7 @@ async fn the_desktop_notification_re_authorizes_the_connection() {
         "{alert:?}"
     );
 
-    server.invoke(alert.id, "reauthorize").await;
-    let code = server
-        .wait_for("with the device code", within, |n| {
-            n.replaces_id == alert.id && n.summary.starts_with("cal: sign in with code ")
-        })
-        .await;
-    let user_code = code.summary.rsplit(' ').next().unwrap().to_owned();
+    let (code, user_code) = server.reauthorize(&alert, "cal", within).await;
     assert!(
         code.body.contains(&user_code) && code.body.contains("http"),
         "{code:?}"
@@ -492,11 +483,7 @@ async fn desktop_notifications_can_be_turned_off() {
     let cfg = config(dir.path(), &idp.base_url(), &[calendar("5m")]);
     let notes = dir.path().join("notes");
     let cfg = with_notify(&cfg, &notes);
-    let text = format!(
-        "desktop_notifications = false\n{}",
-        std::fs::read_to_string(&cfg.path).unwrap()
-    );
-    std::fs::write(&cfg.path, text).unwrap();
+    with_top_line(&cfg, "desktop_notifications = false");
     seed_cal(&idp, &cfg);
     idp.block_existing_grants("fabrikam.onmicrosoft.com");
     let mut c = watch(&cfg, &["--once"]);

@@ -104,6 +104,18 @@ impl Note {
         }
     }
 
+    /// Something `watch` must say that is no connection's alert (a failed email alert, a
+    /// config that no longer parses): normal urgency, no button.
+    pub fn info(key: String, summary: String, body: String) -> Note {
+        Note {
+            key,
+            summary,
+            body,
+            urgency: Urgency::Normal,
+            reauthorize: false,
+        }
+    }
+
     /// The connection is connected again (`signed_in`: because of a sign-in).
     pub fn recovered(name: &str, signed_in: bool) -> Note {
         Note {

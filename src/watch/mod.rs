@@ -370,13 +370,11 @@ pub async fn run(
                             crate::notify::run_command(cmd, &n, None);
                         }
                         if let Some(d) = &tracker.desktop {
-                            d.show(Note {
-                                key: "config".into(),
-                                summary: "connwatch: the config no longer parses".into(),
-                                body: n.action.clone().unwrap_or_default(),
-                                urgency: crate::notify::desktop::Urgency::Normal,
-                                reauthorize: false,
-                            });
+                            d.show(Note::info(
+                                "config".into(),
+                                "connwatch: the config no longer parses".into(),
+                                n.action.clone().unwrap_or_default(),
+                            ));
                         }
                     }
                 }
@@ -432,13 +430,11 @@ async fn email(
     if let Err(why) = try_email(&via, &store, &to, &n).await {
         tracing::error!(connection = %n.name, "the email alert to {to} through {} failed: {why}", via.name);
         if let Some(d) = desktop {
-            d.show(Note {
-                key: format!("{}/email", n.name),
-                summary: format!("connwatch could not email the alert about {}", n.name),
-                body: format!("To {to} through {}: {why}", via.name),
-                urgency: crate::notify::desktop::Urgency::Normal,
-                reauthorize: false,
-            });
+            d.show(Note::info(
+                format!("{}/email", n.name),
+                format!("connwatch could not email the alert about {}", n.name),
+                format!("To {to} through {}: {why}", via.name),
+            ));
         }
     }
 }

@@ -90,13 +90,7 @@ async fn watch_refreshes_alerts_on_the_desktop_and_re_authorizes_from_the_button
     );
 
     // The button: the device flow starts, its page and code replace the alert in place.
-    server.invoke(alert.id, "reauthorize").await;
-    let shown = server
-        .wait_for("with the device code", within, |n| {
-            n.replaces_id == alert.id && n.summary.starts_with("sso: sign in with code ")
-        })
-        .await;
-    let user_code = shown.summary.rsplit(' ').next().unwrap().to_owned();
+    let (shown, user_code) = server.reauthorize(&alert, "sso", within).await;
     let page = shown
         .body
         .strip_prefix("Open ")

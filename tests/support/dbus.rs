@@ -182,6 +182,25 @@ impl NotificationServer {
         }
     }
 
+    /// Press Re-authorize on `alert` (connection `name`) and wait for the notification that
+    /// replaces it with the device code; that notification and the code.
+    pub async fn reauthorize(
+        &self,
+        alert: &Notified,
+        name: &str,
+        within: Duration,
+    ) -> (Notified, String) {
+        self.invoke(alert.id, "reauthorize").await;
+        let prefix = format!("{name}: sign in with code ");
+        let shown = self
+            .wait_for("with the device code", within, |n| {
+                n.replaces_id == alert.id && n.summary.starts_with(&prefix)
+            })
+            .await;
+        let code = shown.summary[prefix.len()..].to_owned();
+        (shown, code)
+    }
+
     /// Press the button `key` of notification `id`, as a desktop does.
     pub async fn invoke(&self, id: u32, key: &str) {
         let iface = self
