@@ -75,3 +75,80 @@ async fn another_process_purge_sign_in_and_refusal_show_within_a_second() {
     assert_eq!(v.last_error.unwrap().code.as_deref(), Some("AADSTS50173"));
     w.shutdown().await;
 }
+
+/// A dashboard open before `connwatch watch` starts: once the watch holds the store, the
+/// dashboard's worker says so and leaves scheduled refreshes to it; when the watch ends, the
+/// dashboard takes them back at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_yields_to_a_watch_started_after_it_and_takes_over_when_it_ends() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Refresh due at once (the seeded token lives 1 h, refresh_before is 2 h).
+    let cfg = config(dir.path(), &idp.base_url(), &[calendar("2h")]);
+    let seeded = seed_cal(&idp, &cfg);
+    let root = store(&cfg).paths().root.clone();
+    // The watch is running (this process holds its lock, as `watch` does).
+    let lock = connwatch::store::watch_lock::acquire(&root).unwrap();
+    let (opts, _) = worker_opts();
+    let before = idp.token_requests();
+    let mut w = spawn(
+        &cfg,
+        connwatch::worker::WorkerOptions {
+            yield_to_watch: true,
+            ..opts
+        },
+    );
+    let pid = w
+        .wait_for(|e| match e {
+            Event::Watched { pid } => Some(*pid),
+            _ => None,
+        })
+        .await;
+    assert_eq!(pid, Some(std::process::id()));
+    // Its keys still act: a decode answers, and by then the due refresh was left alone.
+    w.send(connwatch::worker::Request::Decode { name: "cal".into() });
+    w.wait_for(|e| matches!(e, Event::Decoded { .. }).then_some(()))
+        .await;
+    assert!(w.views["cal"].obtained_at == Some(seeded.obtained_at) && !w.views["cal"].busy);
+    assert_eq!(
+        idp.token_requests(),
+        before,
+        "the watch refreshes, not the dashboard"
+    );
+
+    // The watch ends (its lock is released, however it ends): the dashboard refreshes.
+    let started = Instant::now();
+    drop(lock);
+    let pid = w
+        .wait_for(|e| match e {
+            Event::Watched { pid } => Some(*pid),
+            _ => None,
+        })
+        .await;
+    assert_eq!(pid, None);
+    eprintln!("watch end noticed after {:?}", started.elapsed());
+    let v = w
+        .wait_for(|e| match e {
+            Event::Connection(v)
+                if v.name == "cal"
+                    && !v.busy
+                    && v.obtained_at.is_some_and(|t| t > seeded.obtained_at) =>
+            {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(v.state, ConnState::Connected);
+
+    // A watch starting now takes the schedule from it again.
+    let _lock = connwatch::store::watch_lock::acquire(&root).unwrap();
+    let pid = w
+        .wait_for(|e| match e {
+            Event::Watched { pid } => Some(*pid),
+            _ => None,
+        })
+        .await;
+    assert_eq!(pid, Some(std::process::id()));
+    w.shutdown().await;
+}

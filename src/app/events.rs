@@ -35,6 +35,7 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
                 state.flash = Some(format!("{name}: sign-in did not complete"));
             }
         }
+        Event::Watched { pid } => state.watched_by = pid,
         Event::Decoded { name, report } => {
             if state.detail && state.selected_row().is_some_and(|r| r.name == name) {
                 state.detail_report = Some((name, report));
@@ -58,7 +59,11 @@ fn on_view(state: &mut State, view: ConnectionView, fx: &mut Effects) {
         == Some(true)
     {
         fx.bell = true;
-        fx.notices.push(Notice::of(&view));
+        // A running `watch` sends this episode's notification itself (once, with reminders
+        // and a Re-authorize button); a second one from here would double it.
+        if state.watched_by.is_none() {
+            fx.notices.push(Notice::of(&view));
+        }
     }
     if let Some(p) = &mut state.refresh_all
         && p.pending.contains(&name)

@@ -90,6 +90,8 @@ pub struct State {
     anchor: Option<String>,
     /// Terminal size (columns, rows), for paging and mouse hit-testing.
     pub size: (u16, u16),
+    /// The pid of the `connwatch watch` keeping this store: it notifies, so we do not.
+    pub watched_by: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +151,7 @@ impl State {
             attention: crate::notify::Episodes::default(),
             anchor: None,
             size: (120, 30),
+            watched_by: None,
         }
     }
 

@@ -419,3 +419,20 @@ fn keys_from_the_config_replace_the_defaults() {
         vec![Request::Refresh { name: "a".into() }]
     );
 }
+
+#[test]
+fn while_a_watch_keeps_the_store_it_notifies_and_the_header_says_so() {
+    let mut s = state_with(&["a"]);
+    update(&mut s, Action::Worker(Event::Watched { pid: Some(4242) }));
+    assert_eq!(s.watched_by, Some(4242));
+    let mut bad = view("a", ConnState::NeedsReauth);
+    bad.last_error_at = Some(t(1));
+    let fx = send_view(&mut s, bad.clone());
+    assert!(fx.bell, "the terminal still rings");
+    assert!(fx.notices.is_empty(), "watch notifies, not the dashboard");
+    // The watch ended: the dashboard notifies again, from the next episode on.
+    update(&mut s, Action::Worker(Event::Watched { pid: None }));
+    assert_eq!(s.watched_by, None);
+    send_view(&mut s, view("a", ConnState::Connected));
+    assert_eq!(send_view(&mut s, bad).notices.len(), 1);
+}

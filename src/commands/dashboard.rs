@@ -20,15 +20,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CommandError> {
     need_terminal()?;
     let _log = crate::logging::init(&paths.logs_dir, cli.log_level.as_deref())
         .map_err(CommandError::Usage)?;
-    let mut title = config.path.display().to_string();
+    let title = config.path.display().to_string();
     let color = !cli.no_color && super::exit::color_allowed();
-    // A `watch` keeps this store: it refreshes, probes and notifies; the dashboard follows
-    // what it writes and acts only on keys (no second notification, no doubled refreshes).
-    let watched = crate::watch::lock::holder(&paths.root);
-    if let Some(pid) = watched {
-        title.push_str(&format!(" · watched by connwatch watch (pid {pid})"));
-    }
-    runtime()?.block_on(dashboard(&config, paths, title, color, watched.is_some()))?;
+    runtime()?.block_on(dashboard(&config, paths, title, color))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -37,12 +31,14 @@ async fn dashboard(
     paths: StorePaths,
     title: String,
     color: bool,
-    watched: bool,
 ) -> Result<(), CommandError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // While a `watch` keeps this store (started before or after the dashboard), it refreshes,
+    // probes and notifies; the dashboard follows what it writes, says so in its header and
+    // acts only on keys: no doubled refreshes, no second notification.
     let opts = WorkerOptions {
         clock: clock.clone(),
-        auto_refresh: !watched,
+        yield_to_watch: true,
         ..WorkerOptions::default()
     };
     let handle = worker::spawn(config, TokenStore::new(paths), opts);
@@ -51,7 +47,7 @@ async fn dashboard(
         color,
         keymap: config.keymap.clone(),
         bell: config.bell,
-        notify_command: config.notify_command.clone().filter(|_| !watched),
+        notify_command: config.notify_command.clone(),
     };
     crate::tui::run(handle, clock, opts)
         .await
@@ -75,7 +71,7 @@ pub fn run_demo(cli: &Cli, extra_rows: usize) -> Result<ExitCode, CommandError> 
             .map_err(CommandError::Usage)?;
         let title = format!("demo on {}", idp.base_url());
         let color = !cli.no_color && super::exit::color_allowed();
-        dashboard(&env.config, paths, title, color, false).await?;
+        dashboard(&env.config, paths, title, color).await?;
         idp.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -6,6 +6,7 @@ mod atomic;
 mod lock;
 mod paths;
 mod status;
+pub mod watch_lock;
 
 use std::path::{Path, PathBuf};
 

@@ -66,6 +66,11 @@ fn title_line(state: &State) -> Line<'static> {
             )
         }),
     ];
+    if let Some(pid) = state.watched_by {
+        spans.push(Span::raw(format!(
+            " · watched by connwatch watch (pid {pid})"
+        )));
+    }
     if attention > 0 {
         spans.push(Span::styled(
             format!(" · {attention} need attention"),

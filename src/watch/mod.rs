@@ -5,7 +5,6 @@
 //! SIGTERM/SIGINT so a refresh in flight still saves what it got. One per store (a lock).
 //! No UI imports: it speaks to the worker as the dashboard does, through Request and Event.
 pub mod alerts;
-pub mod lock;
 pub mod metrics;
 
 use std::collections::HashMap;
@@ -281,7 +280,8 @@ pub async fn run(
     store: TokenStore,
     opts: WatchOptions,
 ) -> Result<Outcome, WatchError> {
-    let _lock = lock::acquire(&store.paths().root).map_err(WatchError::Locked)?;
+    let _lock =
+        crate::store::watch_lock::acquire(&store.paths().root).map_err(WatchError::Locked)?;
     if opts.once {
         return Ok(Outcome::Once(once(config, store).await));
     }

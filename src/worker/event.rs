@@ -53,6 +53,11 @@ pub enum Event {
         name: String,
         report: Box<TokenReport>,
     },
+    /// A `connwatch watch` now holds the store (its pid), or none does any more. Sent only
+    /// by a worker that yields to one (`WorkerOptions::yield_to_watch`).
+    Watched {
+        pid: Option<u32>,
+    },
 }
 
 /// Everything the dashboard and `status` show about one connection.

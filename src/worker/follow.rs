@@ -1,6 +1,7 @@
 //! Following the store: what another process writes — `watch`, `token`, `refresh`, `login`,
 //! `purge`, a second dashboard — reaches this worker through inotify on the token and status
-//! directories, with no polling: an idle worker stays asleep.
+//! directories, with no polling: an idle worker stays asleep. The store's root is followed
+//! for `watch.lock` alone: a `watch` starting or ending there changes who schedules refreshes.
 use std::ffi::OsString;
 
 use futures_util::StreamExt;
@@ -12,12 +13,15 @@ use crate::store::StorePaths;
 pub(super) enum Changed {
     Tokens(String),
     Status(String),
+    /// `watch.lock` was written (a `watch` took it) or closed (one ended).
+    WatchLock,
 }
 
 pub(super) struct StoreFollower {
     stream: EventStream<Vec<u8>>,
     tokens: WatchDescriptor,
     status: WatchDescriptor,
+    root: Option<WatchDescriptor>,
 }
 
 impl StoreFollower {
@@ -32,11 +36,17 @@ impl StoreFollower {
         let mut watches = inotify.watches();
         let tokens = watches.add(&paths.tokens_dir, mask).ok()?;
         let status = watches.add(&paths.status_dir, mask).ok()?;
+        // The lock file is written once when a watch takes it, and closed (by the OS, however
+        // the watch ends) when it is released; a dashboard that cannot follow it still works.
+        let root = watches
+            .add(&paths.root, WatchMask::MODIFY | WatchMask::CLOSE_WRITE)
+            .ok();
         let stream = inotify.into_event_stream(vec![0u8; 4096]).ok()?;
         Some(StoreFollower {
             stream,
             tokens,
             status,
+            root,
         })
     }
 
@@ -44,6 +54,12 @@ impl StoreFollower {
     pub async fn next(&mut self) -> Option<Changed> {
         loop {
             let ev = self.stream.next().await?.ok()?;
+            if Some(&ev.wd) == self.root.as_ref() {
+                if ev.name.as_deref().is_some_and(|n| n == "watch.lock") {
+                    return Some(Changed::WatchLock);
+                }
+                continue;
+            }
             let Some(name) = ev.name.as_ref().and_then(connection_of) else {
                 continue;
             };

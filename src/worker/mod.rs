@@ -35,6 +35,9 @@ pub struct WorkerOptions {
     pub auto_refresh: bool,
     /// Follow what other processes write to the store (the dashboard, `watch`).
     pub follow_store: bool,
+    /// While a `connwatch watch` holds this store, leave scheduled refreshes and probes to
+    /// it (keys still act at once), and say so with `Event::Watched` (the dashboard).
+    pub yield_to_watch: bool,
 }
 
 impl Default for WorkerOptions {
@@ -47,6 +50,7 @@ impl Default for WorkerOptions {
             max_concurrency: 8,
             auto_refresh: true,
             follow_store: true,
+            yield_to_watch: false,
         }
     }
 }

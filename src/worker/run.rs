@@ -34,6 +34,10 @@ pub(super) struct Worker {
     opts: WorkerOptions,
     events: mpsc::UnboundedSender<Event>,
     permits: Arc<Semaphore>,
+    /// What `opts.auto_refresh` was asked to be; it is off while a `watch` holds the store.
+    schedules: bool,
+    /// The pid of the `watch` holding the store (with `opts.yield_to_watch` only).
+    watched: Option<u32>,
 }
 
 impl Worker {
@@ -55,6 +59,7 @@ impl Worker {
             .map(|(i, c)| (c.cfg.name.clone(), i))
             .collect();
         let permits = Arc::new(Semaphore::new(opts.max_concurrency.max(1)));
+        let schedules = opts.auto_refresh;
         Worker {
             conns,
             by_name,
@@ -63,6 +68,8 @@ impl Worker {
             opts,
             events,
             permits,
+            schedules,
+            watched: None,
         }
     }
 
@@ -78,6 +85,13 @@ impl Worker {
         } else {
             None
         };
+        if self.opts.yield_to_watch {
+            self.watched = crate::store::watch_lock::holder(&self.store.paths().root);
+            self.opts.auto_refresh = self.schedules && self.watched.is_none();
+            if self.watched.is_some() {
+                let _ = self.events.send(Event::Watched { pid: self.watched });
+            }
+        }
         for i in 0..self.conns.len() {
             self.load(i);
             // Only the view: nothing happened yet, so the status record on disk (which
@@ -147,6 +161,7 @@ impl Worker {
         use super::follow::Changed;
         let now = self.now();
         match ch {
+            Changed::WatchLock => self.watch_changed(now),
             Changed::Tokens(name) => {
                 let Some(&i) = self.by_name.get(&name) else {
                     return;
@@ -241,6 +256,44 @@ impl Worker {
                 }
                 // The record on disk already says it: tell the UI, write nothing.
                 let _ = self.events.send(Event::Connection(Box::new(c.view())));
+            }
+        }
+    }
+
+    /// A `watch` took the store or let it go. While one holds it, it refreshes and probes on
+    /// schedule and this worker only follows (and acts on requests); when it ends, this worker
+    /// takes the schedule back at once, so nothing is left unwatched.
+    fn watch_changed(&mut self, now: Timestamp) {
+        if !self.opts.yield_to_watch {
+            return;
+        }
+        let holder = crate::store::watch_lock::holder(&self.store.paths().root);
+        if holder == self.watched {
+            return;
+        }
+        let was_watched = self.watched.is_some();
+        self.watched = holder;
+        self.opts.auto_refresh = self.schedules && holder.is_none();
+        let _ = self.events.send(Event::Watched { pid: holder });
+        if was_watched == holder.is_some() {
+            return; // one watch replaced by another: nothing to reschedule
+        }
+        tracing::info!(watch_pid = ?holder, "watch changed; scheduling {}", if holder.is_some() { "left to it" } else { "taken back" });
+        for i in 0..self.conns.len() {
+            if self.conns[i].busy {
+                continue; // its outcome schedules what comes next, under the new rule
+            }
+            if holder.is_some() {
+                self.conns[i].due = None;
+                self.conns[i].probe_due = None;
+            } else if self.conns[i].tokens.is_some() {
+                self.settle(i, now);
+                if self.schedules && self.conns[i].cfg.probe_interval().is_some() {
+                    self.conns[i].probe_due = Some((Instant::now(), now));
+                }
+                let _ = self
+                    .events
+                    .send(Event::Connection(Box::new(self.conns[i].view())));
             }
         }
     }

@@ -17,7 +17,7 @@ pub fn acquire(root: &Path) -> Result<WatchLock, String> {
     let path = root.join("watch.lock");
     let mut file =
         open_private(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    match file.try_lock() {
+    match lock_exclusive(&file) {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut pid = String::new();
@@ -59,6 +59,20 @@ pub fn holder(root: &Path) -> Option<u32> {
             pid.trim().parse().ok()
         }
     }
+}
+
+/// `holder` (a dashboard asking who watches) takes a shared lock for an instant; a watch
+/// starting in that instant waits it out rather than refusing with a stale pid.
+fn lock_exclusive(file: &File) -> Result<(), std::fs::TryLockError> {
+    for _ in 0..20 {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+    file.try_lock()
 }
 
 fn open_private(path: &Path) -> std::io::Result<File> {
