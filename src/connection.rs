@@ -15,6 +15,9 @@ pub enum ConnState {
     Disconnected,
     /// Only an interactive sign-in can fix it.
     NeedsReauth,
+    /// Someone else must act first (the tenant's admin, the app's owner): the diagnosis'
+    /// `fix_by` says who. Signing in again alone will not help. (Status JSON version 2.)
+    Blocked,
     Misconfigured,
 }
 
@@ -27,6 +30,7 @@ impl ConnState {
             ConnState::Refreshing => "refreshing",
             ConnState::Disconnected => "disconnected",
             ConnState::NeedsReauth => "needs_reauth",
+            ConnState::Blocked => "blocked",
             ConnState::Misconfigured => "misconfigured",
         }
     }
@@ -40,8 +44,23 @@ impl ConnState {
             ConnState::SignedOut => 3,
             ConnState::Disconnected => 4,
             ConnState::NeedsReauth => 5,
-            ConnState::Misconfigured => 6,
+            ConnState::Blocked => 6,
+            ConnState::Misconfigured => 7,
         }
+    }
+
+    /// Waiting for someone's action (a sign-in, an admin, a config fix): no timer retries
+    /// it, and a restart does not make it connected.
+    pub fn waits_for_someone(self) -> bool {
+        matches!(
+            self,
+            ConnState::NeedsReauth | ConnState::Blocked | ConnState::Misconfigured
+        )
+    }
+
+    /// Needs attention: an episode of notifications runs while it lasts.
+    pub fn needs_attention(self) -> bool {
+        self.waits_for_someone() || self == ConnState::Disconnected
     }
 }
 

@@ -351,3 +351,49 @@ fn check_says_unknown_when_the_config_is_broken() {
     assert!(stdout.contains("config.toml:2:"), "{stdout}");
     assert_eq!(stdout.lines().count(), 1);
 }
+
+/// AADSTS50057 (account disabled): only the tenant's admin can fix it, so the connection is
+/// `blocked` — not needs_reauth — in status (version 2) and CRITICAL in check, and the
+/// refresh token is kept for when the admin has acted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_account_blocks_the_connection_until_the_admin_acts() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let before = seed_mail(&idp, &cfg, 3600);
+    idp.inject(
+        connwatch::demo::idp::Fault::Refuse {
+            code: 50057,
+            text: "The user account is disabled. The user object in Active Directory backing this account has been disabled.".into(),
+        },
+        1,
+    );
+    let r = run(&cfg, &["refresh", "mail"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("AADSTS50057"), "{}", r.stderr);
+    assert_eq!(store(&cfg).load("mail").unwrap().unwrap(), before);
+
+    let s = run(&cfg, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    assert_eq!(v["version"], 2);
+    let c = &v["connections"][0];
+    assert_eq!(c["state"], "blocked", "{}", s.stdout);
+    assert_eq!(c["last_error"]["fix_by"], "admin");
+    assert_eq!(c["last_error"]["needs_reauth"], false);
+    let chk = run(&cfg, &["check"]);
+    assert_eq!(chk.code, 2, "{}", chk.stdout);
+    assert!(
+        chk.stdout
+            .starts_with("CONNWATCH CRITICAL - mail blocked (AADSTS50057); 0 OK | "),
+        "{}",
+        chk.stdout
+    );
+    assert!(chk.stdout.contains("blocked=1;;;0;1"), "{}", chk.stdout);
+
+    // The admin enabled the account: the next refresh works and the block is over.
+    let r = run(&cfg, &["refresh", "mail"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = run(&cfg, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    assert_eq!(v["connections"][0]["state"], "connected", "{}", s.stdout);
+}

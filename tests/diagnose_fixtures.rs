@@ -47,6 +47,21 @@ fn every_error_fixture_gets_its_diagnosis() {
             )
         };
         let got = serde_json::to_value(&d).unwrap();
+        // Who fixes it is part of every fixture's expectation (issue 15).
+        if doc["expect"].get("fix_by").is_none() {
+            failures.push(format!(
+                "{}: no expected fix_by (got {})",
+                path.display(),
+                got["fix_by"]
+            ));
+        }
+        // A sign-in is the fix only when the user is the one to act.
+        assert!(
+            !d.needs_reauth || d.fix_by == connwatch::diagnose::FixBy::User,
+            "{}: needs_reauth with fix_by {}",
+            path.display(),
+            d.fix_by
+        );
         for (k, want) in doc["expect"].as_object().unwrap() {
             if &got[k] != want {
                 failures.push(format!(

@@ -157,7 +157,7 @@ async fn the_demo_shows_smtp_auth_disabled_while_the_token_is_valid() {
     let smtp = w
         .wait_for(|e| match e {
             connwatch::worker::Event::Connection(v)
-                if v.name == "smtp-send" && v.state == ConnState::Misconfigured =>
+                if v.name == "smtp-send" && v.state == ConnState::Blocked =>
             {
                 Some((**v).clone())
             }
@@ -167,6 +167,8 @@ async fn the_demo_shows_smtp_auth_disabled_while_the_token_is_valid() {
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     let d = smtp.last_error.as_ref().unwrap();
     assert_eq!(d.cause, Cause::ProtocolDisabled);
+    assert_eq!(d.fix_by, connwatch::diagnose::FixBy::Admin);
+    assert!(!d.needs_reauth, "a sign-in does not lift it");
     assert_eq!(d.code.as_deref(), Some("535 5.7.139"));
     assert!(
         smtp.access_expires_at.unwrap()

@@ -24,6 +24,8 @@ fn diagnosis(cause: Cause, code: &str, summary: &str) -> Diagnosis {
         retry_after_s: None,
         summary: summary.into(),
         action: "Sign in again.".into(),
+        fix_by: connwatch::diagnose::FixBy::User,
+        sign_in_frequency_s: None,
         trace_id: Some("0b6a2f1c-1d2e-4f3a-9b8c-7d6e5f4a3b2c".into()),
         correlation_id: Some("5c4b3a29-1807-4f6e-8d5c-4b3a29180706".into()),
         timestamp: Some("2026-11-24 19:33:15Z".into()),
@@ -430,7 +432,7 @@ fn refused_probe_in_the_table_and_the_detail_pane() {
         Kind::Mailbox,
         "reports@northwind.com",
         "northwind.onmicrosoft.com",
-        ConnState::Misconfigured,
+        ConnState::Blocked,
     );
     smtp.access_expires_at = Some(t(3500));
     let transcript: Vec<String> = [

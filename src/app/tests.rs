@@ -324,6 +324,8 @@ fn a_connection_going_bad_notifies_once_per_episode() {
             code: None,
             action: Some("sign in (press a in the dashboard, or run: connwatch login a).".into()),
             summary: Some("blocked".into()),
+            fix_by: Some(crate::diagnose::FixBy::User),
+            who: Some("you".into()),
         }]
     );
     // Still bad, or bad in another way: the same episode, no second notice.

@@ -113,6 +113,13 @@ pub fn human(d: &Diagnosis) -> String {
         out.push_str(&format!(" (retry after {s} s)"));
     }
     out.push('\n');
+    out.push_str(&format!("  who: {} ({})\n", d.fix_by.who(None), d.fix_by));
+    if let Some(s) = d.sign_in_frequency_s {
+        out.push_str(&format!(
+            "  sign-in frequency: every {} (the tenant's policy; plan the next sign-in)\n",
+            crate::diagnose::human_duration(s)
+        ));
+    }
     for (label, v) in [
         ("error", &d.error),
         ("suberror", &d.suberror),

@@ -14,7 +14,8 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> Result<ExitCode, CommandError> {
     let now = SystemClock.now();
     let statuses = report::collect(&scope.config, &scope.store, now);
     let out = if args.json {
-        report::json::render(&statuses, now)
+        let watched_by = crate::store::watch_lock::holder(&scope.store.paths().root);
+        report::json::render(&statuses, now, watched_by)
     } else if args.prometheus {
         report::prometheus::render(&statuses, now)
     } else {

@@ -1,6 +1,6 @@
 //! What each provider code means, in plain words, and the one action that fixes it.
 //! Facts from shared/reference/identity-providers.md (Microsoft's AADSTS reference).
-use super::Cause;
+use super::{Cause, FixBy};
 
 pub(super) struct Entry {
     pub cause: Cause,
@@ -10,6 +10,8 @@ pub(super) struct Entry {
     /// Whether a sign-in fixes it, when the entry knows better than MSAL's rule on the
     /// `error` string (a device flow to restart, a Zoom code to redeem anew).
     pub sign_in: Option<bool>,
+    /// Who fixes it, when not what the cause says (`FixBy::of_cause`).
+    pub fix_by: Option<FixBy>,
 }
 
 impl Entry {
@@ -19,7 +21,13 @@ impl Entry {
             summary,
             action,
             sign_in: None,
+            fix_by: None,
         }
+    }
+
+    pub const fn fixed_by(mut self, who: FixBy) -> Entry {
+        self.fix_by = Some(who);
+        self
     }
 
     pub const fn signing_in_fixes_it(mut self) -> Entry {
@@ -126,8 +134,28 @@ pub(super) fn aadsts(code: u32) -> Option<Entry> {
         ),
         50057 => (
             AccountLocked,
-            "The user account[ {account}] is disabled.",
-            "Ask an admin to enable the account.",
+            "The user account[ {account}] is disabled[ in tenant {tenant}].",
+            "Ask the tenant's admin to enable the account; signing in again will not help until then.",
+        ),
+        50105 => (
+            AccessDenied,
+            "The account[ {account}] is not assigned to the application[ {app}] in [tenant {tenant}|the tenant].",
+            "Ask the tenant's admin to assign you to the app (Enterprise applications → Users and groups).",
+        ),
+        7000112 => (
+            InvalidClient,
+            "The application[ {app}] is disabled in [tenant {tenant}|the tenant].",
+            "Ask the tenant's admin to enable the app (Enterprise applications → Properties).",
+        ),
+        90094 | 90095 => (
+            ConsentRequired,
+            "Only an admin may grant the permissions the app[ {app}] asks for[ in tenant {tenant}].",
+            "Ask the tenant's admin to grant admin consent for the app, then sign in again.",
+        ),
+        7000222 => (
+            InvalidClient,
+            "The client secret[ of {app}] has expired.",
+            "The app registration's owner must create a new client secret; then put its value in the connection's client secret.",
         ),
         70000 => (
             InteractionRequired,
@@ -221,7 +249,8 @@ pub(super) fn aadsts(code: u32) -> Option<Entry> {
         ),
         _ => return None,
     };
-    let entry = Entry::new(cause, summary, action);
+    let mut entry = Entry::new(cause, summary, action);
+    entry.fix_by = super::fix_by::of_aadsts(code);
     // Restarting a device flow is a new sign-in, whatever `error` came with the code.
     Some(if code == 70018 {
         entry.signing_in_fixes_it()

@@ -6,7 +6,7 @@ use super::body::{self, Said};
 use super::catalogue::{self, Entry};
 use super::details::{self, Details};
 use super::headers::Headers;
-use super::{Cause, Diagnosis, HttpFailure, ProviderHint, exchange, google, graph, zoom};
+use super::{Cause, Diagnosis, FixBy, HttpFailure, ProviderHint, exchange, google, graph, zoom};
 
 fn blank(cause: Cause) -> Diagnosis {
     Diagnosis::of(cause, false, false, String::new(), "")
@@ -63,6 +63,14 @@ pub(super) fn from_http(input: &HttpFailure<'_>, now: Timestamp) -> Diagnosis {
                 description,
             )
         });
+    // Who fixes it: the code's own rule, else the cause's. Someone else's fix is never a
+    // sign-in for the user to retry (AADSTS50057: only the admin can enable the account).
+    d.fix_by = entry
+        .as_ref()
+        .and_then(|e| e.fix_by)
+        .unwrap_or_else(|| FixBy::of_cause(cause, d.retryable));
+    d.needs_reauth &= d.fix_by == FixBy::User;
+    d.sign_in_frequency_s = details.lifetime_s;
     d.code = said
         .aadsts
         .map(|n| format!("AADSTS{n}"))

@@ -12,6 +12,8 @@ pub(super) struct Details {
     pub resource: Option<String>,
     /// Conditional Access sign-in frequency, human ("12 h").
     pub lifetime: Option<String>,
+    /// The same in seconds, as the provider wrote it.
+    pub lifetime_s: Option<u64>,
     /// When the grant stopped being valid (50173's TokensValidFrom).
     pub revoked_at: Option<String>,
     /// Scopes a resource says are missing (Zoom 4711: "does not contain scopes:[a, b]").
@@ -21,6 +23,8 @@ pub(super) struct Details {
 impl Details {
     pub fn from_text(text: &str) -> Details {
         let named_app = quoted_after(text, " named '");
+        let lifetime_s = word_after(text, "maximum allowed lifetime for this request is ")
+            .and_then(|s| s.trim_end_matches('.').parse::<u64>().ok());
         Details {
             tenant: quoted_after(text, "tenant '")
                 .or_else(|| quoted_after(text, "directory '"))
@@ -36,9 +40,8 @@ impl Details {
                 .or_else(|| word_after(text, "resource principal named "))
                 .or_else(|| quoted_after(text, "resource '"))
                 .map(|r| resource_name(&r)),
-            lifetime: word_after(text, "maximum allowed lifetime for this request is ")
-                .and_then(|s| s.parse::<u64>().ok())
-                .map(human_duration),
+            lifetime: lifetime_s.map(human_duration),
+            lifetime_s,
             revoked_at: quoted_after(text, "are not valid) is '"),
             scopes: between_marks(text, "scopes:[", "]"),
         }
@@ -173,7 +176,8 @@ fn resource_name(r: &str) -> String {
     }
 }
 
-fn human_duration(secs: u64) -> String {
+/// A provider's period in words: "12 h", "90 d", "15 min".
+pub fn human_duration(secs: u64) -> String {
     match secs {
         s if s >= 86_400 && s % 86_400 == 0 => format!("{} d", s / 86_400),
         s if s >= 3_600 && s % 3_600 == 0 => format!("{} h", s / 3_600),

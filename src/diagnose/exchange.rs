@@ -7,7 +7,7 @@ pub(super) fn protocol_error(text: &str) -> Option<Entry> {
     let t = text.to_ascii_lowercase();
     let entry = if t.contains("5.7.139") || t.contains("smtpclientauthentication is disabled") {
         Entry::new(
-            Cause::AccessDenied,
+            Cause::ProtocolDisabled,
             "SMTP AUTH is disabled for the tenant or the mailbox.",
             "Ask the Exchange admin to enable SMTP AUTH for this mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false).",
         )

@@ -1,7 +1,7 @@
 //! Microsoft Graph (and Outlook REST) resource errors:
 //! `{"error":{"code":"InvalidAuthenticationToken","message":"…","innerError":{…}}}`.
-use super::Cause;
 use super::catalogue::{Entry, SIGN_IN};
+use super::{Cause, FixBy};
 
 pub(super) fn resource_error(code: &str, message: &str) -> Option<Entry> {
     let msg = message.to_ascii_lowercase();
@@ -35,9 +35,9 @@ pub(super) fn resource_error(code: &str, message: &str) -> Option<Entry> {
         "Authorization_RequestDenied" => Entry::new(
             Cause::MissingScope,
             "Insufficient privileges: the permission needs an admin's consent.",
-            "Ask an admin to grant the permission for the tenant, then sign in again.",
+            "Ask the tenant's admin to grant the permission, then sign in again.",
         )
-        .signing_in_fixes_it(),
+        .fixed_by(FixBy::Admin),
         "ApplicationThrottled" | "TooManyRequests" | "activityLimitReached" => Entry::new(
             Cause::Throttled,
             "The resource is throttling this app (too many requests or concurrent connections).",

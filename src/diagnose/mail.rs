@@ -6,7 +6,7 @@
 use base64::Engine;
 use serde_json::Value;
 
-use super::{Cause, Diagnosis};
+use super::{Cause, Diagnosis, FixBy};
 
 /// Longest piece of a server's own words quoted in a summary.
 const QUOTE_MAX: usize = 200;
@@ -343,7 +343,7 @@ fn smtp(r: &MailReply, basic: u16, lower: &str, said: &str) -> Diagnosis {
             format!(
                 "SMTP AUTH is turned off for this tenant or mailbox; no token can fix that. Server: {said}"
             ),
-            "Only an Exchange admin can lift it: Set-CASMailbox -SmtpClientAuthenticationDisabled $false for the mailbox, or enable SMTP AUTH for the tenant (https://aka.ms/smtp_auth_disabled).",
+            "SMTP AUTH must be turned on by an Exchange admin: Set-CASMailbox -SmtpClientAuthenticationDisabled $false for the mailbox, or enable SMTP AUTH for the tenant (https://aka.ms/smtp_auth_disabled).",
         ),
         "5.7.139" => Diagnosis::of(
             Cause::ConditionalAccess,
@@ -353,7 +353,8 @@ fn smtp(r: &MailReply, basic: u16, lower: &str, said: &str) -> Diagnosis {
                 "The tenant's security defaults or a Conditional Access policy refuse SMTP AUTH for this sign-in. Server: {said}"
             ),
             "Ask the tenant's admin to exclude this mailbox from security defaults / the policy, or send through Graph instead.",
-        ),
+        )
+        .by(FixBy::Admin),
         "5.7.3" => Diagnosis::of(
             Cause::BadCredentials,
             false,

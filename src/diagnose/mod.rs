@@ -6,6 +6,7 @@ mod catalogue;
 mod classify;
 mod details;
 mod exchange;
+mod fix_by;
 mod google;
 mod graph;
 mod headers;
@@ -13,6 +14,8 @@ mod mail;
 mod text;
 mod zoom;
 
+pub use details::human_duration;
+pub use fix_by::FixBy;
 pub use mail::{MailReply, diagnose_mail_text, diagnose_reply, parse_reply};
 pub use text::diagnose_text;
 
@@ -107,6 +110,13 @@ pub struct Diagnosis {
     pub retry_after_s: Option<u64>,
     pub summary: String,
     pub action: String,
+    /// Who can fix it. Records written before this field existed read as `user`.
+    #[serde(default)]
+    pub fix_by: FixBy,
+    /// A forced sign-in period the provider revealed (AADSTS70043's "maximum allowed
+    /// lifetime … N"), in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_frequency_s: Option<u64>,
     pub trace_id: Option<String>,
     pub correlation_id: Option<String>,
     pub timestamp: Option<String>,
@@ -122,7 +132,8 @@ pub struct Diagnosis {
 
 impl Diagnosis {
     /// A diagnosis of something connwatch itself found (no provider answer to parse):
-    /// `retryable` and `needs_reauth` follow from the cause the caller names.
+    /// `retryable` and `needs_reauth` as the caller says; who fixes it follows from the
+    /// cause (`by` says otherwise).
     pub fn of(
         cause: Cause,
         retryable: bool,
@@ -135,11 +146,13 @@ impl Diagnosis {
             code: None,
             error: None,
             suberror: None,
-            needs_reauth,
+            needs_reauth: needs_reauth && FixBy::of_cause(cause, retryable) == FixBy::User,
             retryable,
             retry_after_s: None,
             summary,
             action: action.to_owned(),
+            fix_by: FixBy::of_cause(cause, retryable),
+            sign_in_frequency_s: None,
             trace_id: None,
             correlation_id: None,
             timestamp: None,
@@ -152,6 +165,14 @@ impl Diagnosis {
 }
 
 impl Diagnosis {
+    /// Someone else fixes it: then a sign-in is not the fix (`needs_reauth` is true only
+    /// when the user's own sign-in is).
+    pub fn by(mut self, who: FixBy) -> Self {
+        self.fix_by = who;
+        self.needs_reauth &= who == FixBy::User;
+        self
+    }
+
     /// The action with how to sign in for connection `name` appended when only a sign-in
     /// fixes it. Actions themselves stay name-free so every caller can use them.
     pub fn action_for(&self, name: &str) -> String {

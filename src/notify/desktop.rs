@@ -86,6 +86,9 @@ impl Note {
             }
             body.push_str(a);
         }
+        if let Some(w) = n.who.as_ref().filter(|_| n.state == ConnState::Blocked) {
+            body.push_str(&format!("\nWho can fix it: {w}"));
+        }
         if let Some(x) = extra {
             body.push('\n');
             body.push_str(x);
@@ -356,6 +359,8 @@ mod tests {
             code: Some("AADSTS53003".into()),
             action: Some("Sign in again: connwatch login team-calendar".into()),
             summary: Some("Blocked by Conditional Access.".into()),
+            fix_by: Some(crate::diagnose::FixBy::User),
+            who: Some("you".into()),
         }
     }
 

@@ -21,6 +21,10 @@ pub struct Notice {
     pub action: Option<String>,
     /// The diagnosis in plain words.
     pub summary: Option<String>,
+    /// Who can fix it (the diagnosis' `fix_by`).
+    pub fix_by: Option<crate::diagnose::FixBy>,
+    /// The same in words, with the tenant when known: "the admin of fabrikam.onmicrosoft.com".
+    pub who: Option<String>,
 }
 
 impl Notice {
@@ -32,6 +36,11 @@ impl Notice {
             code: view.last_error.as_ref().and_then(|d| d.code.clone()),
             action: view.last_error.as_ref().map(|d| d.action_for(&view.name)),
             summary: view.last_error.as_ref().map(|d| d.summary.clone()),
+            fix_by: view.last_error.as_ref().map(|d| d.fix_by),
+            who: view
+                .last_error
+                .as_ref()
+                .map(|d| d.fix_by.who(view.realm.as_deref())),
         }
     }
 }
@@ -46,6 +55,13 @@ impl Notice {
     pub fn headline(&self) -> String {
         let what = match self.state {
             ConnState::NeedsReauth => "needs a sign-in",
+            ConnState::Blocked => {
+                let who = match (self.fix_by, &self.who) {
+                    (Some(f), Some(w)) if f.is_someone_else() => w.as_str(),
+                    _ => "someone else",
+                };
+                return format!("{} is blocked until {who} acts", self.name);
+            }
             ConnState::Misconfigured => "cannot work as configured",
             ConnState::Disconnected => "cannot renew its token",
             ConnState::Connected => "is connected again",
@@ -72,6 +88,9 @@ impl Notice {
         if let Some(a) = &self.action {
             out.push_str(&format!("\nWhat to do: {a}\n"));
         }
+        if let Some(w) = &self.who {
+            out.push_str(&format!("Who can fix it: {w}\n"));
+        }
         out.push_str(&format!("\nDetails: connwatch status {}\n", self.name));
         out
     }
@@ -79,10 +98,7 @@ impl Notice {
 
 /// States a person must do something about.
 pub fn needs_attention(state: ConnState) -> bool {
-    matches!(
-        state,
-        ConnState::NeedsReauth | ConnState::Misconfigured | ConnState::Disconnected
-    )
+    state.needs_attention()
 }
 
 /// Which connections are in an episode.
@@ -112,8 +128,8 @@ impl Episodes {
 }
 
 /// Run `notify_command` for one notice without waiting for it (a thread reaps it). Its
-/// environment: CONNWATCH_NAME, _STATE, _CAUSE, _CODE, _ACTION and, when a sign-in page is
-/// known, _URL — never a token.
+/// environment: CONNWATCH_NAME, _STATE, _CAUSE, _CODE, _FIX_BY, _ACTION and, when a sign-in
+/// page is known, _URL — never a token.
 pub fn run_command(cmd: &[String], n: &Notice, url: Option<&str>) {
     let Some((program, args)) = cmd.split_first() else {
         return;
@@ -124,6 +140,7 @@ pub fn run_command(cmd: &[String], n: &Notice, url: Option<&str>) {
         .env("CONNWATCH_STATE", n.state.as_str())
         .env("CONNWATCH_CAUSE", n.cause.as_deref().unwrap_or(""))
         .env("CONNWATCH_CODE", n.code.as_deref().unwrap_or(""))
+        .env("CONNWATCH_FIX_BY", n.fix_by.map_or("", |f| f.as_str()))
         .env("CONNWATCH_ACTION", n.action.as_deref().unwrap_or(""))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

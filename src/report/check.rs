@@ -56,6 +56,7 @@ pub fn judge(s: &ConnectionStatus, now: Timestamp, warn: Duration) -> (Level, Op
     match s.state {
         ConnState::NeedsReauth => return (Level::Critical, Some(with_code("needs_reauth"))),
         ConnState::Misconfigured => return (Level::Critical, Some(with_code("misconfigured"))),
+        ConnState::Blocked => return (Level::Critical, Some(with_code("blocked"))),
         ConnState::SignedOut => {
             return (Level::Critical, Some(format!("{} not signed in", s.name)));
         }
@@ -120,6 +121,7 @@ fn perfdata(statuses: &[ConnectionStatus], now: Timestamp) -> String {
         ConnState::Connected,
         ConnState::Disconnected,
         ConnState::NeedsReauth,
+        ConnState::Blocked,
         ConnState::SignedOut,
         ConnState::Misconfigured,
     ]

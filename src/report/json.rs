@@ -1,5 +1,6 @@
 //! `status --json`: the versioned document described by `assets/status.schema.json`.
-//! Field names are a contract: add fields, never rename or remove them without `version` 2.
+//! Field names are a contract: add fields, never rename or remove them without a new
+//! `version`. Version 2 (issue 15): the state `blocked` and the diagnosis' `fix_by`.
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -7,12 +8,14 @@ use super::ConnectionStatus;
 use crate::connection::ConnState;
 use crate::diagnose::Diagnosis;
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Serialize)]
 pub struct StatusDocument<'a> {
     pub version: u32,
     pub generated_at: Timestamp,
+    /// The pid of the `connwatch watch` keeping this store, if one runs.
+    pub watched_by: Option<u32>,
     pub connections: Vec<ConnectionJson<'a>>,
 }
 
@@ -48,10 +51,15 @@ pub struct ProbeJson<'a> {
     pub diagnosis: Option<&'a Diagnosis>,
 }
 
-pub fn document(statuses: &[ConnectionStatus], now: Timestamp) -> StatusDocument<'_> {
+pub fn document(
+    statuses: &[ConnectionStatus],
+    now: Timestamp,
+    watched_by: Option<u32>,
+) -> StatusDocument<'_> {
     StatusDocument {
         version: VERSION,
         generated_at: now,
+        watched_by,
         connections: statuses
             .iter()
             .map(|s| ConnectionJson {
@@ -88,8 +96,8 @@ pub fn document(statuses: &[ConnectionStatus], now: Timestamp) -> StatusDocument
 }
 
 /// Pretty JSON with a trailing newline.
-pub fn render(statuses: &[ConnectionStatus], now: Timestamp) -> String {
-    let mut out = serde_json::to_string_pretty(&document(statuses, now))
+pub fn render(statuses: &[ConnectionStatus], now: Timestamp, watched_by: Option<u32>) -> String {
+    let mut out = serde_json::to_string_pretty(&document(statuses, now, watched_by))
         .unwrap_or_else(|e| format!("{{\"version\":{VERSION},\"error\":\"{e}\"}}"));
     out.push('\n');
     out

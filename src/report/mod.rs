@@ -111,10 +111,7 @@ pub fn derive(
     if let Some(r) = record
         && r.last_error_at.is_some_and(|at| at >= tokens.obtained_at)
     {
-        if matches!(
-            r.state,
-            ConnState::NeedsReauth | ConnState::Misconfigured | ConnState::Disconnected
-        ) {
+        if r.state.needs_attention() {
             s.state = r.state;
         }
         s.last_error = r.last_error;

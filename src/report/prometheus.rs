@@ -9,13 +9,14 @@ use jiff::Timestamp;
 use super::ConnectionStatus;
 use crate::connection::ConnState;
 
-const STATES: [ConnState; 7] = [
+const STATES: [ConnState; 8] = [
     ConnState::SignedOut,
     ConnState::Authorizing,
     ConnState::Connected,
     ConnState::Refreshing,
     ConnState::Disconnected,
     ConnState::NeedsReauth,
+    ConnState::Blocked,
     ConnState::Misconfigured,
 ];
 

@@ -220,7 +220,7 @@ fn prometheus_labels_are_escaped_and_every_state_is_present() {
     s.account = Some("a\"b\\c\nd".into());
     let text = prometheus::render(&[s], now());
     assert!(text.contains(r#"account="a\"b\\c\nd""#), "{text}");
-    assert_eq!(text.matches("connwatch_connection_state{").count(), 7);
+    assert_eq!(text.matches("connwatch_connection_state{").count(), 8);
     assert!(text.contains("connwatch_connection_state{connection=\"mail\",state=\"connected\"} 1"));
     assert!(text.contains("connwatch_access_token_expires_in_seconds{connection=\"mail\"} 3540"));
 }
@@ -233,9 +233,10 @@ fn the_json_document_never_carries_a_token() {
         None,
         now(),
     );
-    let text = json::render(&[s], now());
+    let text = json::render(&[s], now(), Some(4242));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["watched_by"], 4242);
     assert_eq!(v["connections"][0]["state"], "connected");
     assert!(!text.contains("\"at\"") && !text.contains("\"rt\""));
 }

@@ -46,12 +46,7 @@ fn title_line(state: &State) -> Line<'static> {
     let attention = state
         .rows
         .iter()
-        .filter(|r| {
-            matches!(
-                r.state,
-                ConnState::NeedsReauth | ConnState::Misconfigured | ConnState::Disconnected
-            )
-        })
+        .filter(|r| r.state.needs_attention())
         .count();
     let mut spans = vec![
         Span::styled(" connwatch ", theme::title()),
@@ -86,6 +81,14 @@ fn hint_line(state: &State) -> Line<'static> {
         return Line::default();
     };
     match &r.last_error {
+        // Someone else must act first: say whom to ask before what they must do.
+        Some(d) if r.state == ConnState::Blocked => Line::from(vec![
+            Span::styled(
+                format!(" {} → ask {}: ", r.name, d.fix_by.who(r.realm.as_deref())),
+                theme::state(r.state),
+            ),
+            Span::raw(d.action.clone()),
+        ]),
         Some(d) => Line::from(vec![
             Span::styled(format!(" {} → ", r.name), theme::state(r.state)),
             Span::raw(d.action.clone()),

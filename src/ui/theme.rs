@@ -10,6 +10,7 @@ pub fn symbol(s: ConnState) -> &'static str {
         ConnState::Authorizing => "…",
         ConnState::Disconnected => "!",
         ConnState::NeedsReauth => "✗",
+        ConnState::Blocked => "⊘",
         ConnState::Misconfigured => "⚙",
         ConnState::SignedOut => "○",
     }
@@ -21,6 +22,7 @@ pub fn state(s: ConnState) -> Style {
         ConnState::Refreshing | ConnState::Authorizing => Color::Cyan,
         ConnState::Disconnected => Color::Yellow,
         ConnState::NeedsReauth | ConnState::Misconfigured => Color::Red,
+        ConnState::Blocked => Color::Magenta,
         ConnState::SignedOut => Color::Gray,
     };
     Style::new().fg(c)

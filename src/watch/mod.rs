@@ -365,6 +365,8 @@ pub async fn run(
                             code: None,
                             action: Some(format!("Fix the config and send SIGHUP again: {why}")),
                             summary: Some("The config no longer parses; watch keeps running the previous one.".into()),
+                            fix_by: Some(crate::diagnose::FixBy::User),
+                            who: None,
                         };
                         if let Some(cmd) = &config.notify_command {
                             crate::notify::run_command(cmd, &n, None);

@@ -76,6 +76,8 @@ impl JobContext {
             d.cause = Cause::InvalidClient;
             d.retryable = false;
             d.action = "Fix client_secret_command or client_secret_env in the config.".into();
+            // The user's own config, not the app registration.
+            d.fix_by = crate::diagnose::FixBy::User;
             d
         })
     }

@@ -241,10 +241,7 @@ impl Worker {
                 if newer_error {
                     c.last_error = r.last_error;
                     c.last_error_at = r.last_error_at;
-                    if matches!(
-                        r.state,
-                        ConnState::NeedsReauth | ConnState::Misconfigured | ConnState::Disconnected
-                    ) {
+                    if r.state.needs_attention() {
                         c.state = r.state;
                         if r.state != ConnState::Disconnected {
                             c.due = None;
@@ -312,8 +309,7 @@ impl Worker {
                 let c = &mut self.conns[i];
                 // A verdict recorded about these very tokens (a refusal only someone's action
                 // lifts) stands, as `status` reads it: a restart does not make it connected.
-                if let Some(st @ (ConnState::NeedsReauth | ConnState::Misconfigured)) =
-                    c.recorded_state.take()
+                if let Some(st) = c.recorded_state.take().filter(|s| s.waits_for_someone())
                     && c.last_error_at.is_some_and(|at| at >= set.obtained_at)
                 {
                     c.state = st;
@@ -355,7 +351,7 @@ impl Worker {
         // Only a sign-in (or the user's own refresh) gets a connection out of needs_reauth:
         // retrying a refused grant on a timer is what triggers AADSTS50196. Misconfigured
         // waits for a change too (a config fix, an admin lifting a block, the user's `r`).
-        if matches!(c.state, ConnState::NeedsReauth | ConnState::Misconfigured) {
+        if c.state.waits_for_someone() {
             c.due = None;
             return;
         }
@@ -749,7 +745,7 @@ impl Worker {
                 if c.last_error.as_ref().is_some_and(|d| d.probe.is_some()) {
                     c.last_error = None;
                     c.remember(now, "every probe accepts the token again");
-                    if matches!(c.state, ConnState::NeedsReauth | ConnState::Misconfigured) {
+                    if c.state.waits_for_someone() {
                         c.state = ConnState::Connected;
                     }
                     self.settle(i, now);
@@ -767,6 +763,8 @@ impl Worker {
         tracing::warn!(connection = %c.cfg.name, cause = %d.cause, code = %code, "the resource refused the new token");
         let state = if d.needs_reauth || d.cause == Cause::ClaimsChallenge {
             ConnState::NeedsReauth
+        } else if d.fix_by.is_someone_else() && !d.retryable {
+            ConnState::Blocked
         } else if d.retryable {
             ConnState::Connected
         } else {
@@ -784,27 +782,29 @@ impl Worker {
             .tokens
             .as_ref()
             .is_none_or(|t| t.expires_at.is_some_and(|e| e <= now));
-        let state =
-            if matches!(d.cause, Cause::InvalidClient | Cause::InvalidRequest) && !d.needs_reauth {
-                ConnState::Misconfigured
-            } else if was_sign_in {
-                // A sign-in that did not complete (declined, expired, network): the user starts
-                // it again; tokens from before, if any, still need it.
-                if c.tokens.is_some() {
-                    ConnState::NeedsReauth
-                } else {
-                    ConnState::SignedOut
-                }
-            } else if d.needs_reauth {
+        let state = if d.fix_by.is_someone_else() && !d.retryable {
+            // The admin or the app's owner must act: a sign-in or a retry will not help.
+            ConnState::Blocked
+        } else if matches!(d.cause, Cause::InvalidClient | Cause::InvalidRequest) && !d.needs_reauth
+        {
+            ConnState::Misconfigured
+        } else if was_sign_in {
+            // A sign-in that did not complete (declined, expired, network): the user starts
+            // it again; tokens from before, if any, still need it.
+            if c.tokens.is_some() {
                 ConnState::NeedsReauth
-            } else if expired {
-                ConnState::Disconnected
             } else {
-                // The access token still works; keep serving it while we retry.
-                ConnState::Connected
-            };
-        let retry =
-            !was_sign_in && !matches!(state, ConnState::NeedsReauth | ConnState::Misconfigured);
+                ConnState::SignedOut
+            }
+        } else if d.needs_reauth {
+            ConnState::NeedsReauth
+        } else if expired {
+            ConnState::Disconnected
+        } else {
+            // The access token still works; keep serving it while we retry.
+            ConnState::Connected
+        };
+        let retry = !was_sign_in && !state.waits_for_someone();
         let retry_after = d.retry_after_s.map(Duration::from_secs);
         c.fail(now, d, state);
         c.due = None;

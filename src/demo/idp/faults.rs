@@ -27,6 +27,9 @@ pub enum Fault {
     /// Start a 200 response, then break the connection mid-body: the client sees the
     /// connection die, as with a crashed proxy or a broken network. No grant is spent.
     DropConnection,
+    /// 400 `invalid_grant` with this AADSTS code and text (Entra's body shape): a refusal
+    /// the demo's own rules do not produce, such as AADSTS50057 (account disabled).
+    Refuse { code: u32, text: String },
 }
 
 /// What the token handler does with a fault taken from the queue.
@@ -98,6 +101,9 @@ pub(super) fn action(fault: &Fault, base_url: &str) -> Action {
                 .into_response(),
         ),
         Fault::Delay(d) => Action::Delay(*d),
+        Fault::Refuse { code, text } => Action::Respond(
+            EntraError::new("invalid_grant", *code, text.clone()).into_response(base_url),
+        ),
         Fault::DropConnection => {
             // Promise more than is sent, then fail the body stream: hyper aborts the
             // connection and the client reads an incomplete message.
