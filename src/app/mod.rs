@@ -4,12 +4,11 @@
 //! `Effects`.
 
 mod events;
-mod keymap;
 mod keys;
 pub mod layout;
 mod view;
 
-pub use keymap::{Command, Key, Keymap};
+pub use crate::keymap::{Command, Key, Keymap};
 pub use view::Sort;
 
 use std::collections::HashSet;

@@ -28,7 +28,7 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub connections: Vec<Connection>,
     /// The dashboard's keys, defaults with the `[keys]` overrides applied.
-    pub keymap: crate::app::Keymap,
+    pub keymap: crate::keymap::Keymap,
     pub bell: bool,
     pub notify_command: Option<Vec<String>>,
     /// `watch`: repeat a notice this often while the episode lasts; `None` the default

@@ -95,7 +95,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         .iter()
         .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone().into_vec()))
         .collect();
-    let keymap = crate::app::Keymap::with_overrides(&overrides).map_err(|(i, msg)| {
+    let keymap = crate::keymap::Keymap::with_overrides(&overrides).map_err(|(i, msg)| {
         let (k, v) = &entries[i];
         err(
             v.span(),

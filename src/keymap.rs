@@ -1,6 +1,7 @@
 //! The dashboard's keys: defaults in code, overridable per command in the config's `[keys]`
 //! table. Every command has a description; the help popup, the footer and README's key table
-//! all come from here (a test keeps README in step).
+//! all come from here (a test keeps README in step). Below both `config` (which reads the
+//! `[keys]` table) and `app` (which acts on them), so neither imports the other.
 use std::fmt;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
