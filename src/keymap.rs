@@ -16,6 +16,8 @@ pub enum Command {
     PageDown,
     PageUp,
     Details,
+    ScrollDown,
+    ScrollUp,
     Refresh,
     Probe,
     RefreshAll,
@@ -30,7 +32,7 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 18] = [
+    pub const ALL: [Command; 20] = [
         Command::Down,
         Command::Up,
         Command::Top,
@@ -38,6 +40,8 @@ impl Command {
         Command::PageDown,
         Command::PageUp,
         Command::Details,
+        Command::ScrollDown,
+        Command::ScrollUp,
         Command::Refresh,
         Command::Probe,
         Command::RefreshAll,
@@ -61,6 +65,8 @@ impl Command {
             Command::PageDown => "page_down",
             Command::PageUp => "page_up",
             Command::Details => "details",
+            Command::ScrollDown => "scroll_down",
+            Command::ScrollUp => "scroll_up",
             Command::Refresh => "refresh",
             Command::Probe => "probe",
             Command::RefreshAll => "refresh_all",
@@ -84,6 +90,8 @@ impl Command {
             Command::PageDown => "one screen down",
             Command::PageUp => "one screen up",
             Command::Details => "show or hide the detail pane of the selected connection",
+            Command::ScrollDown => "scroll the detail pane down a line (the wheel over it too)",
+            Command::ScrollUp => "scroll the detail pane up a line",
             Command::Refresh => "refresh the selected connection's token now",
             Command::Probe => "test the connection with the resource now (IMAP, SMTP, POP, API)",
             Command::RefreshAll => "refresh every connection (bounded concurrency, with progress)",
@@ -103,6 +111,7 @@ impl Command {
         match self {
             Command::Down | Command::Up => "select",
             Command::Details => "details",
+            Command::ScrollDown | Command::ScrollUp => "scroll",
             Command::Refresh => "refresh",
             Command::Probe => "test",
             Command::RefreshAll => "refresh all",
@@ -130,6 +139,8 @@ impl Command {
             Command::PageDown => &["pagedown", "ctrl-d"],
             Command::PageUp => &["pageup", "ctrl-u"],
             Command::Details => &["enter", "tab"],
+            Command::ScrollDown => &["J"],
+            Command::ScrollUp => &["K"],
             Command::Refresh => &["r"],
             Command::Probe => &["t"],
             Command::RefreshAll => &["R"],

@@ -84,7 +84,7 @@ async fn event_loop(
     let mut dirty = true;
     loop {
         if dirty {
-            draw(terminal, &state)?;
+            draw(terminal, &mut state)?;
             dirty = false;
         }
         let tick = state.tick_every().map(|every| {
@@ -152,10 +152,19 @@ fn apply(state: &mut State, action: Action, worker: &WorkerHandle, opts: &Option
     fx.dirty
 }
 
-fn draw(terminal: &mut ratatui::DefaultTerminal, state: &State) -> std::io::Result<()> {
+fn draw(terminal: &mut ratatui::DefaultTerminal, state: &mut State) -> std::io::Result<()> {
     // Synchronized updates: the terminal shows the frame whole, never half drawn.
     execute!(std::io::stdout(), BeginSynchronizedUpdate)?;
-    terminal.draw(|f| crate::ui::draw(f, state))?;
+    let mut limits = state.scroll_limits;
+    terminal.draw(|f| limits = crate::ui::draw_measured(f, state))?;
+    // What the frame measured, for `update` to clamp scrolling to. When it changed (a pane
+    // or popup just opened), draw once more so the footer's scroll keys match it.
+    if limits != state.scroll_limits {
+        state.scroll_limits = limits;
+        terminal.draw(|f| {
+            crate::ui::draw_measured(f, state);
+        })?;
+    }
     execute!(std::io::stdout(), EndSynchronizedUpdate)?;
     std::io::stdout().flush()
 }

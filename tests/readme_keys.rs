@@ -17,7 +17,10 @@ fn expected() -> Vec<String> {
         })
         .collect();
     rows.push("| `Esc` | close a popup or the detail pane; clear the filter | |".into());
-    rows.push("| mouse | click selects a row, the wheel scrolls | |".into());
+    rows.push(
+        "| mouse | click selects a row, the wheel scrolls (the detail pane or popup under it) | |"
+            .into(),
+    );
     rows
 }
 

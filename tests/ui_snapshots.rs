@@ -466,3 +466,59 @@ fn refused_probe_in_the_table_and_the_detail_pane() {
     s.detail = true;
     insta::assert_snapshot!(render(&s, 120, 40));
 }
+
+/// Draw once to learn how far the pane and popup can scroll (as the terminal edge does).
+fn measure(s: &mut State, w: u16, h: u16) {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let mut limits = s.scroll_limits;
+    term.draw(|f| limits = connwatch::ui::draw_measured(f, s))
+        .unwrap();
+    s.scroll_limits = limits;
+}
+
+/// At 80×24 the pane of the refused shared calendar leads with its code, who can fix it and
+/// the action; `J` scrolls it to its very end (the last finding) and no further, `K` back.
+#[test]
+fn detail_pane_scrolls_to_its_end_at_80x24() {
+    let mut s = with_detail(every_state());
+    s.size = (80, 24);
+    let top = render(&s, 80, 24);
+    assert!(
+        top.contains("AADSTS53003") && top.contains("fix by     you"),
+        "{top}"
+    );
+    measure(&mut s, 80, 24);
+    let max = s.scroll_limits.detail;
+    assert!(max > 10, "the pane holds more than fits: {max}");
+    type_keys(&mut s, &"J".repeat(max + 5));
+    assert_eq!(s.detail_scroll, max, "clamped to the end");
+    insta::assert_snapshot!(render(&s, 80, 24));
+    type_keys(&mut s, "K");
+    assert_eq!(s.detail_scroll, max - 1);
+    // Another connection starts at its top.
+    type_keys(&mut s, "j");
+    assert_eq!(s.detail_scroll, 0);
+}
+
+/// The decode popup scrolls the same way; the time claims read as times.
+#[test]
+fn decode_popup_scrolls_and_shows_times() {
+    let mut s = every_state();
+    s.size = (80, 24);
+    app::update(
+        &mut s,
+        Action::Worker(Event::Decoded {
+            name: "team-calendar".into(),
+            report: Box::new(guest_token_report()),
+        }),
+    );
+    measure(&mut s, 80, 24);
+    let max = s.scroll_limits.popup;
+    assert!(max > 0, "the claims do not fit at 80×24");
+    type_keys(&mut s, "G");
+    assert_eq!(s.popup_scroll, max);
+    let screen = render(&s, 80, 24);
+    insta::assert_snapshot!(screen);
+    type_keys(&mut s, "g");
+    assert_eq!(s.popup_scroll, 0);
+}

@@ -41,6 +41,7 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
                 state.detail_report = Some((name, report));
             } else {
                 state.popup = Some(Popup::Decoded { name, report });
+                state.popup_scroll = 0;
             }
         }
     }

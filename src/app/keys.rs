@@ -65,10 +65,16 @@ fn run(state: &mut State, cmd: Command, fx: &mut Effects) {
         Command::Details => {
             state.detail = !state.detail;
             state.detail_report = None;
+            state.detail_scroll = 0;
             if state.detail {
                 decode_selected(state, fx);
             }
         }
+        Command::ScrollDown | Command::ScrollUp if state.detail => {
+            let by = if cmd == Command::ScrollDown { 1 } else { -1 };
+            scroll_detail(state, by, fx);
+        }
+        Command::ScrollDown | Command::ScrollUp => fx.dirty = false,
         Command::Refresh => {
             if let Some(name) = name {
                 fx.requests.push(Request::Refresh { name });
@@ -125,7 +131,10 @@ fn run(state: &mut State, cmd: Command, fx: &mut Effects) {
             view::refresh(state);
             state.flash = Some(format!("sorted by {}", state.sort.label()));
         }
-        Command::Help => state.popup = Some(Popup::Help),
+        Command::Help => {
+            state.popup = Some(Popup::Help);
+            state.popup_scroll = 0;
+        }
         Command::Quit => state.quit = true,
     }
 }
@@ -136,10 +145,39 @@ fn move_to(state: &mut State, to: usize, fx: &mut Effects) {
         return;
     }
     state.selected = to;
+    state.detail_scroll = 0;
     if state.detail {
         state.detail_report = None;
         decode_selected(state, fx);
     }
+}
+
+/// Move the pane `by` lines, within what the last frame measured.
+fn scroll_detail(state: &mut State, by: isize, fx: &mut Effects) {
+    let to = state
+        .detail_scroll
+        .saturating_add_signed(by)
+        .min(state.scroll_limits.detail);
+    fx.dirty = to != state.detail_scroll;
+    state.detail_scroll = to;
+}
+
+/// The decode popup: `by` lines, or to an end.
+fn scroll_popup(state: &mut State, to: Scroll, fx: &mut Effects) {
+    let max = state.scroll_limits.popup;
+    let at = match to {
+        Scroll::By(by) => state.popup_scroll.saturating_add_signed(by).min(max),
+        Scroll::Top => 0,
+        Scroll::Bottom => max,
+    };
+    fx.dirty = at != state.popup_scroll;
+    state.popup_scroll = at;
+}
+
+enum Scroll {
+    By(isize),
+    Top,
+    Bottom,
 }
 
 fn decode_selected(state: &State, fx: &mut Effects) {
@@ -205,6 +243,24 @@ fn on_popup_key(state: &mut State, popup: Popup, code: KeyCode, fx: &mut Effects
         (Popup::Decoded { .. }, KeyCode::Esc | KeyCode::Char('q' | 'd') | KeyCode::Enter) => {
             state.popup = None
         }
+        (Popup::Decoded { .. } | Popup::Help, KeyCode::Char('j' | 'J') | KeyCode::Down) => {
+            scroll_popup(state, Scroll::By(1), fx);
+        }
+        (Popup::Decoded { .. } | Popup::Help, KeyCode::Char('k' | 'K') | KeyCode::Up) => {
+            scroll_popup(state, Scroll::By(-1), fx);
+        }
+        (Popup::Decoded { .. } | Popup::Help, KeyCode::PageDown | KeyCode::Char(' ')) => {
+            scroll_popup(state, Scroll::By(POPUP_PAGE), fx);
+        }
+        (Popup::Decoded { .. } | Popup::Help, KeyCode::PageUp) => {
+            scroll_popup(state, Scroll::By(-POPUP_PAGE), fx);
+        }
+        (Popup::Decoded { .. } | Popup::Help, KeyCode::Char('g') | KeyCode::Home) => {
+            scroll_popup(state, Scroll::Top, fx);
+        }
+        (Popup::Decoded { .. } | Popup::Help, KeyCode::Char('G') | KeyCode::End) => {
+            scroll_popup(state, Scroll::Bottom, fx);
+        }
         (Popup::Help, KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter) => {
             state.popup = None
         }
@@ -212,10 +268,32 @@ fn on_popup_key(state: &mut State, popup: Popup, code: KeyCode, fx: &mut Effects
     }
 }
 
+/// Lines a PgDn/PgUp moves the decode popup.
+const POPUP_PAGE: isize = 10;
+/// Lines one notch of the wheel scrolls a pane or popup.
+const WHEEL: isize = 3;
+
 pub(super) fn on_mouse(state: &mut State, m: MouseEvent) -> Effects {
     let mut fx = Effects::draw();
+    let wheel = match m.kind {
+        MouseEventKind::ScrollDown => Some(WHEEL),
+        MouseEventKind::ScrollUp => Some(-WHEEL),
+        _ => None,
+    };
+    if let (Some(Popup::Decoded { .. } | Popup::Help), Some(by)) = (&state.popup, wheel) {
+        scroll_popup(state, Scroll::By(by), &mut fx);
+        return fx;
+    }
     if state.popup.is_some() || state.filtering {
         fx.dirty = false;
+        return fx;
+    }
+    // The wheel over the detail pane scrolls it; over the table it moves the selection.
+    let size = Rect::new(0, 0, state.size.0, state.size.1);
+    if let (Some(pane), Some(by)) = (layout::areas(size, state.detail).detail, wheel)
+        && pane.contains(ratatui::layout::Position::new(m.column, m.row))
+    {
+        scroll_detail(state, by, &mut fx);
         return fx;
     }
     let last = state.visible.len().saturating_sub(1);

@@ -82,6 +82,13 @@ pub struct State {
     pub detail: bool,
     /// Decoded claims of the connection the detail pane shows.
     pub detail_report: Option<(String, Box<TokenReport>)>,
+    /// Lines the detail pane is scrolled down by (reset when the selection changes).
+    pub detail_scroll: usize,
+    /// Lines the decode popup is scrolled down by.
+    pub popup_scroll: usize,
+    /// How far each can scroll, as the last frame found (the renderer measures, `update`
+    /// clamps; the terminal edge copies it over after each draw).
+    pub scroll_limits: ScrollLimits,
     pub refresh_all: Option<Progress>,
     /// Connections in a needs-attention episode, notified once each.
     attention: crate::notify::Episodes,
@@ -91,6 +98,13 @@ pub struct State {
     pub size: (u16, u16),
     /// The pid of the `connwatch watch` keeping this store: it notifies, so we do not.
     pub watched_by: Option<u32>,
+}
+
+/// How many lines below the fold the detail pane and the popup hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScrollLimits {
+    pub detail: usize,
+    pub popup: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +160,9 @@ impl State {
             sort: Sort::Config,
             detail: false,
             detail_report: None,
+            detail_scroll: 0,
+            popup_scroll: 0,
+            scroll_limits: ScrollLimits::default(),
             refresh_all: None,
             attention: crate::notify::Episodes::default(),
             anchor: None,

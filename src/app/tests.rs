@@ -438,3 +438,32 @@ fn while_a_watch_keeps_the_store_it_notifies_and_the_header_says_so() {
     send_view(&mut s, view("a", ConnState::Connected));
     assert_eq!(send_view(&mut s, bad).notices.len(), 1);
 }
+
+#[test]
+fn the_wheel_scrolls_the_pane_under_it_and_keys_stop_at_its_end() {
+    use ratatui::crossterm::event::{MouseEvent, MouseEventKind};
+    let mut s = state_with(&["a", "b", "c"]);
+    s.size = (160, 48);
+    update(&mut s, special(KeyCode::Enter));
+    assert!(s.detail);
+    s.scroll_limits.detail = 4;
+    let wheel = |kind, column| {
+        Action::Mouse(MouseEvent {
+            kind,
+            column,
+            row: 10,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Side by side at 160 columns: the pane is on the right.
+    update(&mut s, wheel(MouseEventKind::ScrollDown, 150));
+    assert_eq!((s.detail_scroll, s.selected), (3, 0));
+    update(&mut s, wheel(MouseEventKind::ScrollDown, 150));
+    assert_eq!(s.detail_scroll, 4, "no further than the last frame measured");
+    assert!(!update(&mut s, key('J')).dirty, "at the end: nothing to draw");
+    update(&mut s, key('K'));
+    assert_eq!(s.detail_scroll, 3);
+    // Over the table the wheel moves the selection, and the new row's pane starts at its top.
+    update(&mut s, wheel(MouseEventKind::ScrollDown, 10));
+    assert_eq!((s.selected, s.detail_scroll), (1, 0));
+}

@@ -6,8 +6,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::wrap::wrap;
 use super::{format, theme};
 use crate::app::State;
+use crate::connection::ConnState;
 use crate::token::{Severity, TokenReport};
 use crate::worker::ConnectionView;
 
@@ -35,13 +37,15 @@ fn gauge(left: f64, width: usize) -> String {
     format!("[{}{}]", "█".repeat(filled), "░".repeat(width - filled))
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+/// Draw the pane at its scroll position; returns how far it can scroll (lines below the
+/// fold when scrolled to the top), which `update` clamps to.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) -> usize {
     let block = Block::new()
         .borders(Borders::TOP | Borders::BOTTOM | Borders::LEFT)
         .title(" details ");
     let Some(r) = state.selected_row() else {
         frame.render_widget(Paragraph::new("No connection selected.").block(block), area);
-        return;
+        return 0;
     };
     let report = state
         .detail_report
@@ -51,58 +55,44 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let width = usize::from(area.width.saturating_sub(1)).max(LABEL + 8);
     let lines: Vec<Line<'static>> = lines(r, report, state.now)
         .into_iter()
-        .flat_map(|l| wrap(l, width))
+        .flat_map(|l| wrap(l, width, LABEL))
         .collect();
+    let (offset, max, block) = scrolled(block, lines.len(), area, state.detail_scroll);
     frame.render_widget(
-        Paragraph::new(lines).block(block.title(format!(" {} ", r.name))),
+        Paragraph::new(lines)
+            .block(block.title(format!(" {} ", r.name)))
+            .scroll((offset, 0)),
         area,
     );
+    max
 }
 
-/// Word-wrap one line to `width`, continuing under the value column (not under the label),
-/// so a long trace id or summary stays readable in a narrow pane.
-fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
-    let total: usize = line.spans.iter().map(|s| s.content.chars().count()).sum();
-    if total <= width {
-        return vec![line];
+/// Where a bordered box of `total` lines shows from, given the asked `scroll`: the offset,
+/// the furthest it can go, and the block with a position indicator (`12–23/41 ↕`) on its
+/// bottom border when not everything fits.
+pub fn scrolled(
+    block: Block<'static>,
+    total: usize,
+    area: Rect,
+    scroll: usize,
+) -> (u16, usize, Block<'static>) {
+    let visible = usize::from(area.height.saturating_sub(2)).max(1);
+    let max = total.saturating_sub(visible);
+    let offset = scroll.min(max);
+    if max == 0 {
+        return (0, 0, block);
     }
-    let mut out: Vec<Line<'static>> = Vec::new();
-    let mut cur: Vec<Span<'static>> = Vec::new();
-    let mut used = 0usize;
-    let indent = " ".repeat(LABEL);
-    for span in line.spans {
-        let style = span.style;
-        // Words with their trailing space, so joins need no extra logic.
-        for word in span.content.split_inclusive(' ') {
-            let mut word = word.to_owned();
-            loop {
-                let len = word.chars().count();
-                if used + len <= width {
-                    used += len;
-                    cur.push(Span::styled(word, style));
-                    break;
-                }
-                if used > LABEL {
-                    out.push(Line::from(std::mem::take(&mut cur)));
-                    cur.push(Span::raw(indent.clone()));
-                    used = LABEL;
-                    continue;
-                }
-                // A word longer than the whole column: cut it.
-                let room = width - used;
-                let head: String = word.chars().take(room).collect();
-                word = word.chars().skip(room).collect();
-                cur.push(Span::styled(head, style));
-                out.push(Line::from(std::mem::take(&mut cur)));
-                cur.push(Span::raw(indent.clone()));
-                used = LABEL;
-            }
-        }
-    }
-    if cur.iter().any(|s| !s.content.trim().is_empty()) {
-        out.push(Line::from(cur));
-    }
-    out
+    let last = (offset + visible).min(total);
+    let indicator = Line::from(Span::styled(
+        format!(" {}–{last}/{total} ↕ ", offset + 1),
+        theme::dim(),
+    ))
+    .right_aligned();
+    (
+        u16::try_from(offset).unwrap_or(u16::MAX),
+        max,
+        block.title_bottom(indicator),
+    )
 }
 
 fn lines(r: &ConnectionView, report: Option<&TokenReport>, now: Timestamp) -> Vec<Line<'static>> {
@@ -118,6 +108,14 @@ fn lines(r: &ConnectionView, report: Option<&TokenReport>, now: Timestamp) -> Ve
         state_line.push(Span::raw(format!(" — {}", d.cause)));
     }
     out.push(field("state", state_line));
+    // Not connected: what is wrong, who can fix it and what to do come first, then what the
+    // resources answered; the account and the token's lifetimes after.
+    let failing = r.state != ConnState::Connected && r.last_error.is_some();
+    if failing {
+        error(&mut out, r, now);
+        probes(&mut out, r, now);
+        out.push(Line::default());
+    }
     let mut provider = r.provider.as_str().to_owned();
     if let Some(t) = &r.realm {
         provider.push_str(&format!(" · {t}"));
@@ -215,39 +213,10 @@ fn lines(r: &ConnectionView, report: Option<&TokenReport>, now: Timestamp) -> Ve
             ))],
         ));
     }
-    if let Some(d) = &r.last_error {
-        out.push(Line::default());
-        let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
-        let when = r
-            .last_error_at
-            .map(|t| format!(" at {} ({})", abs(t), format::relative(t, now)))
-            .unwrap_or_default();
-        out.push(field(
-            "last error",
-            vec![
-                Span::styled(code, theme::code()),
-                Span::raw(format!(" {}{when}", d.cause)),
-            ],
-        ));
-        out.push(more(vec![Span::raw(d.summary.clone())]));
-        out.push(more(vec![Span::styled(
-            format!("→ {}", d.action_for(&r.name)),
-            theme::flash(),
-        )]));
-        if let Some(t) = &d.trace_id {
-            out.push(more(vec![Span::styled(
-                format!("trace id       {t}"),
-                theme::dim(),
-            )]));
-        }
-        if let Some(c) = &d.correlation_id {
-            out.push(more(vec![Span::styled(
-                format!("correlation id {c}"),
-                theme::dim(),
-            )]));
-        }
+    if !failing {
+        error(&mut out, r, now);
+        probes(&mut out, r, now);
     }
-    probes(&mut out, r, now);
     if !r.history.is_empty() {
         out.push(Line::default());
         for (i, h) in r.history.iter().rev().take(6).enumerate() {
@@ -268,6 +237,54 @@ fn lines(r: &ConnectionView, report: Option<&TokenReport>, now: Timestamp) -> Ve
         claims(&mut out, rep);
     }
     out
+}
+
+/// The last error: code and cause, when, the summary, who can fix it and the action.
+fn error(out: &mut Vec<Line<'static>>, r: &ConnectionView, now: Timestamp) {
+    let Some(d) = &r.last_error else {
+        return;
+    };
+    out.push(Line::default());
+    let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
+    let when = r
+        .last_error_at
+        .map(|t| format!(" at {} ({})", abs(t), format::relative(t, now)))
+        .unwrap_or_default();
+    out.push(field(
+        "last error",
+        vec![
+            Span::styled(code, theme::code()),
+            Span::raw(format!(" {}{when}", d.cause)),
+        ],
+    ));
+    out.push(more(vec![Span::raw(d.summary.clone())]));
+    out.push(more(vec![Span::styled(
+        format!("→ {}", d.action_for(&r.name)),
+        theme::flash(),
+    )]));
+    out.push(field(
+        "fix by",
+        vec![Span::styled(
+            d.fix_by.who(r.realm.as_deref()),
+            if d.fix_by.is_someone_else() {
+                theme::state(ConnState::Blocked)
+            } else {
+                Style::default()
+            },
+        )],
+    ));
+    if let Some(t) = &d.trace_id {
+        out.push(more(vec![Span::styled(
+            format!("trace id       {t}"),
+            theme::dim(),
+        )]));
+    }
+    if let Some(c) = &d.correlation_id {
+        out.push(more(vec![Span::styled(
+            format!("correlation id {c}"),
+            theme::dim(),
+        )]));
+    }
 }
 
 /// Longest stretch of a refused probe's transcript shown (its end: where it went wrong).

@@ -6,6 +6,7 @@ pub mod format;
 mod popup;
 mod table;
 mod theme;
+mod wrap;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -16,12 +17,19 @@ pub use format::{countdown, relative};
 use crate::app::State;
 use crate::connection::ConnState;
 
+/// Draw the whole screen.
 pub fn draw(frame: &mut Frame, state: &State) {
+    draw_measured(frame, state);
+}
+
+/// Draw the whole screen; returns how far the detail pane and the popup can scroll.
+pub fn draw_measured(frame: &mut Frame, state: &State) -> crate::app::ScrollLimits {
+    let mut limits = crate::app::ScrollLimits::default();
     let areas = crate::app::layout::areas(frame.area(), state.detail);
     frame.render_widget(title_line(state), areas.title);
     table::draw(frame, areas.table, state);
     if let Some(d) = areas.detail {
-        detail::draw(frame, d, state);
+        limits.detail = detail::draw(frame, d, state);
     }
     frame.render_widget(hint_line(state), areas.hint);
     frame.render_widget(footer_line(state), areas.footer);
@@ -31,7 +39,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
             y: 1,
             ..frame.area()
         };
-        popup::draw(frame, over, state, p);
+        limits.popup = popup::draw(frame, over, state, p);
     }
     if !state.color {
         // Keep bold, dim and reverse (the selection stays visible); drop every colour.
@@ -40,6 +48,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
             cell.set_bg(ratatui::style::Color::Reset);
         }
     }
+    limits
 }
 
 fn title_line(state: &State) -> Line<'static> {
@@ -161,6 +170,14 @@ fn footer_line(state: &State) -> Line<'static> {
             fixed(&[("c", "copy"), ("o", "open page"), ("Esc", "cancel sign-in")])
         }
         Some(Popup::SignIn { .. }) => fixed(&[("Esc", "cancel sign-in")]),
+        Some(Popup::Decoded { .. }) | Some(Popup::Help) if state.scroll_limits.popup > 0 => {
+            fixed(&[
+                ("j/k", "scroll"),
+                ("PgDn/PgUp", "page"),
+                ("g/G", "ends"),
+                ("Esc", "close"),
+            ])
+        }
         Some(Popup::Decoded { .. }) | Some(Popup::Help) => fixed(&[("Esc", "close")]),
     };
     for (k, what) in keys {

@@ -8,7 +8,8 @@ use super::{format, theme};
 use crate::app::{Popup, State};
 use crate::token::{Severity, TokenReport};
 
-pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &Popup) {
+/// Draw the popup; returns how far it can scroll (the decoded token's claims can be long).
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &Popup) -> usize {
     let (title, lines, height) = match popup {
         Popup::SignIn { name, code } => sign_in(name, code.as_ref(), state),
         Popup::ConfirmPurge { name } => (
@@ -30,18 +31,44 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &Popup) {
         Popup::Help => help(state),
     };
     let width = if matches!(popup, Popup::Help) { 96 } else { 72 };
-    let rect = centered(area, width, height);
-    frame.render_widget(Clear, rect);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .title(title);
+    if let Popup::Decoded { .. } | Popup::Help = popup {
+        // Wrapped here, under the value column, so the scroll range is known exactly.
+        let indent = if matches!(popup, Popup::Help) {
+            HELP_LABEL
+        } else {
+            CLAIM_LABEL + 1
+        };
+        let inner = usize::from(width.min(area.width).saturating_sub(2)).max(indent + 8);
+        let lines: Vec<Line<'static>> = lines
+            .into_iter()
+            .flat_map(|l| super::wrap::wrap(l, inner, indent))
+            .collect();
+        let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+        let rect = centered(area, width, height);
+        frame.render_widget(Clear, rect);
+        let (offset, max, block) =
+            super::detail::scrolled(block, lines.len(), rect, state.popup_scroll);
+        frame.render_widget(Paragraph::new(lines).block(block).scroll((offset, 0)), rect);
+        return max;
+    }
+    let rect = centered(area, width, height);
+    frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
             .wrap(Wrap { trim: false }),
         rect,
     );
+    0
 }
+
+/// The label column of the decoded token's fields.
+const CLAIM_LABEL: usize = 10;
+/// The key column of the help (the longest default label, "PgDn/Ctrl-D", and a gap).
+const HELP_LABEL: usize = 13;
 
 fn sign_in(
     name: &str,
@@ -114,19 +141,19 @@ fn help(state: &State) -> (String, Vec<Line<'static>>, u16) {
             Line::from(vec![
                 // 13 columns hold the longest default label ("PgDn/Ctrl-D") and leave every
                 // description one line at 80 columns.
-                Span::styled(format!("{:<13}", m.label(cmd)), theme::key()),
+                Span::styled(format!("{:<HELP_LABEL$}", m.label(cmd)), theme::key()),
                 Span::raw(cmd.description()),
             ])
         })
         .collect();
     lines.push(Line::default());
     lines.push(Line::from(vec![
-        Span::styled(format!("{:<13}", "Esc"), theme::key()),
+        Span::styled(format!("{:<HELP_LABEL$}", "Esc"), theme::key()),
         Span::raw("close a popup or the detail pane; clear the filter"),
     ]));
     lines.push(Line::from(vec![
-        Span::styled(format!("{:<13}", "mouse"), theme::key()),
-        Span::raw("click selects a row, the wheel scrolls"),
+        Span::styled(format!("{:<HELP_LABEL$}", "mouse"), theme::key()),
+        Span::raw("click selects a row, the wheel scrolls (the detail pane or popup under it)"),
     ]));
     lines.push(Line::from(Span::styled(
         "Keys can be changed in the config's [keys] table.",
@@ -140,7 +167,7 @@ fn decoded(name: &str, r: &TokenReport, state: &State) -> (String, Vec<Line<'sta
     let mut lines = Vec::new();
     let field = |k: &str, v: String| {
         Line::from(vec![
-            Span::styled(format!("{k:<10}"), theme::dim()),
+            Span::styled(format!("{k:<CLAIM_LABEL$} "), theme::dim()),
             Span::raw(v),
         ])
     };
@@ -183,12 +210,35 @@ fn decoded(name: &str, r: &TokenReport, state: &State) -> (String, Vec<Line<'sta
         )));
         if let Some(obj) = claims.as_object() {
             for (k, v) in obj {
-                lines.push(field(k, v.to_string()));
+                lines.push(field(k, claim_value(k, v, state.now)));
             }
         }
     }
     let height = (lines.len() as u16).saturating_add(2);
     (format!(" Token of {name} "), lines, height)
+}
+
+/// A claim's value; the time claims also in human time: `1795548800 (2026-11-24 19:33:20Z,
+/// in 5m)`.
+pub fn claim_value(key: &str, v: &serde_json::Value, now: jiff::Timestamp) -> String {
+    let time = matches!(
+        key,
+        "exp" | "iat" | "nbf" | "auth_time" | "xms_tcdt" | "updated_at"
+    );
+    match v.as_i64().filter(|_| time) {
+        Some(n) => match jiff::Timestamp::from_second(n) {
+            Ok(t) => format!(
+                "{n} ({}, {})",
+                t.strftime("%Y-%m-%d %H:%M:%SZ"),
+                format::relative(t, now)
+            ),
+            Err(_) => n.to_string(),
+        },
+        None => match v.as_str() {
+            Some(s) => s.to_owned(),
+            None => v.to_string(),
+        },
+    }
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
