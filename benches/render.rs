@@ -48,6 +48,8 @@ fn state(n: usize) -> State {
             busy: false,
             history: vec![],
             probes: Vec::new(),
+            sign_in_by: None,
+            sign_in_by_reason: None,
         };
         app::update(&mut s, Action::Worker(Event::Connection(Box::new(v))));
     }

@@ -43,7 +43,8 @@ pub enum Command {
     Check {
         /// The connections to check (default: all).
         names: Vec<String>,
-        /// Warn when an access token without a refresh token expires within this window.
+        /// Warn when an access token without a refresh token expires, or a forecast sign-in is
+        /// due, within this window.
         #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = parse_window)]
         warn: std::time::Duration,
     },

@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection;
 pub mod demo;
 pub mod diagnose;
+pub mod forecast;
 pub mod keymap;
 pub mod logging;
 pub mod notify;

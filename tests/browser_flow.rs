@@ -90,6 +90,7 @@ async fn a_claims_challenge_rides_on_the_next_sign_in() {
                 failures: 1,
                 history: vec![],
                 probes: vec![],
+                sign_in_frequency_s: None,
             },
         )
         .unwrap();

@@ -517,3 +517,66 @@ async fn desktop_notifications_can_be_turned_off() {
         .await;
     assert!(n.actions.is_empty(), "{n:?}");
 }
+
+/// A tenant that asks for a sign-in every minute: the refusal (AADSTS70043) teaches watch the
+/// frequency; after a new sign-in it says, once and ahead of time, when to sign in next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forecast_sign_in_is_announced_once_ahead_of_time() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[calendar("5m")]);
+    let notes = dir.path().join("notes");
+    let cfg = with_notify(&cfg, &notes);
+    let cal_scopes = [GRAPH_CAL, "offline_access"];
+    let fabrikam = "fabrikam.onmicrosoft.com";
+    // A token due for refresh (2 min left, refreshed 5 min ahead), from a sign-in an hour
+    // ago: the refresh meets the policy.
+    seed(
+        &idp,
+        &store(&cfg),
+        "cal",
+        "alice@contoso.com",
+        fabrikam,
+        &cal_scopes,
+        120,
+    );
+    idp.require_sign_in_every(fabrikam, Duration::from_secs(60));
+    idp.backdate_sign_ins(fabrikam, Duration::from_secs(3600));
+    let w = Running {
+        child: watch(&cfg, &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let got = wait_lines(&notes, 1).await;
+    assert!(
+        got[0].starts_with("cal|needs_reauth|conditional_access|AADSTS70043|"),
+        "{got:?}"
+    );
+
+    // The user signs in again (elsewhere): connected, and the next sign-in is forecast one
+    // minute after this one — announced at once, since a quarter of a minute is below the
+    // one-minute lead.
+    seed_signed_in(
+        &idp,
+        &store(&cfg),
+        "cal",
+        "alice@contoso.com",
+        fabrikam,
+        &cal_scopes,
+        3600,
+        Some(jiff::Timestamp::now()),
+    );
+    let got = wait_lines(&notes, 3).await;
+    signal(&w.child, libc::SIGTERM);
+    assert_eq!(got.len(), 3, "once: {got:?}");
+    assert!(got[1].starts_with("cal|connected|"), "{got:?}");
+    let f: Vec<&str> = got[2].split('|').collect();
+    assert_eq!(&f[..3], ["cal", "connected", "sign_in_forecast"], "{got:?}");
+    assert!(
+        f[4].starts_with("Sign in before ") && f[4].contains("connwatch login cal"),
+        "{}",
+        f[4]
+    );
+}

@@ -24,6 +24,7 @@ fn version(n: u64) -> TokenSet {
         expires_at: Some(jiff::Timestamp::from_second(2_000_000_000 + n as i64).unwrap()),
         granted_scopes: vec!["Mail.Read".into(), "offline_access".into()],
         obtained_at: jiff::Timestamp::from_second(1_900_000_000 + n as i64).unwrap(),
+        signed_in_at: None,
     }
 }
 

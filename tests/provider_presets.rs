@@ -137,6 +137,7 @@ fn seed(data: &std::path::Path, name: &str, rt: &str) {
                 expires_at: Some(now - jiff::SignedDuration::from_secs(10)),
                 granted_scopes: vec![],
                 obtained_at: now - jiff::SignedDuration::from_secs(3600),
+                signed_in_at: None,
             },
         )
         .unwrap();

@@ -190,9 +190,14 @@ async fn no_secret_outside_the_token_files() {
             ui.detail_report = Some((name.clone(), report.clone()));
         }
     }
-    let mut term = Terminal::new(TestBackend::new(160, 50)).unwrap();
-    term.draw(|f| connwatch::ui::draw(f, &ui)).unwrap();
-    let detail = term.backend().to_string();
+    // The pane leads with the error, so the claims are further down: every screenful of it.
+    let mut detail = String::new();
+    for scroll in [0, 20, 40, usize::MAX] {
+        ui.detail_scroll = scroll;
+        let mut term = Terminal::new(TestBackend::new(160, 50)).unwrap();
+        term.draw(|f| connwatch::ui::draw(f, &ui)).unwrap();
+        detail.push_str(&term.backend().to_string());
+    }
     assert!(
         detail.contains("audience"),
         "the detail pane shows claims: {detail}"

@@ -61,6 +61,8 @@ fn row(name: &str, kind: Kind, account: &str, tenant: &str, state: ConnState) ->
         busy: false,
         history: vec![],
         probes: vec![],
+        sign_in_by: None,
+        sign_in_by_reason: None,
     }
 }
 

@@ -205,6 +205,7 @@ impl State {
                 ConnState::Connected | ConnState::Refreshing | ConnState::Disconnected
             ) && live(r.access_expires_at))
                 || live(r.next_attempt_at)
+                || live(r.sign_in_by)
                 || r.busy
         });
         let popup = matches!(&self.popup, Some(Popup::SignIn { code: Some(c), .. }) if live(Some(c.expires_at)));

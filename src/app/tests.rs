@@ -34,6 +34,8 @@ fn view(name: &str, state: ConnState) -> ConnectionView {
         busy: false,
         history: vec![],
         probes: vec![],
+        sign_in_by: None,
+        sign_in_by_reason: None,
     }
 }
 
@@ -326,6 +328,7 @@ fn a_connection_going_bad_notifies_once_per_episode() {
             summary: Some("blocked".into()),
             fix_by: Some(crate::diagnose::FixBy::User),
             who: Some("you".into()),
+            sign_in_by: None,
         }]
     );
     // Still bad, or bad in another way: the same episode, no second notice.
@@ -459,8 +462,14 @@ fn the_wheel_scrolls_the_pane_under_it_and_keys_stop_at_its_end() {
     update(&mut s, wheel(MouseEventKind::ScrollDown, 150));
     assert_eq!((s.detail_scroll, s.selected), (3, 0));
     update(&mut s, wheel(MouseEventKind::ScrollDown, 150));
-    assert_eq!(s.detail_scroll, 4, "no further than the last frame measured");
-    assert!(!update(&mut s, key('J')).dirty, "at the end: nothing to draw");
+    assert_eq!(
+        s.detail_scroll, 4,
+        "no further than the last frame measured"
+    );
+    assert!(
+        !update(&mut s, key('J')).dirty,
+        "at the end: nothing to draw"
+    );
     update(&mut s, key('K'));
     assert_eq!(s.detail_scroll, 3);
     // Over the table the wheel moves the selection, and the new row's pane starts at its top.

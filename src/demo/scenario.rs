@@ -1,7 +1,9 @@
 //! The five demo rows, each a real failure people meet:
 //! - `work-mail`: connected; a 2-minute token so the countdown and the automatic refresh show;
-//! - `team-calendar`: a shared calendar in another tenant whose Conditional Access refuses
-//!   the silent renewal (AADSTS53003) until the user signs in again;
+//! - `team-calendar`: a shared calendar in another tenant whose Conditional Access asks for a
+//!   sign-in every 15 minutes: the silent renewal is refused (AADSTS70043, "… the maximum
+//!   allowed lifetime for this request is 900") until the user signs in again, and from then
+//!   on the dashboard forecasts the next forced sign-in and counts down to it;
 //! - `zoom-scheduler`: a calendar integration whose refresh token died with a password
 //!   change (AADSTS50173);
 //! - `legacy-mail`: configured without `offline_access`, so no refresh token was ever issued;
@@ -16,6 +18,9 @@ use super::idp::{DemoIdp, IdpOptions, MintSpec};
 use crate::config::Config;
 use crate::oauth::TokenResponse;
 use crate::store::{StorePaths, TokenSet, TokenStore, ensure_private_dir};
+
+/// When the seeded grants were signed in.
+const SIGNED_IN_AGO: Duration = Duration::from_secs(3600);
 
 /// The demo app registration (a made-up id; nothing real is contacted).
 pub const CLIENT_ID: &str = "8f1c2d3e-4b5a-4c6d-9e8f-0a1b2c3d4e5f";
@@ -219,10 +224,13 @@ pub fn seed(idp: &DemoIdp, store: &TokenStore, extra: usize) -> std::io::Result<
             refresh_token: resp.refresh_token,
             id_token: resp.id_token,
             obtained_at: now,
+            // Signed in an hour ago, as the IdP's grants say below.
+            signed_in_at: now.checked_sub(SIGNED_IN_AGO).ok(),
         };
         store.save(&name, &set)?;
     }
-    idp.block_existing_grants("fabrikam.onmicrosoft.com");
+    idp.require_sign_in_every("fabrikam.onmicrosoft.com", Duration::from_secs(15 * 60));
+    idp.backdate_sign_ins("fabrikam.onmicrosoft.com", SIGNED_IN_AGO);
     idp.change_password("scheduling@contoso.com");
     idp.disable_smtp_auth("northwind.onmicrosoft.com");
     Ok(())

@@ -361,6 +361,7 @@ mod tests {
             summary: Some("Blocked by Conditional Access.".into()),
             fix_by: Some(crate::diagnose::FixBy::User),
             who: Some("you".into()),
+            sign_in_by: None,
         }
     }
 

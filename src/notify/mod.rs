@@ -25,6 +25,8 @@ pub struct Notice {
     pub fix_by: Option<crate::diagnose::FixBy>,
     /// The same in words, with the tenant when known: "the admin of fabrikam.onmicrosoft.com".
     pub who: Option<String>,
+    /// A forecast, not a failure: sign in before this instant (`Notice::forecast`).
+    pub sign_in_by: Option<jiff::Timestamp>,
 }
 
 impl Notice {
@@ -41,6 +43,27 @@ impl Notice {
                 .last_error
                 .as_ref()
                 .map(|d| d.fix_by.who(view.realm.as_deref())),
+            sign_in_by: None,
+        }
+    }
+
+    /// Ahead of a forecast sign-in: the connection still works, and will stop at `by` unless
+    /// someone signs in (`crate::forecast`).
+    pub fn forecast(view: &ConnectionView, by: jiff::Timestamp, reason: &str) -> Notice {
+        let at = by.strftime("%H:%M UTC");
+        Notice {
+            name: view.name.clone(),
+            state: view.state,
+            cause: Some("sign_in_forecast".into()),
+            code: None,
+            action: Some(format!(
+                "Sign in before {at} so {} does not drop (press a in the dashboard, or run: connwatch login {}).",
+                view.name, view.name
+            )),
+            summary: Some(format!("{reason}; the next sign-in is due at {at}.")),
+            fix_by: Some(crate::diagnose::FixBy::User),
+            who: Some("you".into()),
+            sign_in_by: Some(by),
         }
     }
 }
@@ -53,6 +76,13 @@ impl Notice {
 
     /// What happened, in a few words: `team-calendar needs a sign-in`.
     pub fn headline(&self) -> String {
+        if let Some(by) = self.sign_in_by {
+            return format!(
+                "{} needs a sign-in before {}",
+                self.name,
+                by.strftime("%H:%M UTC")
+            );
+        }
         let what = match self.state {
             ConnState::NeedsReauth => "needs a sign-in",
             ConnState::Blocked => {
@@ -141,6 +171,10 @@ pub fn run_command(cmd: &[String], n: &Notice, url: Option<&str>) {
         .env("CONNWATCH_CAUSE", n.cause.as_deref().unwrap_or(""))
         .env("CONNWATCH_CODE", n.code.as_deref().unwrap_or(""))
         .env("CONNWATCH_FIX_BY", n.fix_by.map_or("", |f| f.as_str()))
+        .env(
+            "CONNWATCH_SIGN_IN_BY",
+            n.sign_in_by.map(|t| t.to_string()).unwrap_or_default(),
+        )
         .env("CONNWATCH_ACTION", n.action.as_deref().unwrap_or(""))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

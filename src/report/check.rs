@@ -82,6 +82,21 @@ pub fn judge(s: &ConnectionStatus, now: Timestamp, warn: Duration) -> (Level, Op
         };
         return (Level::Warning, Some(with_code(&what)));
     }
+    // The forecast: a forced sign-in due within the window.
+    if let Some(by) = s.sign_in_by
+        && by.as_second() - now.as_second() <= warn_s
+    {
+        let when = by.strftime("%Y-%m-%d %H:%M:%SZ");
+        let why = s
+            .sign_in_by_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        return (
+            Level::Warning,
+            Some(format!("{} needs a sign-in by {when}{why}", s.name)),
+        );
+    }
     (Level::Ok, None)
 }
 

@@ -39,6 +39,9 @@ pub struct ConnectionJson<'a> {
     pub last_error_at: Option<Timestamp>,
     /// The last answer of each probe (additive in version 1).
     pub probes: Vec<ProbeJson<'a>>,
+    /// The sign-in forecast (additive in version 2): sign in before this instant, and why.
+    pub sign_in_by: Option<Timestamp>,
+    pub sign_in_by_reason: Option<&'a str>,
 }
 
 /// One probe's answer; its diagnosis carries the masked transcript of a refusal.
@@ -90,6 +93,8 @@ pub fn document(
                         diagnosis: p.diagnosis.as_ref(),
                     })
                     .collect(),
+                sign_in_by: s.sign_in_by,
+                sign_in_by_reason: s.sign_in_by_reason.as_deref(),
             })
             .collect(),
     }

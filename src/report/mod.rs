@@ -40,6 +40,9 @@ pub struct ConnectionStatus {
     pub unreadable: bool,
     /// The last answer of each probe (from the status record).
     pub probes: Vec<crate::probe::ProbeResult>,
+    /// Sign in before this instant, or the connection stops renewing (`crate::forecast`).
+    pub sign_in_by: Option<Timestamp>,
+    pub sign_in_by_reason: Option<String>,
 }
 
 impl ConnectionStatus {
@@ -52,10 +55,30 @@ impl ConnectionStatus {
 
 /// Every connection of the config (or the named ones, in config order), read from the store.
 pub fn collect(config: &Config, store: &TokenStore, now: Timestamp) -> Vec<ConnectionStatus> {
+    let records: Vec<Option<StatusRecord>> = config
+        .connections
+        .iter()
+        .map(|c| store.load_status(&c.name))
+        .collect();
+    // A tenant's sign-in frequency, learned by any of its connections, holds for all of them.
+    let mut frequency: std::collections::HashMap<&str, u64> = Default::default();
+    for (c, r) in config.connections.iter().zip(&records) {
+        if let (Some(realm), Some(f)) = (c.realm(), r.as_ref().and_then(|r| r.sign_in_frequency_s))
+        {
+            let e = frequency.entry(realm).or_insert(f);
+            *e = (*e).min(f);
+        }
+    }
     config
         .connections
         .iter()
-        .map(|c| derive(c, store.load(&c.name), store.load_status(&c.name), now))
+        .zip(records)
+        .map(|(c, mut r)| {
+            if let (Some(rec), Some(&f)) = (r.as_mut(), c.realm().and_then(|x| frequency.get(x))) {
+                rec.sign_in_frequency_s = Some(f);
+            }
+            derive(c, store.load(&c.name), r, now)
+        })
         .collect()
 }
 
@@ -87,7 +110,10 @@ pub fn derive(
             .as_ref()
             .map(|r| r.probes.clone())
             .unwrap_or_default(),
+        sign_in_by: None,
+        sign_in_by_reason: None,
     };
+    let frequency = record.as_ref().and_then(|r| r.sign_in_frequency_s);
     let tokens = match tokens {
         Ok(Some(t)) => t,
         Ok(None) => {
@@ -106,6 +132,10 @@ pub fn derive(
     s.tokens_obtained_at = Some(tokens.obtained_at);
     s.granted_scopes = tokens.granted_scopes.clone();
     s.last_success = s.last_success.max(Some(tokens.obtained_at));
+    if let Some(f) = crate::forecast::sign_in_by(cfg.provider, cfg.realm(), &tokens, frequency) {
+        s.sign_in_by = Some(f.by);
+        s.sign_in_by_reason = Some(f.reason);
+    }
     s.state = ConnState::Connected;
     // The record's verdict stands only if nothing newer was obtained since it was made.
     if let Some(r) = record

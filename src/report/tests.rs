@@ -49,6 +49,7 @@ fn tokens(obtained: i64, expires: i64, rt: bool) -> TokenSet {
         expires_at: Some(at(expires)),
         granted_scopes: vec!["Mail.Read".into()],
         obtained_at: at(obtained),
+        signed_in_at: None,
     }
 }
 
@@ -69,6 +70,7 @@ fn refused(state: ConnState, when: i64) -> StatusRecord {
         failures: 3,
         history: Vec::new(),
         probes: Vec::new(),
+        sign_in_frequency_s: None,
     }
 }
 
@@ -173,6 +175,7 @@ fn a_transient_failure_warns_and_disconnected_warns() {
         failures: 1,
         history: Vec::new(),
         probes: Vec::new(),
+        sign_in_frequency_s: None,
     };
     let s = derive(
         &conn(OFFLINE),

@@ -31,6 +31,10 @@ pub struct TokenSet {
     /// The scopes the provider says it granted (`scope` of the token response).
     pub granted_scopes: Vec<String>,
     pub obtained_at: Timestamp,
+    /// When the person signed in for this grant (the ID token's `auth_time`, else when the
+    /// sign-in completed); kept across refreshes. Files from before it existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_at: Option<Timestamp>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -22,6 +22,9 @@ pub struct StatusRecord {
     /// The last answer of each probe (records from before probes existed have none).
     #[serde(default)]
     pub probes: Vec<crate::probe::ProbeResult>,
+    /// A forced sign-in period the tenant revealed (AADSTS70043), in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_frequency_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

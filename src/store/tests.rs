@@ -9,6 +9,7 @@ fn set(at: &str, rt: Option<&str>) -> TokenSet {
         expires_at: Some(Timestamp::from_second(2_000_000_000).unwrap()),
         granted_scopes: vec!["Mail.Read".into()],
         obtained_at: Timestamp::from_second(1_900_000_000).unwrap(),
+        signed_in_at: None,
     }
 }
 

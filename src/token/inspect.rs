@@ -13,7 +13,7 @@ const MSA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 /// "Expiring soon" below this many seconds.
 const SOON_S: i64 = 5 * 60;
 
-fn b64json(part: &str) -> Option<Value> {
+pub(super) fn b64json(part: &str) -> Option<Value> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))
         .ok()?;

@@ -98,6 +98,24 @@ mod response;
 pub use input::token_from_input;
 pub use response::{ResponseReport, inspect_response};
 
+/// When the person signed in, as an ID token says: its `auth_time`, else its `iat` (no
+/// signature check: the token came straight from the provider over TLS).
+pub fn sign_in_time(id_token: &str) -> Option<Timestamp> {
+    let claims = inspect::b64json(id_token.split('.').nth(1)?)?;
+    let at = claims
+        .get("auth_time")
+        .or_else(|| claims.get("iat"))?
+        .as_i64()?;
+    Timestamp::from_second(at).ok()
+}
+
+/// The ID token's `auth_time` alone: a refreshed ID token's `iat` is the refresh, not the
+/// sign-in.
+pub fn auth_time(id_token: &str) -> Option<Timestamp> {
+    let claims = inspect::b64json(id_token.split('.').nth(1)?)?;
+    Timestamp::from_second(claims.get("auth_time")?.as_i64()?).ok()
+}
+
 /// Decode `token` (no signature check) and judge it against `expect` at instant `now`.
 pub fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> TokenReport {
     inspect::inspect(token, expect, now)

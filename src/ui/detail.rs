@@ -203,6 +203,23 @@ fn lines(r: &ConnectionView, report: Option<&TokenReport>, now: Timestamp) -> Ve
             Span::styled("none", theme::dim())
         }],
     ));
+    if let Some(by) = r.sign_in_by {
+        let style = if by <= now {
+            theme::state(ConnState::NeedsReauth)
+        } else {
+            Style::default()
+        };
+        out.push(field(
+            "sign in by",
+            vec![Span::styled(
+                format!("{} ({})", abs(by), format::relative(by, now)),
+                style,
+            )],
+        ));
+        if let Some(why) = &r.sign_in_by_reason {
+            out.push(more(vec![Span::styled(why.clone(), theme::dim())]));
+        }
+    }
     if let Some(at) = r.next_attempt_at.filter(|at| *at > now) {
         out.push(field(
             "next",

@@ -17,13 +17,15 @@ enum Col {
     Name,
     State,
     Expires,
+    SignIn,
     LastError,
     Account,
     Kind,
 }
 
-/// Which columns fit: KIND goes first below 110 columns, ACCOUNT below 90, LAST ERROR below 64.
-fn columns(width: u16) -> Vec<Col> {
+/// Which columns fit: SIGN IN BY (when there are forecasts) goes first below 140 columns, KIND below 110, ACCOUNT below
+/// 90, LAST ERROR below 64.
+fn columns(width: u16, forecasts: bool) -> Vec<Col> {
     let mut cols = vec![Col::Symbol, Col::Name];
     if width >= 110 {
         cols.push(Col::Kind);
@@ -32,10 +34,44 @@ fn columns(width: u16) -> Vec<Col> {
         cols.push(Col::Account);
     }
     cols.extend([Col::State, Col::Expires]);
+    if width >= 140 && forecasts {
+        cols.push(Col::SignIn);
+    }
     if width >= 64 {
         cols.push(Col::LastError);
     }
     cols
+}
+
+/// Widths that follow the content: NAME and ACCOUNT as wide as their longest value (within
+/// bounds), so LAST ERROR — what a failing row is about — gets every column left.
+struct Widths {
+    name: u16,
+    account: u16,
+}
+
+impl Widths {
+    fn of(state: &State) -> Widths {
+        let longest = |f: &dyn Fn(&ConnectionView) -> usize, min: usize, max: usize| {
+            let n = state.rows.iter().map(f).max().unwrap_or(0).clamp(min, max);
+            u16::try_from(n).unwrap_or(u16::MAX)
+        };
+        Widths {
+            name: longest(&|r| r.name.chars().count(), 8, 24),
+            account: longest(&|r| account(r).chars().count(), 14, 40),
+        }
+    }
+}
+
+/// `alice@contoso.com @ fabrikam`: the tenant's short name is enough to see that a calendar
+/// lives in another tenant.
+fn account(r: &ConnectionView) -> String {
+    match (&r.account, &r.realm) {
+        (Some(a), Some(t)) => format!("{a} @ {}", crate::forecast::short_realm(Some(t))),
+        (Some(a), None) => a.clone(),
+        (None, Some(t)) => crate::forecast::short_realm(Some(t)),
+        (None, None) => "—".into(),
+    }
 }
 
 fn header(c: Col) -> &'static str {
@@ -46,24 +82,28 @@ fn header(c: Col) -> &'static str {
         Col::Account => "ACCOUNT / TENANT",
         Col::State => "STATE",
         Col::Expires => "EXPIRES",
+        Col::SignIn => "SIGN IN BY",
         Col::LastError => "LAST ERROR",
     }
 }
 
-fn width(c: Col) -> Constraint {
+fn width(c: Col, w: &Widths) -> Constraint {
     match c {
         Col::Symbol => Constraint::Length(1),
-        Col::Name => Constraint::Length(16),
+        Col::Name => Constraint::Length(w.name),
         Col::Kind => Constraint::Length(15),
-        Col::Account => Constraint::Fill(2),
+        Col::Account => Constraint::Length(w.account),
         Col::State => Constraint::Length(14),
         Col::Expires => Constraint::Length(10),
-        Col::LastError => Constraint::Fill(3),
+        Col::SignIn => Constraint::Length(10),
+        Col::LastError => Constraint::Fill(1),
     }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
-    let cols = columns(area.width);
+    // The forecast column only when some connection has one (it would be dashes otherwise).
+    let forecasts = state.rows.iter().any(|r| r.sign_in_by.is_some());
+    let cols = columns(area.width, forecasts);
     let header = Row::new(cols.iter().map(|c| header(*c))).style(theme::header());
     // Virtualised: only the rows that fit are built, so a helpdesk's 10 000 connections cost
     // what a screenful costs. The window ends at the selection when it is below the fold —
@@ -76,7 +116,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .skip(offset)
         .take(visible)
         .map(|&i| row(&state.rows[i], state, &cols));
-    let table = Table::new(rows, cols.iter().map(|c| width(*c)))
+    let widths = Widths::of(state);
+    let table = Table::new(rows, cols.iter().map(|c| width(*c, &widths)))
         .header(header)
         .row_highlight_style(theme::selected())
         .block(Block::new().borders(Borders::TOP | Borders::BOTTOM));
@@ -104,13 +145,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
 
 fn row<'a>(r: &'a ConnectionView, state: &State, cols: &[Col]) -> Row<'a> {
     let style = theme::state(r.state);
-    let account = match (&r.account, &r.realm) {
-        // The tenant's short name is enough to see that a calendar lives in another tenant.
-        (Some(a), Some(t)) => format!("{a} @ {}", t.trim_end_matches(".onmicrosoft.com")),
-        (Some(a), None) => a.clone(),
-        (None, Some(t)) => t.clone(),
-        (None, None) => "—".into(),
-    };
+    let account = account(r);
     // A spinner only while work is in flight for this row.
     let state_word = if r.busy {
         format!("{} {}", state.spinner(), r.state)
@@ -124,8 +159,25 @@ fn row<'a>(r: &'a ConnectionView, state: &State, cols: &[Col]) -> Row<'a> {
         Col::Account => Cell::from(account.clone()),
         Col::State => Cell::from(Span::styled(state_word.clone(), style)),
         Col::Expires => Cell::from(expiry(r, state)),
+        Col::SignIn => Cell::from(sign_in_by(r, state)),
         Col::LastError => Cell::from(last_error(r, state)),
     }))
+}
+
+/// A forecast within a week, as a countdown ("overdue" once past); further ones are in the
+/// detail pane.
+fn sign_in_by(r: &ConnectionView, state: &State) -> Line<'static> {
+    const WEEK: i64 = 7 * 86_400;
+    match r.sign_in_by {
+        Some(at) if at <= state.now => Line::from(Span::styled(
+            "overdue",
+            theme::state(ConnState::NeedsReauth),
+        )),
+        Some(at) if at.as_second() - state.now.as_second() <= WEEK => {
+            Line::from(format::countdown(at, state.now))
+        }
+        _ => Line::from(Span::styled("—", theme::dim())),
+    }
 }
 
 fn expiry(r: &ConnectionView, state: &State) -> Line<'static> {

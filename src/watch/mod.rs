@@ -70,6 +70,30 @@ struct Tracker {
     reauthorizing: std::collections::HashSet<String>,
     /// Offer the Re-authorize button (not under `--once`: nobody is left to answer it).
     buttons: bool,
+    /// Each connection's sign-in forecast, to say once, ahead of time, when to sign in.
+    forecasts: HashMap<String, Forecasting>,
+}
+
+/// One forecast as `watch` follows it.
+struct Forecasting {
+    by: jiff::Timestamp,
+    reason: String,
+    /// When this forecast was first seen (usually just after the sign-in it counts from).
+    seen: jiff::Timestamp,
+    told: bool,
+}
+
+impl Forecasting {
+    /// When to say it: a quarter of the forecast's span ahead, at least a minute and at most
+    /// an hour (a 15-minute sign-in frequency is announced 3¾ minutes before).
+    fn announce_at(&self) -> jiff::Timestamp {
+        let span = self.by.duration_since(self.seen);
+        let lead = (span / 4).clamp(
+            jiff::SignedDuration::from_mins(1),
+            jiff::SignedDuration::from_hours(1),
+        );
+        self.by.checked_sub(lead).unwrap_or(self.by)
+    }
 }
 
 impl Tracker {
@@ -84,6 +108,69 @@ impl Tracker {
             busy_since: HashMap::new(),
             sign_in_url: HashMap::new(),
             last: HashMap::new(),
+            forecasts: HashMap::new(),
+        }
+    }
+
+    /// Follow `v`'s forecast: a new one (a new sign-in) is said again; one already past when
+    /// first seen is not (the refusal it foretells will alert by itself).
+    fn track_forecast(&mut self, v: &ConnectionView) {
+        let (Some(by), Some(reason)) = (v.sign_in_by, &v.sign_in_by_reason) else {
+            self.forecasts.remove(&v.name);
+            return;
+        };
+        if self.forecasts.get(&v.name).is_some_and(|f| f.by == by) {
+            return;
+        }
+        let now = jiff::Timestamp::now();
+        self.forecasts.insert(
+            v.name.clone(),
+            Forecasting {
+                by,
+                reason: reason.clone(),
+                seen: now,
+                told: by <= now,
+            },
+        );
+    }
+
+    /// How long until the next forecast is to be said.
+    fn until_forecast(&self) -> Option<Duration> {
+        let at = self
+            .forecasts
+            .iter()
+            .filter(|(name, f)| !f.told && self.connected(name))
+            .map(|(_, f)| f.announce_at())
+            .min()?;
+        Some(
+            Duration::try_from(at.duration_since(jiff::Timestamp::now())).unwrap_or(Duration::ZERO),
+        )
+    }
+
+    fn connected(&self, name: &str) -> bool {
+        self.last
+            .get(name)
+            .is_some_and(|v| v.state == ConnState::Connected && !v.busy)
+    }
+
+    /// Say every forecast whose time has come: "sign in before 09:00 so … does not drop".
+    fn forecast_due(&mut self, cfg: &Config) {
+        let now = jiff::Timestamp::now();
+        let due: Vec<String> = self
+            .forecasts
+            .iter()
+            .filter(|(name, f)| !f.told && f.announce_at() <= now && self.connected(name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in due {
+            let (Some(v), Some(f)) = (self.last.get(&name).cloned(), self.forecasts.get_mut(&name))
+            else {
+                continue;
+            };
+            f.told = true;
+            let n = Notice::forecast(&v, f.by, &f.reason);
+            tracing::warn!(connection = %name, sign_in_by = %f.by, "{}", f.reason);
+            self.notify(cfg, &n);
         }
     }
 
@@ -118,7 +205,14 @@ impl Tracker {
             }
         }
         if let Some(d) = &self.desktop {
-            if needs_attention(n.state) {
+            if n.sign_in_by.is_some() {
+                let body = [n.summary.as_deref(), n.action.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                d.show(Note::info(n.name.clone(), n.headline(), body));
+            } else if needs_attention(n.state) {
                 let mut note = Note::attention(n, unsent.as_deref());
                 note.reauthorize &= self.buttons;
                 d.show(note);
@@ -258,6 +352,7 @@ impl Tracker {
         if v.state != ConnState::Authorizing {
             self.sign_in_url.remove(&v.name);
         }
+        self.track_forecast(v);
         self.last.insert(v.name.clone(), v.clone());
     }
 }
@@ -320,7 +415,9 @@ pub async fn run(
         watchdog_period().map(|p| tokio::time::interval((p / 2).max(Duration::from_millis(100))));
     loop {
         let reminder = tracker.until_reminder(&config);
+        let forecast = tracker.until_forecast();
         tokio::select! {
+            () = sleep_for(forecast), if forecast.is_some() => tracker.forecast_due(&config),
             _ = tick(&mut pet), if pet.is_some() => {
                 let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
             }
@@ -367,6 +464,7 @@ pub async fn run(
                             summary: Some("The config no longer parses; watch keeps running the previous one.".into()),
                             fix_by: Some(crate::diagnose::FixBy::User),
                             who: None,
+                            sign_in_by: None,
                         };
                         if let Some(cmd) = &config.notify_command {
                             crate::notify::run_command(cmd, &n, None);

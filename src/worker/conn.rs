@@ -43,11 +43,15 @@ pub(super) struct Conn {
     pub probe_attempt: u32,
     /// The state the status record gave at start-up (another process's verdict).
     pub recorded_state: Option<ConnState>,
+    /// A forced sign-in period the tenant revealed (for this or another connection of the
+    /// same tenant), in seconds.
+    pub sign_in_frequency_s: Option<u64>,
 }
 
 impl Conn {
     pub fn new(cfg: Connection, record: Option<StatusRecord>) -> Self {
         let recorded_state = record.as_ref().map(|r| r.state);
+        let sign_in_frequency_s = record.as_ref().and_then(|r| r.sign_in_frequency_s);
         let (last_error, last_error_at, last_success, failures, history, probes) = match record {
             Some(r) => (
                 r.last_error,
@@ -80,6 +84,7 @@ impl Conn {
             probe_due: None,
             probe_attempt: 0,
             recorded_state,
+            sign_in_frequency_s,
         }
     }
 
@@ -130,11 +135,20 @@ impl Conn {
             failures: self.failures,
             history: self.history.clone(),
             probes: self.probes.clone(),
+            sign_in_frequency_s: self.sign_in_frequency_s,
         }
     }
 
     pub fn view(&self) -> ConnectionView {
         let t = self.tokens.as_ref();
+        let forecast = t.and_then(|t| {
+            crate::forecast::sign_in_by(
+                self.cfg.provider,
+                self.cfg.realm(),
+                t,
+                self.sign_in_frequency_s,
+            )
+        });
         ConnectionView {
             name: self.cfg.name.clone(),
             kind: self.cfg.kind,
@@ -156,6 +170,8 @@ impl Conn {
             busy: self.busy,
             history: self.history.clone(),
             probes: self.probes.clone(),
+            sign_in_by: forecast.as_ref().map(|f| f.by),
+            sign_in_by_reason: forecast.map(|f| f.reason),
         }
     }
 }

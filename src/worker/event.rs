@@ -90,6 +90,10 @@ pub struct ConnectionView {
     pub history: Vec<HistoryEntry>,
     /// The last answer of each of the connection's probes.
     pub probes: Vec<crate::probe::ProbeResult>,
+    /// Sign in before this instant, or the connection stops renewing (`crate::forecast`).
+    pub sign_in_by: Option<Timestamp>,
+    /// Why: "fabrikam asks for a sign-in every 15 min".
+    pub sign_in_by_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -115,13 +115,19 @@ impl JobContext {
             .map_err(|e| local_failure(format!("cannot lock the token store: {e}")))
     }
 
-    fn token_set(
-        &self,
-        resp: TokenResponse,
-        previous_rt: Option<crate::secret::Secret>,
-    ) -> TokenSet {
+    /// The tokens to save. `previous` is what a refresh renewed (its refresh token is kept
+    /// when none comes back, and its sign-in time unless the new ID token says one); `None`
+    /// for a sign-in, which happened now (or when its ID token says).
+    fn token_set(&self, resp: TokenResponse, previous: Option<&TokenSet>) -> TokenSet {
         let now = self.clock.now();
         let granted = resp.scopes();
+        let id_time =
+            |f: fn(&str) -> Option<Timestamp>| resp.id_token.as_ref().and_then(|t| f(t.expose()));
+        let signed_in_at = match previous {
+            Some(p) => id_time(crate::token::auth_time).or(p.signed_in_at),
+            None => Some(id_time(crate::token::sign_in_time).unwrap_or(now)),
+        };
+        let previous_rt = previous.and_then(|p| p.refresh_token.clone());
         TokenSet {
             version: 1,
             expires_at: resp
@@ -137,6 +143,7 @@ impl JobContext {
                 granted
             },
             obtained_at: now,
+            signed_in_at,
         }
     }
 
@@ -197,7 +204,7 @@ impl JobContext {
         .await
         .map_err(|f| f.diagnose(self.hint()))?;
         let rotated = resp.refresh_token.as_ref().is_some_and(|n| n != &rt);
-        let set = self.token_set(resp, Some(rt));
+        let set = self.token_set(resp, Some(&current));
         self.save(&set)?;
         let what = if rotated {
             "refreshed (refresh token rotated)"

@@ -58,6 +58,8 @@ impl Worker {
             .enumerate()
             .map(|(i, c)| (c.cfg.name.clone(), i))
             .collect();
+        let mut conns = conns;
+        share_frequencies(&mut conns);
         let permits = Arc::new(Semaphore::new(opts.max_concurrency.max(1)));
         let schedules = opts.auto_refresh;
         Worker {
@@ -777,6 +779,9 @@ impl Worker {
     }
 
     fn failed(&mut self, i: usize, now: Timestamp, d: Diagnosis, was_sign_in: bool) {
+        if let Some(f) = d.sign_in_frequency_s {
+            self.learn_frequency(i, f);
+        }
         let c = &mut self.conns[i];
         let expired = c
             .tokens
@@ -816,6 +821,22 @@ impl Worker {
             c.attempt = c.attempt.saturating_add(1);
             let at = now.checked_add(delay).unwrap_or(now);
             c.due = Some((Instant::now() + delay, at));
+        }
+    }
+
+    /// The tenant of connection `i` revealed its sign-in frequency: every connection of that
+    /// tenant (or issuer) forecasts with it from now on, and remembers it.
+    fn learn_frequency(&mut self, i: usize, seconds: u64) {
+        let realm = self.conns[i].cfg.realm().map(str::to_owned);
+        for j in 0..self.conns.len() {
+            let same = j == i || (realm.is_some() && self.conns[j].cfg.realm() == realm.as_deref());
+            if !same || self.conns[j].sign_in_frequency_s == Some(seconds) {
+                continue;
+            }
+            self.conns[j].sign_in_frequency_s = Some(seconds);
+            if j != i {
+                self.emit(j);
+            }
         }
     }
 
@@ -891,5 +912,22 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// What one connection learned about its tenant's sign-in frequency holds for every
+/// connection of that tenant (the shortest, when records disagree).
+fn share_frequencies(conns: &mut [Conn]) {
+    let mut by_realm: HashMap<String, u64> = HashMap::new();
+    for c in conns.iter() {
+        if let (Some(r), Some(f)) = (c.cfg.realm(), c.sign_in_frequency_s) {
+            let e = by_realm.entry(r.to_owned()).or_insert(f);
+            *e = (*e).min(f);
+        }
+    }
+    for c in conns.iter_mut() {
+        if let Some(&f) = c.cfg.realm().and_then(|r| by_realm.get(r)) {
+            c.sign_in_frequency_s = Some(f);
+        }
     }
 }

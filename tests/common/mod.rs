@@ -122,6 +122,21 @@ pub fn seed(
     scopes: &[&str],
     lifetime_s: i64,
 ) -> TokenSet {
+    seed_signed_in(idp, store, name, upn, tenant, scopes, lifetime_s, None)
+}
+
+/// `seed`, with the sign-in time the tokens record (a sign-in connwatch completed).
+#[allow(clippy::too_many_arguments)]
+pub fn seed_signed_in(
+    idp: &DemoIdp,
+    store: &TokenStore,
+    name: &str,
+    upn: &str,
+    tenant: &str,
+    scopes: &[&str],
+    lifetime_s: i64,
+    signed_in_at: Option<jiff::Timestamp>,
+) -> TokenSet {
     let json = idp.mint(MintSpec {
         tenant: tenant.into(),
         upn: upn.into(),
@@ -142,6 +157,7 @@ pub fn seed(
         refresh_token: resp.refresh_token,
         id_token: resp.id_token,
         obtained_at: now,
+        signed_in_at,
     };
     store.save(name, &set).unwrap();
     set

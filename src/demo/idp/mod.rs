@@ -186,6 +186,34 @@ impl DemoIdp {
         }
     }
 
+    /// Conditional Access sign-in frequency for `tenant`: refreshing a grant signed in more
+    /// than `every` ago answers AADSTS70043 ("… the maximum allowed lifetime for this request
+    /// is N"), as Entra does; a new sign-in starts the count again.
+    pub fn require_sign_in_every(&self, tenant: &str, every: Duration) {
+        if let Some(tid) = model::resolve_tenant(tenant) {
+            self.shared
+                .model()
+                .sign_in_frequency
+                .insert(tid, every.as_secs());
+        }
+    }
+
+    /// Move the sign-in of `tenant`'s existing grants `by` into the past (seeded grants were
+    /// "signed in earlier").
+    pub fn backdate_sign_ins(&self, tenant: &str, by: Duration) {
+        if let Some(tid) = model::resolve_tenant(tenant) {
+            for g in self
+                .shared
+                .model()
+                .grants
+                .iter_mut()
+                .filter(|g| g.tid == tid)
+            {
+                g.auth_time -= by.as_secs() as i64;
+            }
+        }
+    }
+
     pub fn script_device_polls(&self, replies: Vec<DevicePollReply>) {
         self.shared.model().scripted.extend(replies);
     }

@@ -82,6 +82,9 @@ pub(super) struct Grant {
     /// Access token lifetime of this grant; `None` = the IdP's default.
     pub lifetime_s: Option<i64>,
     pub revoked: Option<Revoked>,
+    /// When the user signed in for this grant (Unix seconds): sign-in frequency counts
+    /// from here, and refreshes do not move it.
+    pub auth_time: i64,
 }
 
 pub(super) enum DeviceStatus {
@@ -130,6 +133,9 @@ pub(super) struct Model {
     pub claims_challenge: Option<String>,
     /// Tenants whose Exchange admin turned SMTP AUTH off (the mail stand-in answers 5.7.139).
     pub smtp_auth_disabled: Vec<&'static str>,
+    /// Conditional Access sign-in frequency per tenant, in seconds: a refresh of a grant
+    /// signed in longer ago answers AADSTS70043 with the number.
+    pub sign_in_frequency: HashMap<&'static str, u64>,
 }
 
 pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
@@ -213,6 +219,7 @@ impl Model {
             authorize_requests: Vec::new(),
             access_tokens: HashMap::new(),
             smtp_auth_disabled: Vec::new(),
+            sign_in_frequency: HashMap::new(),
             claims_challenge: None,
         })
     }
@@ -244,6 +251,7 @@ impl Model {
             scopes,
             lifetime_s,
             revoked: None,
+            auth_time: jiff::Timestamp::now().as_second(),
         });
         Ok(self.grants.len() - 1)
     }
@@ -456,6 +464,22 @@ impl Model {
                 ));
             }
             None => {}
+        }
+        if let Some(&every) = self.sign_in_frequency.get(grant.tid) {
+            let age = jiff::Timestamp::now().as_second() - grant.auth_time;
+            if age > every as i64 {
+                let issued = jiff::Timestamp::from_second(grant.auth_time)
+                    .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.7fZ").to_string())
+                    .unwrap_or_default();
+                return Err(EntraError::new(
+                    "invalid_grant",
+                    70043,
+                    format!(
+                        "The refresh token has expired or is invalid due to sign-in frequency checks by conditional access. The token was issued on {issued} and the maximum allowed lifetime for this request is {every}."
+                    ),
+                )
+                .suberror("token_expired"));
+            }
         }
         if let Some(scope) = scope {
             let asked = parse_scopes(scope);
