@@ -105,6 +105,9 @@ fn demo_state() -> State {
     legacy.access_expires_at = Some(t(80));
     legacy.has_refresh_token = false;
     legacy.note = Some("no refresh token: offline_access not requested".into());
+    // What the worker forecasts for it: the access token's expiry.
+    legacy.sign_in_by = legacy.access_expires_at;
+    legacy.sign_in_by_reason = Some("no refresh token: the access token cannot be renewed".into());
     for v in [
         row(
             "work-mail",
@@ -292,12 +295,12 @@ fn device_popup(mut s: State) -> State {
     s
 }
 
-/// Each screen at the two sizes the issue names: a small terminal and a large one.
+/// Each screen at three sizes: the standard 80×24, a 120×40 window and a wide 160×48.
 macro_rules! both_sizes {
     ($name:ident, $state:expr) => {
         #[test]
         fn $name() {
-            for (w, h) in [(80u16, 24u16), (160, 48)] {
+            for (w, h) in [(80u16, 24u16), (120, 40), (160, 48)] {
                 let mut s = $state;
                 s.size = (w, h);
                 insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), render(&s, w, h));

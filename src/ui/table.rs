@@ -23,11 +23,11 @@ enum Col {
     Kind,
 }
 
-/// Which columns fit: SIGN IN BY (when there are forecasts) goes first below 140 columns, KIND below 110, ACCOUNT below
+/// Which columns fit: SIGN IN BY (when there are forecasts) goes first below 140 columns, KIND below 130, ACCOUNT below
 /// 90, LAST ERROR below 64.
 fn columns(width: u16, forecasts: bool) -> Vec<Col> {
     let mut cols = vec![Col::Symbol, Col::Name];
-    if width >= 110 {
+    if width >= 130 {
         cols.push(Col::Kind);
     }
     if width >= 90 {
@@ -51,14 +51,16 @@ struct Widths {
 }
 
 impl Widths {
-    fn of(state: &State) -> Widths {
+    /// ACCOUNT yields to LAST ERROR on narrower terminals: at most about a third of it.
+    fn of(state: &State, width: u16) -> Widths {
+        let account_max = usize::from(width / 3).saturating_sub(8).clamp(14, 40);
         let longest = |f: &dyn Fn(&ConnectionView) -> usize, min: usize, max: usize| {
             let n = state.rows.iter().map(f).max().unwrap_or(0).clamp(min, max);
             u16::try_from(n).unwrap_or(u16::MAX)
         };
         Widths {
             name: longest(&|r| r.name.chars().count(), 8, 24),
-            account: longest(&|r| account(r).chars().count(), 14, 40),
+            account: longest(&|r| account(r).chars().count(), 14, account_max),
         }
     }
 }
@@ -116,7 +118,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .skip(offset)
         .take(visible)
         .map(|&i| row(&state.rows[i], state, &cols));
-    let widths = Widths::of(state);
+    let widths = Widths::of(state, area.width);
     let table = Table::new(rows, cols.iter().map(|c| width(*c, &widths)))
         .header(header)
         .row_highlight_style(theme::selected())
