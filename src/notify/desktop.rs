@@ -389,6 +389,23 @@ mod tests {
     }
 
     #[test]
+    fn a_blocked_connection_says_whom_to_ask_and_offers_no_button() {
+        let mut n = notice(ConnState::Blocked);
+        n.fix_by = Some(crate::diagnose::FixBy::Admin);
+        n.who = Some("the admin of northwind.onmicrosoft.com".into());
+        let note = Note::attention(&n, None);
+        assert_eq!(
+            note.summary,
+            "team-calendar is blocked until the admin of northwind.onmicrosoft.com acts"
+        );
+        assert!(
+            note.body
+                .ends_with("\nWho can fix it: the admin of northwind.onmicrosoft.com")
+        );
+        assert!(!note.reauthorize, "a sign-in does not lift a block");
+    }
+
+    #[test]
     fn follow_ups_replace_by_key() {
         let d = Note::sign_in_started("cal", "https://idp/device", "ABCD-EFGH");
         assert_eq!(d.key, "cal");
