@@ -137,3 +137,69 @@ fn man_pages_come_from_the_command_line_definitions() {
         Some(2)
     );
 }
+
+/// With the platform layout (XDG data and state dirs), every directory connwatch owns is
+/// 0700 — the `connwatch` directories themselves included, and one an older version left
+/// 0755 is tightened — and every file in them (tokens, status, lock, logs) is 0600.
+#[cfg(unix)]
+#[test]
+fn every_connwatch_directory_is_private_and_every_file_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let state = home.path().join("state");
+    let old = data.join("connwatch");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = home.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[[connection]]\nname = \"mail\"\nprovider = \"entra\"\ntenant = \"contoso.onmicrosoft.com\"\nauthority_host = \"http://127.0.0.1:9\"\nclient_id = \"8f1c2d3e-0000-4000-8000-00000000c0de\"\naccount = \"alice@contoso.com\"\nscopes = [\"https://outlook.office.com/IMAP.AccessAsUser.All\", \"offline_access\"]\n",
+    )
+    .unwrap();
+    let out = connwatch()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["watch", "--once"])
+        .env("XDG_DATA_HOME", &data)
+        .env("XDG_STATE_HOME", &state)
+        .env("HOME", home.path())
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/connwatch-test-bus",
+        )
+        .env_remove("CONNWATCH_DATA_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let (mut dirs, mut files) = (0, 0);
+    let mut stack = vec![data.join("connwatch"), state.join("connwatch")];
+    while let Some(d) = stack.pop() {
+        assert_eq!(mode(&d), 0o700, "{}", d.display());
+        dirs += 1;
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                assert_eq!(mode(&p), 0o600, "{}", p.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(dirs >= 3, "the data and state roots and the logs: {dirs}");
+    assert!(files >= 2, "the lock and a log file at least: {files}");
+    assert!(
+        std::fs::read_dir(state.join("connwatch").join("logs"))
+            .unwrap()
+            .count()
+            > 0,
+        "watch logged to the state dir"
+    );
+}

@@ -229,18 +229,27 @@ async fn no_secret_outside_the_token_files() {
         }
     }
 
-    // File modes: the store's directories 0700, every file in them 0600.
+    // File modes, over the whole tree from the store's root: every directory 0700 (the root
+    // itself included), every file 0600 (tokens, status records, locks, logs).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        for d in [&s.paths().tokens_dir, &s.paths().status_dir] {
-            assert_eq!(mode(d), 0o700, "{}", d.display());
-            for e in std::fs::read_dir(d).unwrap() {
+        let mut stack = vec![s.paths().root.clone()];
+        let mut seen = 0;
+        while let Some(d) = stack.pop() {
+            assert_eq!(mode(&d), 0o700, "{}", d.display());
+            for e in std::fs::read_dir(&d).unwrap() {
                 let p = e.unwrap().path();
-                assert_eq!(mode(&p), 0o600, "{}", p.display());
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    assert_eq!(mode(&p), 0o600, "{}", p.display());
+                    seen += 1;
+                }
             }
         }
+        assert!(seen >= 3, "tokens and status records checked: {seen}");
     }
 }
 

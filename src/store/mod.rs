@@ -61,7 +61,12 @@ pub struct TokenStore {
 }
 
 impl TokenStore {
+    /// The store at `paths`. Its own directories that already exist are tightened to 0700
+    /// when an older connwatch (or a umask) left them open; nothing is created here.
     pub fn new(paths: StorePaths) -> Self {
+        for d in paths.own_dirs() {
+            tighten_dir(d);
+        }
         TokenStore { paths }
     }
 
@@ -125,13 +130,37 @@ impl TokenStore {
 
 /// Create `dir` (and parents) with mode 0700 on Unix, tightening it if it already exists.
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    // Every directory created on the way is 0700 too (the `connwatch` directory above
+    // `tokens`, and the XDG directories if they did not exist, as the XDG spec wants).
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+/// 0700 for an existing directory that lets group or others in; a missing one is left
+/// missing, and a failure only logged (the files inside are 0600 regardless).
+fn tighten_dir(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(dir)
+            && m.is_dir()
+            && m.permissions().mode() & 0o077 != 0
+            && let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        {
+            tracing::warn!("cannot make {} private (0700): {e}", dir.display());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 #[cfg(test)]

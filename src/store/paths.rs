@@ -20,6 +20,26 @@ impl StorePaths {
         }
     }
 
+    /// Connwatch's own directories: the store's root and, with the platform layout, the
+    /// `connwatch` directory under the state dir (status records and logs live there).
+    pub fn own_dirs(&self) -> Vec<&Path> {
+        let mut dirs = vec![self.root.as_path()];
+        for d in [self.status_dir.parent(), self.logs_dir.parent()]
+            .into_iter()
+            .flatten()
+        {
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+        dirs.extend([
+            self.tokens_dir.as_path(),
+            self.status_dir.as_path(),
+            self.logs_dir.as_path(),
+        ]);
+        dirs
+    }
+
     /// Resolve from the config's `data_dir`, then `CONNWATCH_DATA_DIR`, then the platform.
     pub fn resolve(config_data_dir: Option<&Path>) -> Option<Self> {
         if let Some(d) = config_data_dir {
