@@ -11,6 +11,7 @@ use connwatch::demo::CLIENT_ID;
 use connwatch::demo::idp::{AuthorizeReply, DemoIdp};
 use connwatch::diagnose::{Cause, Diagnosis, ProviderHint};
 use connwatch::oauth::browser::{self, AuthorizeOptions};
+use connwatch::oauth::redirect::LoopbackRedirect;
 use connwatch::store::StatusRecord;
 
 fn browser_config(dir: &std::path::Path, idp: &DemoIdp) -> connwatch::config::Config {
@@ -35,7 +36,12 @@ async fn login_in_the_browser_with_pkce_saves_tokens() {
     let q = &reqs[0];
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["login_hint"], "alice@contoso.com");
-    assert!(q["redirect_uri"].starts_with("http://127.0.0.1:"));
+    // Entra's default: MSAL's http://localhost, with the free port chosen (no path).
+    let uri = &q["redirect_uri"];
+    let port = uri
+        .strip_prefix("http://localhost:")
+        .expect("http://localhost:<port>");
+    assert!(port.parse::<u16>().is_ok(), "{uri}");
     assert_eq!(q["state"].len(), 22, "128 bits of state");
     for s in idp.issued_secrets() {
         assert!(
@@ -107,9 +113,15 @@ async fn a_redirect_with_another_state_is_refused_and_its_code_never_used() {
         idp.base_url()
     );
     let scopes = vec![IMAP.to_owned(), "offline_access".to_owned()];
-    let auth = browser::start(&endpoint, CLIENT_ID, &scopes, &AuthorizeOptions::default())
-        .await
-        .unwrap();
+    let auth = browser::start(
+        &endpoint,
+        CLIENT_ID,
+        &scopes,
+        &LoopbackRedirect::ipv4(),
+        &AuthorizeOptions::default(),
+    )
+    .await
+    .unwrap();
     let forged = format!("{}?code=stolen&state=not-ours", auth.redirect_uri);
     let (answer, page) = tokio::join!(auth.wait_for_code(Duration::from_secs(10)), async {
         let r = reqwest::get(&forged).await.unwrap();
@@ -132,6 +144,7 @@ async fn the_idp_refuses_a_code_with_the_wrong_verifier_or_redirect() {
         &format!("{base}/authorize"),
         CLIENT_ID,
         &scopes,
+        &LoopbackRedirect::ipv4(),
         &AuthorizeOptions::default(),
     )
     .await
@@ -186,12 +199,55 @@ async fn a_browser_sign_in_nobody_finishes_times_out() {
         "{}/contoso.onmicrosoft.com/oauth2/v2.0/authorize",
         idp.base_url()
     );
-    let auth = browser::start(&endpoint, CLIENT_ID, &[], &AuthorizeOptions::default())
-        .await
-        .unwrap();
+    let auth = browser::start(
+        &endpoint,
+        CLIENT_ID,
+        &[],
+        &LoopbackRedirect::ipv4(),
+        &AuthorizeOptions::default(),
+    )
+    .await
+    .unwrap();
     let d = auth
         .wait_for_code(Duration::from_millis(200))
         .await
         .unwrap_err();
     assert!(d.summary.contains("not completed"), "{}", d.summary);
+}
+
+/// A registration that lists `http://127.0.0.1/callback` (any port): that exact URI, with the
+/// chosen port, goes to the authorization and token endpoints, and the listener answers on
+/// that path only; `config check` says which URI will be sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_redirect_uri_with_a_path_is_sent_and_served() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = browser_config(dir.path(), &idp);
+    let text = std::fs::read_to_string(&cfg.path).unwrap().replacen(
+        "name = \"mail\"\n",
+        "name = \"mail\"\nredirect_uri = \"http://127.0.0.1/callback\"\n",
+        1,
+    );
+    std::fs::write(&cfg.path, text).unwrap();
+    let cfg = connwatch::config::Config::load(&cfg.path).unwrap();
+    let (code, _, stderr) = login_in_browser(&cfg, "mail").await;
+    assert_eq!(code, 0, "{stderr}");
+    let q = &idp.authorize_requests()[0];
+    let uri = &q["redirect_uri"];
+    let rest = uri.strip_prefix("http://127.0.0.1:").expect(uri);
+    let (port, path) = rest.split_once('/').unwrap();
+    assert!(port.parse::<u16>().is_ok() && path == "callback", "{uri}");
+    assert!(store(&cfg).load("mail").unwrap().is_some());
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_connwatch"))
+        .arg("--config")
+        .arg(&cfg.path)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("redirect URI:    http://127.0.0.1:<free port>/callback"),
+        "{text}"
+    );
 }

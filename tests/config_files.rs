@@ -138,6 +138,11 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         &["invalid duration \"sometimes\"", "reminders off"],
     ),
     (
+        "redirect_uri_not_loopback.toml",
+        "7:16",
+        &["not a loopback http:// address", "http://localhost"],
+    ),
+    (
         "desktop_notifications_not_bool.toml",
         "1:25",
         &["expected a boolean"],

@@ -46,6 +46,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CommandError> {
                 crate::config::Flow::Browser => "browser (PKCE, loopback redirect)",
             }
         );
+        let default = if c.redirect_uri.is_none() {
+            " (the provider's default; set redirect_uri to what the app registration lists)"
+        } else {
+            ""
+        };
+        println!("  redirect URI:    {}{default}", c.redirect().describe());
         match &c.client_secret {
             Some(crate::config::SecretSource::Command(argv)) => {
                 println!(

@@ -72,6 +72,8 @@ pub struct Connection {
     pub token_url: Option<String>,
     pub device_url: Option<String>,
     pub client_secret: Option<SecretSource>,
+    /// The browser sign-in's redirect URI as configured (`None`: the provider's default).
+    pub redirect_uri: Option<crate::oauth::redirect::LoopbackRedirect>,
 }
 
 /// Where a confidential client's secret comes from; read only when a request needs it.
@@ -150,6 +152,18 @@ impl Connection {
     }
 
     /// The tenant (entra) or issuer (oidc), for display.
+    /// The redirect URI a browser sign-in sends: the configured one, else the provider's
+    /// usual registration — Entra `http://localhost` (MSAL's and the portal's), others
+    /// `http://127.0.0.1/`.
+    pub fn redirect(&self) -> crate::oauth::redirect::LoopbackRedirect {
+        use crate::oauth::redirect::LoopbackRedirect;
+        match (&self.redirect_uri, self.provider) {
+            (Some(r), _) => r.clone(),
+            (None, ProviderKind::Entra) => LoopbackRedirect::localhost(),
+            (None, _) => LoopbackRedirect::ipv4(),
+        }
+    }
+
     pub fn realm(&self) -> Option<&str> {
         self.tenant.as_deref().or(self.issuer.as_deref())
     }

@@ -84,6 +84,8 @@ pub struct RawConnection {
     pub client_secret_env: Option<Spanned<String>>,
     /// Never accepted: secrets stay out of config files. Parsed only to say so precisely.
     pub client_secret: Option<Spanned<String>>,
+    /// The browser sign-in's loopback redirect URI (`http://localhost`, `http://127.0.0.1/cb`).
+    pub redirect_uri: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -305,6 +305,13 @@ fn connection(
         Some(s) => Some(probe_every(s).map_err(|(m, h)| err(s.span(), "probe_every", m, h))?),
         None => None,
     };
+    let redirect_uri = match &rc.redirect_uri {
+        Some(r) => Some(
+            crate::oauth::redirect::LoopbackRedirect::parse(r.get_ref())
+                .map_err(|(m, h)| err(r.span(), "redirect_uri", m, h))?,
+        ),
+        None => None,
+    };
     let refresh_before = match &rc.refresh_before {
         None => DEFAULT_REFRESH_BEFORE,
         Some(s) => parse_duration(s.get_ref()).map_err(|msg| {
@@ -349,6 +356,7 @@ fn connection(
             (None, Some(e)) => Some(SecretSource::Env(e.into_inner())),
             (None, None) => None,
         },
+        redirect_uri,
     })
 }
 

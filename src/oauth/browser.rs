@@ -1,7 +1,8 @@
 //! Browser sign-in: authorization code with PKCE (RFC 7636, S256) and a loopback redirect
-//! (RFC 8252 §7.3: `http://127.0.0.1:<port>/`, the port chosen by the OS; Entra and
-//! oidc-provider accept any port for loopback redirects). The answer must carry the `state`
-//! we sent, or it is refused and no code is exchanged.
+//! (RFC 8252 §7.3; the URI is the connection's `redirect_uri`, its port chosen free unless
+//! fixed — Entra and oidc-provider accept any port for loopback redirects). The listener
+//! answers only on the registered path. The answer must carry the `state` we sent, or it is
+//! refused and no code is exchanged.
 use std::time::Duration;
 
 use base64::Engine;
@@ -9,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use super::redirect::{LoopbackHost, LoopbackRedirect};
 use super::{HttpClient, OAuthFailure, TokenResponse};
 use crate::diagnose::{self, Cause, Diagnosis};
 use crate::secret::Secret;
@@ -35,7 +37,10 @@ pub struct BrowserAuth {
     pub redirect_uri: String,
     state: String,
     verifier: Secret,
-    listener: TcpListener,
+    /// 127.0.0.1 and/or ::1, on one port.
+    listeners: Vec<TcpListener>,
+    /// The path the redirect comes back on.
+    path: String,
     provider: crate::diagnose::ProviderHint,
 }
 
@@ -60,21 +65,46 @@ pub fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
+/// Listen where `redirect` points: its host (for `localhost` 127.0.0.1 and, when the
+/// machine has it, ::1 on the same port) and its port (0: a free one). Returns the port.
+async fn listen(redirect: &LoopbackRedirect) -> Result<(Vec<TcpListener>, u16), Diagnosis> {
+    let first: std::net::IpAddr = match redirect.host {
+        LoopbackHost::V6 => std::net::Ipv6Addr::LOCALHOST.into(),
+        LoopbackHost::V4 | LoopbackHost::Localhost => std::net::Ipv4Addr::LOCALHOST.into(),
+    };
+    let listener = TcpListener::bind((first, redirect.port)).await.map_err(|e| {
+        let mut d = local(format!(
+            "cannot listen on {first} port {} for the redirect: {e}",
+            redirect.port
+        ));
+        if redirect.port != 0 {
+            d.action = "Free that port (or set redirect_uri without a port, if the app registration allows any), then start the sign-in again.".into();
+        }
+        d
+    })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| local(format!("cannot read the redirect port: {e}")))?
+        .port();
+    let mut listeners = vec![listener];
+    if redirect.host == LoopbackHost::Localhost
+        && let Ok(v6) = TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port)).await
+    {
+        listeners.push(v6);
+    }
+    Ok((listeners, port))
+}
+
 /// Bind the loopback listener and build the authorization URL.
 pub async fn start(
     authorization_endpoint: &str,
     client_id: &str,
     scopes: &[String],
+    redirect: &LoopbackRedirect,
     opts: &AuthorizeOptions,
 ) -> Result<BrowserAuth, Diagnosis> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| local(format!("cannot listen on 127.0.0.1 for the redirect: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| local(format!("cannot read the redirect port: {e}")))?
-        .port();
-    let redirect_uri = format!("http://127.0.0.1:{port}/");
+    let (listeners, port) = listen(redirect).await?;
+    let redirect_uri = redirect.uri(port);
     let state = random_b64(16)?;
     let verifier = random_b64(32)?;
     let mut url = url::Url::parse(authorization_endpoint).map_err(|e| {
@@ -111,7 +141,8 @@ pub async fn start(
         redirect_uri,
         state,
         verifier: Secret::new(verifier),
-        listener,
+        listeners,
+        path: redirect.listen_path().to_owned(),
         provider: opts.provider,
     })
 }
@@ -137,16 +168,21 @@ impl BrowserAuth {
 
     async fn accept_loop(&self) -> Result<Secret, Diagnosis> {
         loop {
-            let (mut sock, _) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| local(format!("the redirect listener failed: {e}")))?;
+            let accepted = match self.listeners.as_slice() {
+                [one] => one.accept().await,
+                [a, b, ..] => tokio::select! {
+                    r = a.accept() => r,
+                    r = b.accept() => r,
+                },
+                [] => return Err(local("no redirect listener".into())),
+            };
+            let (mut sock, _) =
+                accepted.map_err(|e| local(format!("the redirect listener failed: {e}")))?;
             let Some(target) = read_request_target(&mut sock).await else {
                 continue;
             };
             let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-            if path != "/" {
+            if path != self.path {
                 let _ = reply(&mut sock, "404 Not Found", "Not found.").await;
                 continue;
             }

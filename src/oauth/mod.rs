@@ -5,6 +5,7 @@
 pub mod browser;
 mod client;
 mod device;
+pub mod redirect;
 mod refresh;
 mod response;
 mod revoke;

@@ -37,6 +37,7 @@ fn conn(scopes: &[&str]) -> Connection {
         token_url: None,
         device_url: None,
         client_secret: None,
+        redirect_uri: None,
     }
 }
 

@@ -323,8 +323,14 @@ impl JobContext {
             extra: provider::browser_extra(self.cfg.provider),
             provider: self.hint(),
         };
-        let auth =
-            oauth::browser::start(&auth_url, &self.cfg.client_id, &self.cfg.scopes, &opts).await?;
+        let auth = oauth::browser::start(
+            &auth_url,
+            &self.cfg.client_id,
+            &self.cfg.scopes,
+            &self.cfg.redirect(),
+            &opts,
+        )
+        .await?;
         let expires_at = self
             .clock
             .now()
