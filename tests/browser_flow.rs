@@ -251,3 +251,30 @@ async fn a_configured_redirect_uri_with_a_path_is_sent_and_served() {
         "{text}"
     );
 }
+
+/// `auth_params` reach the authorization request (a `prompt` of the config's replaces the
+/// provider's), and `login_hint` wins over `account`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_params_and_login_hint_are_in_the_authorization_request() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = browser_config(dir.path(), &idp);
+    let text = std::fs::read_to_string(&cfg.path).unwrap().replacen(
+        "name = \"mail\"\n",
+        "name = \"mail\"\nauth_params = { domain_hint = \"contoso.com\", prompt = \"select_account\", ui_locales = \"fr\" }\nlogin_hint = \"alice+work@contoso.com\"\n",
+        1,
+    );
+    std::fs::write(&cfg.path, text).unwrap();
+    let cfg = connwatch::config::Config::load(&cfg.path).unwrap();
+    let (code, _, stderr) = login_in_browser(&cfg, "mail").await;
+    assert_eq!(code, 0, "{stderr}");
+    let q = &idp.authorize_requests()[0];
+    assert_eq!(q["domain_hint"], "contoso.com");
+    assert_eq!(q["prompt"], "select_account");
+    assert_eq!(q["ui_locales"], "fr");
+    assert_eq!(q["login_hint"], "alice+work@contoso.com");
+    assert_eq!(
+        q["code_challenge_method"], "S256",
+        "connwatch's own fields stay"
+    );
+}

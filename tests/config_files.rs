@@ -138,6 +138,11 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         &["invalid duration \"sometimes\"", "reminders off"],
     ),
     (
+        "auth_params_reserved.toml",
+        "7:15",
+        &["auth_params cannot set state", "connwatch sets it itself"],
+    ),
+    (
         "redirect_uri_not_loopback.toml",
         "7:16",
         &["not a loopback http:// address", "http://localhost"],

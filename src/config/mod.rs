@@ -74,6 +74,10 @@ pub struct Connection {
     pub client_secret: Option<SecretSource>,
     /// The browser sign-in's redirect URI as configured (`None`: the provider's default).
     pub redirect_uri: Option<crate::oauth::redirect::LoopbackRedirect>,
+    /// Extra query fields of the authorization request, in key order.
+    pub auth_params: Vec<(String, String)>,
+    /// `login_hint` for the sign-in page (else `account`).
+    pub login_hint: Option<String>,
 }
 
 /// Where a confidential client's secret comes from; read only when a request needs it.

@@ -86,6 +86,10 @@ pub struct RawConnection {
     pub client_secret: Option<Spanned<String>>,
     /// The browser sign-in's loopback redirect URI (`http://localhost`, `http://127.0.0.1/cb`).
     pub redirect_uri: Option<Spanned<String>>,
+    /// Extra query fields of the authorization request (`domain_hint`, `prompt`, …).
+    pub auth_params: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    /// The account the sign-in page starts with (else `account`).
+    pub login_hint: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

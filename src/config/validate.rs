@@ -312,6 +312,30 @@ fn connection(
         ),
         None => None,
     };
+    let auth_params = match &rc.auth_params {
+        Some(p) => {
+            if let Some(k) = p
+                .get_ref()
+                .keys()
+                .find(|k| RESERVED_AUTH_PARAMS.contains(&k.as_str()))
+            {
+                return Err(err(
+                    p.span(),
+                    "auth_params",
+                    format!("auth_params cannot set {k}: connwatch sets it itself"),
+                    Some(format!(
+                        "remove {k}; fields connwatch sets are {}",
+                        RESERVED_AUTH_PARAMS.join(", ")
+                    )),
+                ));
+            }
+            p.get_ref()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let refresh_before = match &rc.refresh_before {
         None => DEFAULT_REFRESH_BEFORE,
         Some(s) => parse_duration(s.get_ref()).map_err(|msg| {
@@ -357,8 +381,23 @@ fn connection(
             (None, None) => None,
         },
         redirect_uri,
+        auth_params,
+        login_hint: rc.login_hint,
     })
 }
+
+/// Fields of the authorization request that connwatch sets (PKCE, state, the client, the
+/// redirect, the scopes, a claims challenge): `auth_params` may not override them.
+const RESERVED_AUTH_PARAMS: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "claims",
+];
 
 /// `ca_file`, resolved against the config's directory, readable and holding PEM certificates.
 fn ca_file(

@@ -38,6 +38,8 @@ fn conn(scopes: &[&str]) -> Connection {
         device_url: None,
         client_secret: None,
         redirect_uri: None,
+        auth_params: Vec::new(),
+        login_hint: None,
     }
 }
 

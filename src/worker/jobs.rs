@@ -315,12 +315,39 @@ impl JobContext {
             d
         })?;
         let secret = self.secret().await?;
+        // The config's auth_params win over the provider's defaults (prompt, access_type).
+        let own = |k: &str| self.cfg.auth_params.iter().any(|(n, _)| n == k);
+        let mut extra: Vec<(String, String)> = provider::browser_extra(self.cfg.provider)
+            .into_iter()
+            .filter(|(k, _)| !own(k))
+            .collect();
+        extra.extend(
+            self.cfg
+                .auth_params
+                .iter()
+                .filter(|(k, _)| k != "prompt" && k != "login_hint")
+                .cloned(),
+        );
+        let param = |k: &str| {
+            self.cfg
+                .auth_params
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
         let opts = oauth::browser::AuthorizeOptions {
-            login_hint: self.cfg.account.clone(),
+            login_hint: self
+                .cfg
+                .login_hint
+                .clone()
+                .or_else(|| param("login_hint"))
+                .or_else(|| self.cfg.account.clone()),
             claims: self.claims.clone(),
-            prompt: provider::browser_prompt(self.cfg.provider, self.cfg.asks_offline_access())
-                .map(str::to_owned),
-            extra: provider::browser_extra(self.cfg.provider),
+            prompt: param("prompt").or_else(|| {
+                provider::browser_prompt(self.cfg.provider, self.cfg.asks_offline_access())
+                    .map(str::to_owned)
+            }),
+            extra,
             provider: self.hint(),
         };
         let auth = oauth::browser::start(
