@@ -63,6 +63,24 @@ pub fn sign_in_by(
     all.into_iter().min_by_key(|f| f.by)
 }
 
+/// A tenant's sign-in frequency, learned by any of its connections, holds for all of them
+/// (the shortest when they disagree). `known` is each connection's realm and what it learned;
+/// the answer is what each should use, in the same order (a connection without a realm keeps
+/// its own). Shared by the worker and `status`.
+pub fn share_by_realm(known: &[(Option<&str>, Option<u64>)]) -> Vec<Option<u64>> {
+    let mut by_realm: std::collections::HashMap<&str, u64> = Default::default();
+    for &(realm, f) in known {
+        if let (Some(r), Some(f)) = (realm, f) {
+            let e = by_realm.entry(r).or_insert(f);
+            *e = (*e).min(f);
+        }
+    }
+    known
+        .iter()
+        .map(|&(realm, own)| realm.and_then(|r| by_realm.get(r).copied()).or(own))
+        .collect()
+}
+
 /// `fabrikam.onmicrosoft.com` → `fabrikam`; other names as they are.
 pub fn short_realm(realm: Option<&str>) -> String {
     match realm {
@@ -122,6 +140,21 @@ mod tests {
         assert_eq!(
             sign_in_by(ProviderKind::Google, None, &tokens(true, None), Some(900)),
             None
+        );
+    }
+
+    #[test]
+    fn a_frequency_is_shared_by_the_tenant() {
+        let known = [
+            (Some("fabrikam"), None),
+            (Some("fabrikam"), Some(900)),
+            (Some("fabrikam"), Some(3600)),
+            (Some("contoso"), None),
+            (None, Some(60)),
+        ];
+        assert_eq!(
+            share_by_realm(&known),
+            [Some(900), Some(900), Some(900), None, Some(60)]
         );
     }
 

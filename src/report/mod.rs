@@ -60,22 +60,21 @@ pub fn collect(config: &Config, store: &TokenStore, now: Timestamp) -> Vec<Conne
         .iter()
         .map(|c| store.load_status(&c.name))
         .collect();
-    // A tenant's sign-in frequency, learned by any of its connections, holds for all of them.
-    let mut frequency: std::collections::HashMap<&str, u64> = Default::default();
-    for (c, r) in config.connections.iter().zip(&records) {
-        if let (Some(realm), Some(f)) = (c.realm(), r.as_ref().and_then(|r| r.sign_in_frequency_s))
-        {
-            let e = frequency.entry(realm).or_insert(f);
-            *e = (*e).min(f);
-        }
-    }
+    let known: Vec<(Option<&str>, Option<u64>)> = config
+        .connections
+        .iter()
+        .zip(&records)
+        .map(|(c, r)| (c.realm(), r.as_ref().and_then(|r| r.sign_in_frequency_s)))
+        .collect();
+    let shared = crate::forecast::share_by_realm(&known);
     config
         .connections
         .iter()
         .zip(records)
-        .map(|(c, mut r)| {
-            if let (Some(rec), Some(&f)) = (r.as_mut(), c.realm().and_then(|x| frequency.get(x))) {
-                rec.sign_in_frequency_s = Some(f);
+        .zip(shared)
+        .map(|((c, mut r), f)| {
+            if let Some(rec) = r.as_mut() {
+                rec.sign_in_frequency_s = f;
             }
             derive(c, store.load(&c.name), r, now)
         })

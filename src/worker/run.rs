@@ -918,16 +918,12 @@ async fn sleep_until(at: Option<Instant>) {
 /// What one connection learned about its tenant's sign-in frequency holds for every
 /// connection of that tenant (the shortest, when records disagree).
 fn share_frequencies(conns: &mut [Conn]) {
-    let mut by_realm: HashMap<String, u64> = HashMap::new();
-    for c in conns.iter() {
-        if let (Some(r), Some(f)) = (c.cfg.realm(), c.sign_in_frequency_s) {
-            let e = by_realm.entry(r.to_owned()).or_insert(f);
-            *e = (*e).min(f);
-        }
-    }
-    for c in conns.iter_mut() {
-        if let Some(&f) = c.cfg.realm().and_then(|r| by_realm.get(r)) {
-            c.sign_in_frequency_s = Some(f);
-        }
+    let known: Vec<(Option<&str>, Option<u64>)> = conns
+        .iter()
+        .map(|c| (c.cfg.realm(), c.sign_in_frequency_s))
+        .collect();
+    let shared = crate::forecast::share_by_realm(&known);
+    for (c, f) in conns.iter_mut().zip(shared) {
+        c.sign_in_frequency_s = f;
     }
 }
