@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use ratatui::crossterm::event::{
-    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as TermEvent, EventStream,
 };
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
@@ -40,13 +41,22 @@ pub async fn run(
     let mut terminal = ratatui::try_init()?;
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        let _ = execute!(
+            std::io::stdout(),
+            DisableMouseCapture,
+            DisableBracketedPaste
+        );
         previous(info);
     }));
-    execute!(std::io::stdout(), EnableMouseCapture)?;
+    // Bracketed paste: a pasted sign-in address arrives whole, not as a stream of keys.
+    execute!(std::io::stdout(), EnableMouseCapture, EnableBracketedPaste)?;
     let mut worker = worker;
     let result = event_loop(&mut terminal, &mut worker, clock, opts).await;
-    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    let _ = execute!(
+        std::io::stdout(),
+        DisableMouseCapture,
+        DisableBracketedPaste
+    );
     ratatui::restore();
     // The terminal is back; now let a refresh in flight save its rotated refresh token
     // (the worker bounds this by its HTTP timeout) before the runtime goes away.
@@ -99,6 +109,7 @@ async fn event_loop(
                 Some(Ok(TermEvent::Key(k))) => Action::Key(k),
                 Some(Ok(TermEvent::Mouse(m))) => Action::Mouse(m),
                 Some(Ok(TermEvent::Resize(w, h))) => Action::Resize(w, h),
+                Some(Ok(TermEvent::Paste(text))) => Action::Paste(text),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e),
                 None => break,
@@ -123,6 +134,7 @@ fn apply(state: &mut State, action: Action, worker: &WorkerHandle, opts: &Option
     // A browser sign-in's page is opened here, at the edge, so `update` stays pure.
     if let Action::Worker(Event::DeviceCode(c)) = &action
         && c.user_code.is_empty()
+        && c.refused.is_none()
     {
         let _ = crate::commands::open_browser(&c.verification_uri);
     }

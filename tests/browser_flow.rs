@@ -11,7 +11,7 @@ use connwatch::demo::CLIENT_ID;
 use connwatch::demo::idp::{AuthorizeReply, DemoIdp};
 use connwatch::diagnose::{Cause, Diagnosis, ProviderHint};
 use connwatch::oauth::browser::{self, AuthorizeOptions};
-use connwatch::oauth::redirect::LoopbackRedirect;
+use connwatch::oauth::redirect::{LoopbackRedirect, Redirect};
 use connwatch::store::StatusRecord;
 
 fn browser_config(dir: &std::path::Path, idp: &DemoIdp) -> connwatch::config::Config {
@@ -117,7 +117,7 @@ async fn a_redirect_with_another_state_is_refused_and_its_code_never_used() {
         &endpoint,
         CLIENT_ID,
         &scopes,
-        &LoopbackRedirect::ipv4(),
+        &Redirect::Loopback(LoopbackRedirect::ipv4()),
         &AuthorizeOptions::default(),
     )
     .await
@@ -144,7 +144,7 @@ async fn the_idp_refuses_a_code_with_the_wrong_verifier_or_redirect() {
         &format!("{base}/authorize"),
         CLIENT_ID,
         &scopes,
-        &LoopbackRedirect::ipv4(),
+        &Redirect::Loopback(LoopbackRedirect::ipv4()),
         &AuthorizeOptions::default(),
     )
     .await
@@ -203,7 +203,7 @@ async fn a_browser_sign_in_nobody_finishes_times_out() {
         &endpoint,
         CLIENT_ID,
         &[],
-        &LoopbackRedirect::ipv4(),
+        &Redirect::Loopback(LoopbackRedirect::ipv4()),
         &AuthorizeOptions::default(),
     )
     .await
@@ -277,4 +277,203 @@ async fn auth_params_and_login_hint_are_in_the_authorization_request() {
         q["code_challenge_method"], "S256",
         "connwatch's own fields stay"
     );
+}
+
+/// A config whose redirect is `uri` (not on this machine: pasted back).
+fn paste_back_config(dir: &std::path::Path, idp: &DemoIdp, uri: &str) -> connwatch::config::Config {
+    let cfg = browser_config(dir, idp);
+    let text = std::fs::read_to_string(&cfg.path).unwrap().replacen(
+        "name = \"mail\"\n",
+        &format!("name = \"mail\"\nredirect_uri = \"{uri}\"\n"),
+        1,
+    );
+    std::fs::write(&cfg.path, text).unwrap();
+    connwatch::config::Config::load(&cfg.path).unwrap()
+}
+
+/// Run `login mail --browser` for a pasted-back redirect: play the browser (the IdP's answer
+/// is a redirect to an address nothing serves; its Location is what the address bar shows),
+/// then write `pastes(location)` to stdin line by line. Returns (exit code, stdout, stderr).
+async fn login_pasting(
+    cfg: &connwatch::config::Config,
+    pastes: impl FnOnce(&str) -> Vec<String>,
+) -> (i32, String, String) {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_connwatch"))
+        .arg("--config")
+        .arg(&cfg.path)
+        .args(["login", "mail", "--browser"])
+        .env("CONNWATCH_NO_BROWSER", "1")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (url, lines) = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            if let Some(url) = line.unwrap().trim().strip_prefix("open: ") {
+                return (url.to_owned(), lines);
+            }
+        }
+        panic!("no URL on stderr");
+    })
+    .await
+    .unwrap();
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_follow.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let mut stdin = child.stdin.take().unwrap();
+    for p in pastes(&location) {
+        writeln!(stdin, "{p}").unwrap();
+    }
+    drop(stdin);
+    let out = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        (child.wait_with_output().unwrap(), rest.join("\n"))
+    });
+    let (out, rest) = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("login ends once stdin is closed")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        format!("{url}\n{rest}"),
+    )
+}
+
+/// A client whose only redirect is `https://localhost/callback`: nothing can listen there,
+/// so the address the browser ends on is pasted back. Garbage gets a reason and a second
+/// chance; the real address signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paste_back_signs_in_after_a_second_chance() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = paste_back_config(dir.path(), &idp, "https://localhost/callback");
+    let (code, stdout, stderr) = login_pasting(&cfg, |location| {
+        assert!(
+            location.starts_with("https://localhost/callback?code="),
+            "{location}"
+        );
+        vec!["not an address".into(), location.to_owned()]
+    })
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("mail: signed in;"), "{stdout}");
+    assert!(stderr.contains("paste it here"), "{stderr}");
+    assert!(
+        stderr.contains("not taken: That is neither an address nor a code"),
+        "{stderr}"
+    );
+    let q = &idp.authorize_requests()[0];
+    assert_eq!(q["redirect_uri"], "https://localhost/callback");
+    assert!(store(&cfg).load("mail").unwrap().is_some());
+    for s in idp.issued_secrets() {
+        assert!(
+            !stdout.contains(&s) && !stderr.contains(&s),
+            "no secret printed"
+        );
+    }
+    // The query alone, or the bare code, works as well.
+    let (code, _, stderr) = login_pasting(&cfg, |location| {
+        vec![location.split_once('?').unwrap().1.to_owned()]
+    })
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = login_pasting(&cfg, |location| {
+        let u = url::Url::parse(location).unwrap();
+        vec![
+            u.query_pairs()
+                .find(|(k, _)| k == "code")
+                .unwrap()
+                .1
+                .into_owned(),
+        ]
+    })
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// An address with another sign-in's state is refused and its code never used; closing stdin
+/// abandons the sign-in; the tokens on disk stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_address_with_another_state_is_refused() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = paste_back_config(dir.path(), &idp, "https://localhost/callback");
+    let (code, stdout, stderr) = login_pasting(&cfg, |location| {
+        let u = url::Url::parse(location).unwrap();
+        let code = u
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        vec![format!(
+            "https://localhost/callback?code={code}&state=not-ours"
+        )]
+    })
+    .await;
+    assert_ne!(code, 0);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("state_mismatch"), "{stderr}");
+    assert_eq!(idp.token_requests(), 0, "the code was never exchanged");
+    assert!(store(&cfg).load("mail").unwrap().is_none());
+
+    let (code, _, stderr) = login_pasting(&cfg, |_| Vec::new()).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("nothing was pasted"), "{stderr}");
+}
+
+/// A redirect URI the app registration does not list: the IdP says AADSTS50011 on its own
+/// page (as Entra does), and `explain` reads that page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unregistered_redirect_uri_gets_aadsts50011() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let base = format!("{}/contoso.onmicrosoft.com/oauth2/v2.0", idp.base_url());
+    let auth = browser::start(
+        &format!("{base}/authorize"),
+        CLIENT_ID,
+        &[IMAP.to_owned()],
+        &Redirect::Paste("https://app.example.com/oauth".into()),
+        &AuthorizeOptions::default(),
+    )
+    .await
+    .unwrap();
+    let r = reqwest::get(&auth.url).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("AADSTS50011") && page.contains("https://app.example.com/oauth"),
+        "{page}"
+    );
+    let d = connwatch::diagnose::diagnose_text(&page, ProviderHint::Entra);
+    assert_eq!(d.code.as_deref(), Some("AADSTS50011"));
+    assert_eq!(d.fix_by, connwatch::diagnose::FixBy::AppOwner);
+    // A loopback one on another path is not registered either; on another port it is.
+    for (redirect, ok) in [
+        ("http://127.0.0.1/elsewhere", false),
+        ("http://127.0.0.1:4999/callback", true),
+    ] {
+        let u = auth.url.replace(
+            "redirect_uri=https%3A%2F%2Fapp.example.com%2Foauth",
+            &format!(
+                "redirect_uri={}",
+                url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+            ),
+        );
+        let no_follow = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let status = no_follow.get(&u).send().await.unwrap().status();
+        assert_eq!(status == 302, ok, "{redirect}: {status}");
+    }
 }

@@ -143,9 +143,9 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         &["auth_params cannot set state", "connwatch sets it itself"],
     ),
     (
-        "redirect_uri_not_loopback.toml",
+        "redirect_uri_bad_port.toml",
         "7:16",
-        &["not a loopback http:// address", "http://localhost"],
+        &["has an invalid port", "http://localhost"],
     ),
     (
         "desktop_notifications_not_bool.toml",

@@ -380,7 +380,12 @@ async fn device_flow_refresh_rotation_and_a_revoked_grant() {
 async fn browser_flow_with_pkce_then_purge_revokes_at_the_provider() {
     let Some(dir) = node_project() else { return };
     let idp = start_idp(&dir);
-    let env = env(&idp);
+    // The client registered http://127.0.0.1/callback only (any port): the default
+    // http://127.0.0.1/ would be refused, this one is served on its path.
+    let env = env_with(
+        "kind = \"integration\"\nscopes = [\"openid\", \"offline_access\", \"api:read\"]\nredirect_uri = \"http://127.0.0.1/callback\"\nauth_params = { ui_locales = \"de-CH\" }\n",
+        &idp,
+    );
 
     let mut child = connwatch(&env, &["login", "sso", "--browser"])
         .stdout(Stdio::piped())
@@ -400,6 +405,14 @@ async fn browser_flow_with_pkce_then_purge_revokes_at_the_provider() {
     .await
     .unwrap();
     assert!(url.contains("code_challenge_method=S256") && url.contains("prompt=consent"));
+    assert!(
+        url.contains("ui_locales=de-CH"),
+        "auth_params are sent: {url}"
+    );
+    assert!(
+        url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A") && url.contains("%2Fcallback&"),
+        "{url}"
+    );
     // The browser: through the interaction (login, consent) back to the loopback redirect.
     let page = browser().get(&url).send().await.unwrap();
     let final_url = page.url().to_string();
@@ -428,4 +441,126 @@ async fn browser_flow_with_pkce_then_purge_revokes_at_the_provider() {
     assert_eq!(replay.status().as_u16(), 400);
     let body: serde_json::Value = replay.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
+}
+
+/// A config for the `connwatch-paste` client, whose only redirect is
+/// https://localhost/callback: nothing here listens there, so the address is pasted back.
+fn paste_env(idp: &Idp) -> Env {
+    let env = env_with(
+        "kind = \"integration\"\nscopes = [\"openid\", \"offline_access\", \"api:read\"]\nflow = \"browser\"\nredirect_uri = \"https://localhost/callback\"\n",
+        idp,
+    );
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let text = text.replace(
+        "client_id = \"connwatch\"",
+        "client_id = \"connwatch-paste\"",
+    );
+    std::fs::write(&env.config, text).unwrap();
+    env
+}
+
+/// `login --browser` for a paste-back redirect: the test is the browser (through
+/// oidc-provider's interaction, stopping where it would go to https://localhost) and the
+/// person, who pastes `paste(final address)` on stdin. Returns (exit code, stdout, stderr).
+async fn paste_login(env: &Env, paste: impl FnOnce(&str) -> String) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = connwatch(env, &["login", "sso", "--browser"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (url, lines) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        for l in lines.by_ref() {
+            if let Some(u) = l.unwrap().trim().strip_prefix("open: ") {
+                return (u.to_owned(), lines);
+            }
+        }
+        panic!("no URL on stderr");
+    })
+    .await
+    .unwrap();
+    assert!(
+        url.contains("redirect_uri=https%3A%2F%2Flocalhost%2Fcallback"),
+        "{url}"
+    );
+    // Follow the sign-in, but not onto https://localhost: that is where a real browser shows
+    // "this site can't be reached" with the code in its address bar.
+    let b = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::custom(|a| {
+            if a.url().host_str() == Some("localhost") || a.previous().len() > 10 {
+                a.stop()
+            } else {
+                a.follow()
+            }
+        }))
+        .build()
+        .unwrap();
+    let r = b.get(&url).send().await.unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no redirect at the end: {}", r.status()))
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        location.starts_with("https://localhost/callback?"),
+        "{location}"
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", paste(&location)).unwrap();
+    drop(stdin);
+    let out = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        (child.wait_with_output().unwrap(), rest.join("\n"))
+    });
+    let (out, rest) = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("login ends once the address is pasted and stdin closed")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        rest,
+    )
+}
+
+/// A client registered with https://localhost/callback only: signing in completes once the
+/// final address is pasted on stdin; an address with another state is refused, its code never
+/// used, and the tokens saved before stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paste_back_signs_in_and_refuses_another_state() {
+    let Some(dir) = node_project() else { return };
+    let idp = start_idp(&dir);
+    let env = paste_env(&idp);
+    let (code, stdout, stderr) = paste_login(&env, str::to_owned).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("sso: signed in;"), "{stdout}");
+    let rt = saved_rt(&env);
+    let (code, token, _) = run(&env, &["token", "sso"]);
+    assert_eq!(code, 0);
+    assert!(token.trim().starts_with("ey"), "a JWT access token");
+    assert!(!stderr.contains(&rt) && !stderr.contains(token.trim()));
+
+    let (code, stdout, stderr) = paste_login(&env, |location| {
+        let mut u = url::Url::parse(location).unwrap();
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "state" { "not-ours".into() } else { v };
+                (k.into_owned(), v.into_owned())
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+        u.to_string()
+    })
+    .await;
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stderr.contains("state_mismatch"), "{stderr}");
+    assert_eq!(saved_rt(&env), rt, "the tokens saved before are kept");
 }

@@ -290,7 +290,10 @@ fn device_popup(mut s: State) -> State {
             verification_uri: "http://127.0.0.1:40123/devicelogin".into(),
             expires_at: t(900),
             message: None,
+            paste: None,
+            refused: None,
         }),
+        input: Default::default(),
     });
     s
 }
@@ -344,7 +347,28 @@ both_sizes!(browser_sign_in_popup, {
             verification_uri: "http://127.0.0.1:40123/contoso.onmicrosoft.com/oauth2/v2.0/authorize?client_id=8f1c2d3e&response_type=code".into(),
             expires_at: t(300),
             message: None,
+            paste: None,
+            refused: None,
         }),
+        input: Default::default(),
+    });
+    s
+});
+both_sizes!(sign_in_paste_back, {
+    let mut s = every_state();
+    s.select("work-mail");
+    s.popup = Some(Popup::SignIn {
+        name: "work-mail".into(),
+        code: Some(DeviceCodeView {
+            name: "work-mail".into(),
+            user_code: String::new(),
+            verification_uri: "http://127.0.0.1:40123/contoso.onmicrosoft.com/oauth2/v2.0/authorize?client_id=8f1c2d3e&response_type=code".into(),
+            expires_at: t(300),
+            message: None,
+            paste: Some("https://localhost/callback".into()),
+            refused: Some("That is the sign-in page itself. Open it, sign in, then paste the address the browser ends on.".into()),
+        }),
+        input: connwatch::app::PasteField("https://localhost/callback?code=0.AXoA-secret&state=s".into()),
     });
     s
 });

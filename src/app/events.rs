@@ -8,7 +8,9 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
     match event {
         Event::Connection(view) => on_view(state, *view, &mut fx),
         Event::DeviceCode(code) => {
-            if let Some(Popup::SignIn { name, code: slot }) = &mut state.popup
+            if let Some(Popup::SignIn {
+                name, code: slot, ..
+            }) = &mut state.popup
                 && *name == code.name
             {
                 *slot = Some(code);

@@ -22,6 +22,17 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Effects {
         on_filter_key(state, key.code);
         return fx;
     }
+    if let Some(Popup::SignIn {
+        code: Some(c),
+        name,
+        ..
+    }) = &state.popup
+        && c.paste.is_some()
+    {
+        let name = name.clone();
+        on_paste_key(state, name, key, &mut fx);
+        return fx;
+    }
     if let Some(popup) = state.popup.clone() {
         on_popup_key(state, popup, key.code, &mut fx);
         return fx;
@@ -110,7 +121,11 @@ fn run(state: &mut State, cmd: Command, fx: &mut Effects) {
                 } else {
                     Request::SignInBrowser { name: name.clone() }
                 });
-                state.popup = Some(Popup::SignIn { name, code: None });
+                state.popup = Some(Popup::SignIn {
+                    name,
+                    code: None,
+                    input: super::PasteField::default(),
+                });
             }
         }
         Command::Purge => {
@@ -186,6 +201,62 @@ fn decode_selected(state: &State, fx: &mut Effects) {
             name: r.name.clone(),
         });
     }
+}
+
+/// The sign-in popup's text field, while the address the browser ended on is pasted back:
+/// characters go in, Backspace and Ctrl-U take them out, Enter hands the text to the worker
+/// (which checks it and either finishes or says why not), Esc cancels the sign-in.
+fn on_paste_key(state: &mut State, name: String, key: KeyEvent, fx: &mut Effects) {
+    let Some(Popup::SignIn { input, .. }) = &mut state.popup else {
+        return;
+    };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Esc => {
+            fx.requests
+                .push(Request::CancelSignIn { name: name.clone() });
+            state.flash = Some(format!("{name}: sign-in cancelled"));
+            state.popup = None;
+        }
+        KeyCode::Enter if input.0.trim().is_empty() => fx.dirty = false,
+        KeyCode::Enter => {
+            let text = std::mem::take(&mut input.0);
+            fx.requests.push(Request::Pasted {
+                name: name.clone(),
+                text: crate::secret::Secret::new(text),
+            });
+            state.flash = Some(format!("{name}: checking the pasted address…"));
+        }
+        KeyCode::Backspace => {
+            input.0.pop();
+        }
+        KeyCode::Char('u') if ctrl => input.0.clear(),
+        KeyCode::Char(c) if !ctrl => input.0.push(c),
+        _ => fx.dirty = false,
+    }
+}
+
+/// Bracketed paste: into the sign-in popup's field when it has one (line breaks dropped, so a
+/// pasted trailing newline does not submit half an address), else nowhere.
+pub(super) fn on_paste(state: &mut State, text: &str) -> Effects {
+    let mut fx = Effects::draw();
+    match &mut state.popup {
+        Some(Popup::SignIn {
+            code: Some(c),
+            input,
+            ..
+        }) if c.paste.is_some() => {
+            input.0.extend(text.chars().filter(|c| !c.is_control()));
+        }
+        _ if state.filtering => {
+            state
+                .filter
+                .extend(text.chars().filter(|c| !c.is_control()));
+            view::refresh(state);
+        }
+        _ => fx.dirty = false,
+    }
+    fx
 }
 
 fn on_filter_key(state: &mut State, code: KeyCode) {

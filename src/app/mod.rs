@@ -26,6 +26,8 @@ pub enum Popup {
     SignIn {
         name: String,
         code: Option<DeviceCodeView>,
+        /// What is being pasted back, when the redirect is not on this machine.
+        input: PasteField,
     },
     ConfirmPurge {
         name: String,
@@ -36,6 +38,17 @@ pub enum Popup {
     },
     /// Every key, from the keymap.
     Help,
+}
+
+/// Text pasted into the sign-in popup. It holds an authorization code, so `Debug` shows only
+/// its length and the screen a masked form (`ui::popup`).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct PasteField(pub String);
+
+impl std::fmt::Debug for PasteField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PasteField({} chars)", self.0.chars().count())
+    }
 }
 
 /// Progress of a refresh-all (`R`).
@@ -114,6 +127,8 @@ pub enum Action {
     Worker(Event),
     Tick(Timestamp),
     Resize(u16, u16),
+    /// Text the terminal pasted in one piece (bracketed paste).
+    Paste(String),
 }
 
 pub use crate::notify::Notice;
@@ -236,6 +251,7 @@ pub fn update(state: &mut State, action: Action) -> Effects {
             state.size = (w, h);
             Effects::draw()
         }
+        Action::Paste(text) => keys::on_paste(state, &text),
     }
 }
 

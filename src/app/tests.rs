@@ -43,6 +43,10 @@ fn key(c: char) -> Action {
     Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
+fn key_code(code: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
 fn state_with(names: &[&str]) -> State {
     let mut s = State::new("test", t(0));
     for n in names {
@@ -103,13 +107,16 @@ fn reauthorize_shows_the_code_and_closes_on_success() {
         verification_uri: "http://127.0.0.1:1/devicelogin".into(),
         expires_at: t(900),
         message: None,
+        paste: None,
+        refused: None,
     };
     update(&mut s, Action::Worker(Event::DeviceCode(code.clone())));
     assert_eq!(
         s.popup,
         Some(Popup::SignIn {
             name: "a".into(),
-            code: Some(code)
+            code: Some(code),
+            input: crate::app::PasteField::default(),
         })
     );
     update(
@@ -353,6 +360,8 @@ fn the_sign_in_popup_copies_the_code_and_opens_the_page() {
         verification_uri: "http://127.0.0.1:1/devicelogin".into(),
         expires_at: t(900),
         message: None,
+        paste: None,
+        refused: None,
     };
     update(&mut s, Action::Worker(Event::DeviceCode(code)));
     assert_eq!(update(&mut s, key('c')).copy.as_deref(), Some("GF4KDXP2Q"));
@@ -475,4 +484,56 @@ fn the_wheel_scrolls_the_pane_under_it_and_keys_stop_at_its_end() {
     // Over the table the wheel moves the selection, and the new row's pane starts at its top.
     update(&mut s, wheel(MouseEventKind::ScrollDown, 10));
     assert_eq!((s.selected, s.detail_scroll), (1, 0));
+}
+
+#[test]
+fn a_pasted_address_goes_to_the_worker_and_a_refusal_asks_again() {
+    let mut s = state_with(&["a"]);
+    update(&mut s, key('b'));
+    let code = DeviceCodeView {
+        name: "a".into(),
+        user_code: String::new(),
+        verification_uri: "http://127.0.0.1:1/authorize?client_id=x".into(),
+        expires_at: t(300),
+        message: None,
+        paste: Some("https://localhost/callback".into()),
+        refused: None,
+    };
+    update(&mut s, Action::Worker(Event::DeviceCode(code.clone())));
+    // Typing goes into the field: `c` and `o` are letters here, not copy and open.
+    for c in "code".chars() {
+        assert!(update(&mut s, key(c)).requests.is_empty());
+    }
+    update(&mut s, key_code(KeyCode::Backspace));
+    update(&mut s, Action::Paste("e=abc&state=s\n".into()));
+    let Some(Popup::SignIn { input, .. }) = &s.popup else {
+        panic!("the popup closed")
+    };
+    assert_eq!(input.0, "code=abc&state=s");
+    assert_eq!(format!("{input:?}"), "PasteField(16 chars)");
+    let fx = update(&mut s, key_code(KeyCode::Enter));
+    assert_eq!(
+        fx.requests,
+        vec![Request::Pasted {
+            name: "a".into(),
+            text: crate::secret::Secret::new("code=abc&state=s"),
+        }]
+    );
+    // The worker says why it was not taken: the popup shows it and the field is empty.
+    let refused = DeviceCodeView {
+        refused: Some("Nothing was pasted.".into()),
+        ..code
+    };
+    update(&mut s, Action::Worker(Event::DeviceCode(refused.clone())));
+    assert!(
+        matches!(&s.popup, Some(Popup::SignIn { code: Some(c), input, .. })
+        if c.refused.is_some() && input.0.is_empty())
+    );
+    // Enter on an empty field sends nothing; Esc cancels the sign-in.
+    assert!(update(&mut s, key_code(KeyCode::Enter)).requests.is_empty());
+    assert_eq!(
+        update(&mut s, key_code(KeyCode::Esc)).requests,
+        vec![Request::CancelSignIn { name: "a".into() }]
+    );
+    assert_eq!(s.popup, None);
 }

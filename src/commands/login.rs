@@ -28,9 +28,30 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
         pending.add(&name);
         let _ = handle.requests.send(Request::SignIn { name: name.clone() });
         let mut result = None;
+        // Lines typed or pasted on stdin, once a sign-in asks for the address back.
+        let mut pasted: Option<tokio::sync::mpsc::UnboundedReceiver<String>> = None;
+        // Pasted lines with the worker and not answered yet (several may be read before the
+        // first answer comes back).
+        let mut awaiting = 0usize;
         while result.is_none() {
             let event = tokio::select! {
                 e = handle.events.recv() => e,
+                line = next_line(&mut pasted), if pasted.is_some() => {
+                    match line {
+                        Some(text) => {
+                            awaiting += 1;
+                            let _ = handle.requests.send(Request::Pasted {
+                                name: name.clone(),
+                                text: crate::secret::Secret::new(text),
+                            });
+                        }
+                        // `echo ADDRESS | connwatch login …`: the end of input comes right
+                        // after the line; its answer is still awaited.
+                        None if awaiting > 0 => pasted = None,
+                        None => return abandon(handle, &name).await,
+                    }
+                    continue;
+                }
                 _ = tokio::signal::ctrl_c() => {
                     let _ = handle.requests.send(Request::CancelSignIn { name: name.clone() });
                     let _ = handle.requests.send(Request::Shutdown);
@@ -41,6 +62,29 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
             };
             match event {
                 None => break,
+                Some(Event::DeviceCode(code)) if code.paste.is_some() => {
+                    if let Some(why) = &code.refused {
+                        awaiting = awaiting.saturating_sub(1);
+                        if pasted.is_none() && awaiting == 0 {
+                            eprintln!("  not taken: {why}");
+                            return abandon(handle, &name).await;
+                        }
+                        if pasted.is_none() {
+                            eprintln!("  not taken: {why}");
+                        } else {
+                            eprint!("  not taken: {why}\n  address: ");
+                        }
+                        continue;
+                    }
+                    eprint!("{}", paste_prompt(&code, account.as_deref()));
+                    if let Err(e) = super::open_browser(&code.verification_uri) {
+                        eprintln!(
+                            "  (could not open a browser: {e}; open the page above yourself)"
+                        );
+                    }
+                    eprint!("  address: ");
+                    pasted = Some(read_lines());
+                }
                 Some(Event::DeviceCode(code)) if code.user_code.is_empty() => {
                     eprint!("{}", browser_prompt(&code, account.as_deref()));
                     if let Err(e) = super::open_browser(&code.verification_uri) {
@@ -129,6 +173,68 @@ fn browser_prompt(code: &DeviceCodeView, account: Option<&str>) -> String {
         uri = code.verification_uri,
         at = code.expires_at.strftime("%H:%M:%SZ"),
     )
+}
+
+/// Stdin ended with nothing (more) to paste: cancel the sign-in, change nothing.
+async fn abandon(
+    mut handle: crate::worker::WorkerHandle,
+    name: &str,
+) -> Result<ExitCode, CommandError> {
+    let _ = handle.requests.send(Request::CancelSignIn {
+        name: name.to_owned(),
+    });
+    let _ = handle.requests.send(Request::Shutdown);
+    let _ = (&mut handle.task).await;
+    eprintln!(
+        "connwatch: {name}: nothing was pasted (stdin closed); the sign-in was abandoned and nothing was changed"
+    );
+    Ok(ExitCode::from(FAILURE))
+}
+
+/// The browser ends on an address nothing here listens on: ask for it back.
+fn paste_prompt(code: &DeviceCodeView, account: Option<&str>) -> String {
+    let who = account.map(|a| format!(" as {a}")).unwrap_or_default();
+    format!(
+        "To sign in {name}{who}, open this page in a browser (it should open by itself):\n  \
+         open: {uri}\n  Once signed in, the browser goes to {back}, which may show an error \
+         page;\n  copy the whole address from the address bar (or the code the page shows) and \
+         paste it here, then Enter.\n  Until {at}. (Ctrl-C cancels)\n",
+        name = code.name,
+        uri = code.verification_uri,
+        back = code.paste.as_deref().unwrap_or("the app's address"),
+        at = code.expires_at.strftime("%H:%M:%SZ"),
+    )
+}
+
+/// Read stdin line by line on a thread of its own (a blocking read cannot be cancelled; the
+/// thread ends with the process). The channel closes at end of input.
+fn read_lines() -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match stdin.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if tx.send(std::mem::take(&mut line)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+async fn next_line(
+    rx: &mut Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+) -> Option<String> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A failed sign-in is fixed by trying again (or by what the provider asks), never by

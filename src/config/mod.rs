@@ -73,7 +73,7 @@ pub struct Connection {
     pub device_url: Option<String>,
     pub client_secret: Option<SecretSource>,
     /// The browser sign-in's redirect URI as configured (`None`: the provider's default).
-    pub redirect_uri: Option<crate::oauth::redirect::LoopbackRedirect>,
+    pub redirect_uri: Option<crate::oauth::redirect::Redirect>,
     /// Extra query fields of the authorization request, in key order.
     pub auth_params: Vec<(String, String)>,
     /// `login_hint` for the sign-in page (else `account`).
@@ -159,12 +159,12 @@ impl Connection {
     /// The redirect URI a browser sign-in sends: the configured one, else the provider's
     /// usual registration — Entra `http://localhost` (MSAL's and the portal's), others
     /// `http://127.0.0.1/`.
-    pub fn redirect(&self) -> crate::oauth::redirect::LoopbackRedirect {
-        use crate::oauth::redirect::LoopbackRedirect;
+    pub fn redirect(&self) -> crate::oauth::redirect::Redirect {
+        use crate::oauth::redirect::{LoopbackRedirect, Redirect};
         match (&self.redirect_uri, self.provider) {
             (Some(r), _) => r.clone(),
-            (None, ProviderKind::Entra) => LoopbackRedirect::localhost(),
-            (None, _) => LoopbackRedirect::ipv4(),
+            (None, ProviderKind::Entra) => Redirect::Loopback(LoopbackRedirect::localhost()),
+            (None, _) => Redirect::Loopback(LoopbackRedirect::ipv4()),
         }
     }
 

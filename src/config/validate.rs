@@ -307,7 +307,7 @@ fn connection(
     };
     let redirect_uri = match &rc.redirect_uri {
         Some(r) => Some(
-            crate::oauth::redirect::LoopbackRedirect::parse(r.get_ref())
+            crate::oauth::redirect::Redirect::parse(r.get_ref())
                 .map_err(|(m, h)| err(r.span(), "redirect_uri", m, h))?,
         ),
         None => None,

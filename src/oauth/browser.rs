@@ -3,6 +3,10 @@
 //! fixed — Entra and oidc-provider accept any port for loopback redirects). The listener
 //! answers only on the registered path. The answer must carry the `state` we sent, or it is
 //! refused and no code is exchanged.
+//!
+//! A redirect that is not on this machine (`https://localhost/…`, an app's page, `oob`) has
+//! no listener: the person pastes back the address the browser ended on, its query, or the
+//! bare code a page shows ([`BrowserAuth::accept_pasted`]), and the same checks apply.
 use std::time::Duration;
 
 use base64::Engine;
@@ -10,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::redirect::{LoopbackHost, LoopbackRedirect};
+use super::redirect::{LoopbackHost, LoopbackRedirect, Redirect};
 use super::{HttpClient, OAuthFailure, TokenResponse};
 use crate::diagnose::{self, Cause, Diagnosis};
 use crate::secret::Secret;
@@ -37,7 +41,7 @@ pub struct BrowserAuth {
     pub redirect_uri: String,
     state: String,
     verifier: Secret,
-    /// 127.0.0.1 and/or ::1, on one port.
+    /// 127.0.0.1 and/or ::1, on one port; none when the address is pasted back.
     listeners: Vec<TcpListener>,
     /// The path the redirect comes back on.
     path: String,
@@ -100,11 +104,16 @@ pub async fn start(
     authorization_endpoint: &str,
     client_id: &str,
     scopes: &[String],
-    redirect: &LoopbackRedirect,
+    redirect: &Redirect,
     opts: &AuthorizeOptions,
 ) -> Result<BrowserAuth, Diagnosis> {
-    let (listeners, port) = listen(redirect).await?;
-    let redirect_uri = redirect.uri(port);
+    let (listeners, redirect_uri, path) = match redirect {
+        Redirect::Loopback(l) => {
+            let (listeners, port) = listen(l).await?;
+            (listeners, l.uri(port), l.listen_path().to_owned())
+        }
+        Redirect::Paste(uri) => (Vec::new(), uri.clone(), String::new()),
+    };
     let state = random_b64(16)?;
     let verifier = random_b64(32)?;
     let mut url = url::Url::parse(authorization_endpoint).map_err(|e| {
@@ -142,9 +151,119 @@ pub async fn start(
         state,
         verifier: Secret::new(verifier),
         listeners,
-        path: redirect.listen_path().to_owned(),
+        path,
         provider: opts.provider,
     })
+}
+
+/// What a redirect's query says.
+enum Answer {
+    Code(Secret),
+    /// Not the `state` we sent: refused, its code never used.
+    OtherState,
+    /// `error=`: diagnosed.
+    Refused(Box<Diagnosis>),
+    NoCode,
+}
+
+/// Why a pasted address was not taken.
+#[derive(Debug)]
+pub enum PasteRefusal {
+    /// Not an answer at all (empty, the sign-in page itself, text with spaces): say why and
+    /// ask again.
+    Again(String),
+    /// A real answer that ends the sign-in: another `state`, or the provider's refusal.
+    End(Box<Diagnosis>),
+}
+
+impl BrowserAuth {
+    /// Whether the browser's answer must be pasted back (no listener catches it).
+    pub fn pastes_back(&self) -> bool {
+        self.listeners.is_empty()
+    }
+
+    fn answer(&self, query: &str) -> Answer {
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        // Neither a code nor an error: nothing here could be used or misused, whatever its state.
+        if get("error").is_none() && get("code").is_none_or(str::is_empty) {
+            return Answer::NoCode;
+        }
+        if get("state") != Some(self.state.as_str()) {
+            return Answer::OtherState;
+        }
+        if get("error").is_some() {
+            return Answer::Refused(Box::new(diagnose::diagnose_text(query, self.provider)));
+        }
+        match get("code") {
+            Some(code) if !code.is_empty() => Answer::Code(Secret::new(code)),
+            _ => Answer::NoCode,
+        }
+    }
+
+    /// Take what the person pasted: the whole address the browser ended on, its query
+    /// (`?code=…&state=…` or without the `?`), or the bare code a provider's page shows. An
+    /// address or query is checked like a redirect (its `state` must be ours, an `error=` is
+    /// diagnosed); a bare code carries no state, and PKCE binds it to this sign-in anyway.
+    pub fn accept_pasted(&self, text: &str) -> Result<Secret, PasteRefusal> {
+        let t = text.trim();
+        let again = |why: &str| Err(PasteRefusal::Again(why.to_owned()));
+        if t.is_empty() {
+            return again("Nothing was pasted.");
+        }
+        let page = self.url.split('?').next().unwrap_or(&self.url);
+        if t.starts_with(page) {
+            return again(
+                "That is the sign-in page itself. Open it, sign in, then paste the address the browser ends on.",
+            );
+        }
+        let is_query = |q: &str| {
+            q.split('&').any(|kv| {
+                ["code=", "state=", "error="]
+                    .iter()
+                    .any(|p| kv.starts_with(p))
+            })
+        };
+        let query = if let Some((_, q)) = t.split_once('?') {
+            Some(q.split('#').next().unwrap_or(q))
+        } else if is_query(t) {
+            Some(t)
+        } else {
+            None
+        };
+        if let Some(q) = query {
+            return match self.answer(q) {
+                Answer::Code(c) => Ok(c),
+                Answer::OtherState => Err(PasteRefusal::End(Box::new(state_mismatch()))),
+                Answer::Refused(d) => Err(PasteRefusal::End(d)),
+                Answer::NoCode => again(
+                    "That address carries neither a code nor an error. Paste the whole address the browser shows once the sign-in is done.",
+                ),
+            };
+        }
+        if t.contains("://") || t.starts_with("urn:") {
+            return again(
+                "That address has no code in it. Paste the whole address the browser shows once the sign-in is done (it has ?code=… in it).",
+            );
+        }
+        if t.chars().any(|c| c.is_whitespace() || c.is_control()) || t.len() < 8 {
+            return again(
+                "That is neither an address nor a code. Paste the address the browser ends on, or the code the page shows.",
+            );
+        }
+        // A code copied out of an address is still percent-encoded (Google's `4%2F0A…`).
+        let code = if t.contains('%') {
+            url::form_urlencoded::parse(format!("c={t}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_else(|| t.to_owned())
+        } else {
+            t.to_owned()
+        };
+        Ok(Secret::new(code))
+    }
 }
 
 impl BrowserAuth {
@@ -153,16 +272,7 @@ impl BrowserAuth {
     pub async fn wait_for_code(&self, timeout: Duration) -> Result<Secret, Diagnosis> {
         match tokio::time::timeout(timeout, self.accept_loop()).await {
             Ok(r) => r,
-            Err(_) => Err(Diagnosis::of(
-                Cause::AccessDenied,
-                false,
-                false,
-                format!(
-                    "The browser sign-in was not completed within {} minutes.",
-                    timeout.as_secs().div_ceil(60)
-                ),
-                "Start the sign-in again and finish it in the browser.",
-            )),
+            Err(_) => Err(not_completed(timeout)),
         }
     }
 
@@ -186,25 +296,20 @@ impl BrowserAuth {
                 let _ = reply(&mut sock, "404 Not Found", "Not found.").await;
                 continue;
             }
-            let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect();
-            let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-            if get("state") != Some(self.state.as_str()) {
-                let _ = reply(&mut sock, "400 Bad Request", PAGE_STATE).await;
-                return Err(state_mismatch());
-            }
-            if get("error").is_some() {
-                let d = diagnose::diagnose_text(query, self.provider);
-                let _ = reply(&mut sock, "200 OK", &failure_page(&d)).await;
-                return Err(d);
-            }
-            match get("code") {
-                Some(code) if !code.is_empty() => {
-                    let _ = reply(&mut sock, "200 OK", PAGE_OK).await;
-                    return Ok(Secret::new(code));
+            match self.answer(query) {
+                Answer::OtherState => {
+                    let _ = reply(&mut sock, "400 Bad Request", PAGE_STATE).await;
+                    return Err(state_mismatch());
                 }
-                _ => {
+                Answer::Refused(d) => {
+                    let _ = reply(&mut sock, "200 OK", &failure_page(&d)).await;
+                    return Err(*d);
+                }
+                Answer::Code(code) => {
+                    let _ = reply(&mut sock, "200 OK", PAGE_OK).await;
+                    return Ok(code);
+                }
+                Answer::NoCode => {
                     let _ = reply(&mut sock, "400 Bad Request", PAGE_NO_CODE).await;
                     let mut d = local("the redirect carried neither a code nor an error".into());
                     d.cause = Cause::InvalidRequest;
@@ -274,12 +379,26 @@ async fn reply(sock: &mut tokio::net::TcpStream, status: &str, body: &str) -> st
     sock.shutdown().await
 }
 
+/// The sign-in was not finished in time.
+pub fn not_completed(timeout: Duration) -> Diagnosis {
+    Diagnosis::of(
+        Cause::AccessDenied,
+        false,
+        false,
+        format!(
+            "The browser sign-in was not completed within {} minutes.",
+            timeout.as_secs().div_ceil(60)
+        ),
+        "Start the sign-in again and finish it in the browser.",
+    )
+}
+
 fn state_mismatch() -> Diagnosis {
     let mut d = Diagnosis::of(
         Cause::InvalidRequest,
         false,
         false,
-        "The sign-in answer did not carry the state connwatch sent, so it was refused and its code never used (a stale tab, or another program answering on the loopback port).".into(),
+        "The sign-in answer did not carry the state connwatch sent, so it was refused and its code never used (an older sign-in's tab or address, or another program answering on the loopback port).".into(),
         "Start the sign-in again and finish it in the browser tab it opens.",
     );
     d.code = Some("state_mismatch".into());
@@ -338,5 +457,84 @@ mod tests {
             challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    async fn pasting() -> BrowserAuth {
+        start(
+            "https://login.example/authorize",
+            "client",
+            &["openid".to_owned()],
+            &Redirect::Paste("https://localhost/callback".into()),
+            &AuthorizeOptions::default(),
+        )
+        .await
+        .unwrap()
+    }
+
+    fn again(r: Result<Secret, PasteRefusal>) -> String {
+        match r {
+            Err(PasteRefusal::Again(why)) => why,
+            other => panic!("expected a second chance, got {other:?}"),
+        }
+    }
+
+    fn ended(r: Result<Secret, PasteRefusal>) -> Diagnosis {
+        match r {
+            Err(PasteRefusal::End(d)) => *d,
+            other => panic!("expected the sign-in to end, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pasted_address_query_or_code_gives_the_code() {
+        let a = pasting().await;
+        assert!(a.pastes_back());
+        assert!(
+            a.listeners.is_empty(),
+            "nothing listens for a pasted-back redirect"
+        );
+        let st = a.state.clone();
+        let whole = format!("https://localhost/callback?code=4%2F0Abc&state={st}#frag");
+        assert_eq!(a.accept_pasted(&whole).unwrap().expose(), "4/0Abc");
+        let query = format!("  ?state={st}&code=xyz-123\n");
+        assert_eq!(a.accept_pasted(&query).unwrap().expose(), "xyz-123");
+        let bare_query = format!("code=xyz-456&state={st}");
+        assert_eq!(a.accept_pasted(&bare_query).unwrap().expose(), "xyz-456");
+        assert_eq!(
+            a.accept_pasted("4%2F0AbcdEf").unwrap().expose(),
+            "4/0AbcdEf"
+        );
+        assert_eq!(
+            a.accept_pasted(" M.C5_BAY.2.U \r\n").unwrap().expose(),
+            "M.C5_BAY.2.U"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_is_not_an_answer_gets_a_second_chance_with_the_reason() {
+        let a = pasting().await;
+        assert!(again(a.accept_pasted("   ")).contains("Nothing was pasted"));
+        assert!(again(a.accept_pasted(&a.url)).contains("sign-in page itself"));
+        assert!(again(a.accept_pasted("https://localhost/callback")).contains("no code"));
+        assert!(
+            again(a.accept_pasted("https://localhost/callback?foo=bar"))
+                .contains("neither a code nor an error")
+        );
+        assert!(again(a.accept_pasted("not an address")).contains("neither an address"));
+        assert!(again(a.accept_pasted("short")).contains("neither an address"));
+    }
+
+    #[tokio::test]
+    async fn another_state_or_an_error_ends_the_sign_in() {
+        let a = pasting().await;
+        let d = ended(a.accept_pasted("https://localhost/callback?code=abc&state=other"));
+        assert!(d.summary.contains("state"), "{}", d.summary);
+        // A code with no state at all is someone else's address too.
+        ended(a.accept_pasted("https://localhost/callback?code=abc"));
+        let st = a.state.clone();
+        let d = ended(a.accept_pasted(&format!(
+            "https://localhost/callback?error=access_denied&error_description=AADSTS65004&state={st}"
+        )));
+        assert_eq!(d.cause, Cause::AccessDenied);
     }
 }

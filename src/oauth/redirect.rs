@@ -3,6 +3,66 @@
 //! chosen free at sign-in time and written into the URI (loopback registrations accept any
 //! port). What the app registration lists is what must be sent, byte for byte, to the
 //! authorization and the token endpoint alike.
+//!
+//! Any other redirect (`https://localhost/callback` of a borrowed public client, an app's web
+//! page, `urn:ietf:wg:oauth:2.0:oob`) cannot be listened for: the browser ends on it and the
+//! person pastes the address back ([`Redirect::Paste`]).
+
+/// Where the browser is sent back to after the sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redirect {
+    /// Caught by a listener on this machine.
+    Loopback(LoopbackRedirect),
+    /// Sent as is; the person pastes back the address the browser ended on (or the code the
+    /// page shows).
+    Paste(String),
+}
+
+impl Redirect {
+    /// Parse a configured `redirect_uri`: a loopback `http://` address is listened for, any
+    /// other absolute URI is pasted back. The error says what is wrong and what to write.
+    pub fn parse(text: &str) -> Result<Self, (String, Option<String>)> {
+        if let Some(rest) = text.strip_prefix("http://") {
+            let host = rest.split(['/', '?', '#', ':']).next().unwrap_or_default();
+            let loopback = matches!(host, "127.0.0.1" | "localhost") || rest.starts_with("[::1]");
+            if loopback {
+                return LoopbackRedirect::parse(text).map(Redirect::Loopback);
+            }
+        }
+        let help = Some(
+            "write a loopback address such as \"http://localhost\" or \"http://127.0.0.1/callback\", or the app's registered address (\"https://localhost/callback\", \"urn:ietf:wg:oauth:2.0:oob\") to paste back"
+                .to_owned(),
+        );
+        let url = url::Url::parse(text).map_err(|e| {
+            (
+                format!("redirect_uri {text:?} is not an absolute URI: {e}"),
+                help.clone(),
+            )
+        })?;
+        if url.fragment().is_some() {
+            return Err((
+                format!(
+                    "redirect_uri {text:?} has a fragment, which a redirect URI may not have (RFC 6749 §3.1.2)"
+                ),
+                help,
+            ));
+        }
+        if url.scheme() == "http" && url.host_str().is_none() {
+            return Err((format!("redirect_uri {text:?} names no host"), help));
+        }
+        Ok(Redirect::Paste(text.to_owned()))
+    }
+
+    /// The URI as configured, for `config check`.
+    pub fn describe(&self) -> String {
+        match self {
+            Redirect::Loopback(l) => l.describe(),
+            Redirect::Paste(uri) => {
+                format!("{uri} (not on this machine: paste back the address the browser ends on)")
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoopbackHost {
@@ -31,9 +91,7 @@ impl LoopbackRedirect {
         );
         let Some(rest) = text.strip_prefix("http://") else {
             return Err((
-                format!(
-                    "redirect_uri {text:?} is not a loopback http:// address; pasting back the address of another redirect (https://localhost/…, urn:ietf:wg:oauth:2.0:oob) is not supported yet"
-                ),
+                format!("redirect_uri {text:?} is not a loopback http:// address"),
                 help,
             ));
         };
@@ -159,17 +217,42 @@ mod tests {
     }
 
     #[test]
-    fn others_are_refused_with_the_reason() {
+    fn bad_loopback_forms_are_refused_with_the_reason() {
         for (bad, says) in [
-            ("https://localhost/callback", "not supported yet"),
-            ("http://example.com/cb", "loopback host"),
             ("http://127.0.0.1:99999/", "invalid port"),
             ("http://localhost/cb?x=1", "query or fragment"),
-            ("urn:ietf:wg:oauth:2.0:oob", "not a loopback"),
+            ("http://[::1]x/", "invalid port"),
+            ("https://localhost/x#f", "fragment"),
+            ("localhost/callback", "not an absolute URI"),
         ] {
-            let (msg, help) = LoopbackRedirect::parse(bad).unwrap_err();
+            let (msg, help) = Redirect::parse(bad).unwrap_err();
             assert!(msg.contains(says), "{bad}: {msg}");
             assert!(help.is_some());
         }
+        let (msg, _) = LoopbackRedirect::parse("http://example.com/cb").unwrap_err();
+        assert!(msg.contains("loopback host"), "{msg}");
+    }
+
+    #[test]
+    fn other_redirects_are_pasted_back() {
+        for uri in [
+            "https://localhost/callback",
+            "https://app.example.com/oauth",
+            "urn:ietf:wg:oauth:2.0:oob",
+            "http://example.com/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert_eq!(Redirect::parse(uri).unwrap(), Redirect::Paste(uri.into()));
+        }
+        assert!(matches!(
+            Redirect::parse("http://localhost:8400/cb").unwrap(),
+            Redirect::Loopback(LoopbackRedirect { port: 8400, .. })
+        ));
+        assert!(
+            Redirect::parse("https://localhost/callback")
+                .unwrap()
+                .describe()
+                .contains("paste back")
+        );
     }
 }

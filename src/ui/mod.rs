@@ -166,6 +166,11 @@ fn footer_line(state: &State) -> Line<'static> {
                 .collect()
         }
         Some(Popup::ConfirmPurge { .. }) => fixed(&[("y", "purge"), ("n/Esc", "keep")]),
+        Some(Popup::SignIn { code: Some(c), .. }) if c.paste.is_some() => fixed(&[
+            ("Enter", "submit"),
+            ("Ctrl-U", "clear"),
+            ("Esc", "cancel sign-in"),
+        ]),
         Some(Popup::SignIn { code: Some(_), .. }) => {
             fixed(&[("c", "copy"), ("o", "open page"), ("Esc", "cancel sign-in")])
         }

@@ -11,7 +11,7 @@ use crate::token::{Severity, TokenReport};
 /// Draw the popup; returns how far it can scroll (the decoded token's claims can be long).
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &Popup) -> usize {
     let (title, lines, height) = match popup {
-        Popup::SignIn { name, code } => sign_in(name, code.as_ref(), state),
+        Popup::SignIn { name, code, input } => sign_in(name, code.as_ref(), &input.0, state),
         Popup::ConfirmPurge { name } => (
             format!(" Purge {name}? "),
             vec![
@@ -34,12 +34,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &Popup) -> usiz
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .title(title);
-    if let Popup::Decoded { .. } | Popup::Help = popup {
+    // The paste-back popup's lines are long and its last ones matter most (the reason a paste
+    // was refused, the keys): wrapped here too, so its height fits them exactly.
+    let pasting = matches!(popup, Popup::SignIn { code: Some(c), .. } if c.paste.is_some());
+    if matches!(popup, Popup::Decoded { .. } | Popup::Help) || pasting {
         // Wrapped here, under the value column, so the scroll range is known exactly.
-        let indent = if matches!(popup, Popup::Help) {
-            HELP_LABEL
-        } else {
-            CLAIM_LABEL + 1
+        let indent = match popup {
+            Popup::Help => HELP_LABEL,
+            Popup::Decoded { .. } => CLAIM_LABEL + 1,
+            _ => 0,
         };
         let inner = usize::from(width.min(area.width).saturating_sub(2)).max(indent + 8);
         let lines: Vec<Line<'static>> = lines
@@ -73,6 +76,7 @@ const HELP_LABEL: usize = 13;
 fn sign_in(
     name: &str,
     code: Option<&crate::worker::DeviceCodeView>,
+    input: &str,
     state: &State,
 ) -> (String, Vec<Line<'static>>, u16) {
     let title = format!(" Sign in: {name} ");
@@ -85,6 +89,37 @@ fn sign_in(
             3,
         );
     };
+    if let Some(back) = &c.paste {
+        // The redirect is not on this machine: the address comes back through this field.
+        let mut lines = vec![
+            Line::from("Sign in on this page (it was opened in your browser):"),
+            Line::from(Span::styled(c.verification_uri.clone(), theme::key())),
+            Line::default(),
+            Line::from(format!(
+                "The browser then goes to {back}, which may not load. Paste the address it ends on (or the code the page shows) and press Enter:"
+            )),
+            Line::from(vec![
+                Span::styled("> ", theme::key()),
+                Span::raw(masked_paste(input)),
+                Span::styled("█", theme::dim()),
+            ]),
+        ];
+        if let Some(why) = &c.refused {
+            lines.push(Line::from(Span::styled(
+                format!("Not taken: {why}"),
+                theme::state(crate::connection::ConnState::NeedsReauth),
+            )));
+        }
+        lines.push(Line::from(Span::styled(
+            format!(
+                "Gives up in {}.",
+                format::countdown(c.expires_at, state.now)
+            ),
+            theme::dim(),
+        )));
+        let height = lines.len() as u16 + 4;
+        return (title, lines, height);
+    }
     if c.user_code.is_empty() {
         // Browser sign-in: the page carries everything (PKCE, state); nothing to type.
         let lines = vec![
@@ -130,6 +165,20 @@ fn sign_in(
         )),
     ];
     (title, lines, 11)
+}
+
+/// What was pasted, with the code masked: the address up to `code=`, then only a length (a
+/// bare code keeps its first four characters).
+fn masked_paste(input: &str) -> String {
+    let hidden = |s: &str| format!("•••({} chars)", s.chars().count());
+    match input.find("code=") {
+        Some(i) => format!("{}code={}", &input[..i], hidden(&input[i + 5..])),
+        None if input.contains(['?', '=', ' ']) || input.is_empty() => input.to_owned(),
+        None => {
+            let head: String = input.chars().take(4).collect();
+            format!("{head}{}", hidden(&input[head.len()..]))
+        }
+    }
 }
 
 /// Every command and its keys, from the keymap (so `[keys]` overrides show here too).
@@ -249,4 +298,15 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
         .flex(Flex::Center)
         .areas(v);
     h
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_pasted_code_is_masked() {
+        let m = super::masked_paste("https://localhost/callback?code=0.AXoAsecret&state=abc");
+        assert_eq!(m, "https://localhost/callback?code=•••(22 chars)");
+        assert!(!super::masked_paste("4/0AX4XfWsecretcode").contains("secret"));
+        assert_eq!(super::masked_paste(""), "");
+    }
 }

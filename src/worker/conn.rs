@@ -33,6 +33,8 @@ pub(super) struct Conn {
     pub generation: u64,
     pub busy: bool,
     pub sign_in: Option<tokio::task::AbortHandle>,
+    /// Where text pasted back for the current browser sign-in goes.
+    pub pasted: Option<tokio::sync::mpsc::UnboundedSender<crate::secret::Secret>>,
     /// The state when the current sign-in started, restored if it is cancelled.
     pub before_sign_in: Option<ConnState>,
     /// The last answer of each probe, in the order of the connection's probe URLs.
@@ -79,6 +81,7 @@ impl Conn {
             generation: 0,
             busy: false,
             sign_in: None,
+            pasted: None,
             before_sign_in: None,
             probes,
             probe_due: None,

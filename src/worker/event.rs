@@ -21,6 +21,12 @@ pub enum Request {
     CancelSignIn {
         name: String,
     },
+    /// What the person pasted back for a browser sign-in whose redirect is not on this
+    /// machine (the address the browser ended on, its query, or the bare code).
+    Pasted {
+        name: String,
+        text: crate::secret::Secret,
+    },
     Refresh {
         name: String,
     },
@@ -103,4 +109,9 @@ pub struct DeviceCodeView {
     pub verification_uri: String,
     pub expires_at: Timestamp,
     pub message: Option<String>,
+    /// The redirect URI the browser ends on when nothing on this machine catches it: the
+    /// address (or the code its page shows) must be pasted back (`Request::Pasted`).
+    pub paste: Option<String>,
+    /// Why the last pasted text was not taken (the sign-in waits for another).
+    pub refused: Option<String>,
 }

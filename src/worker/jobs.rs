@@ -14,6 +14,7 @@ use crate::diagnose::{self, Cause, Diagnosis, ProviderHint};
 use crate::oauth::{self, HttpClient, Pacer, TokenResponse};
 use crate::probe::{self, ProbeResult};
 use crate::provider::{self, Endpoints};
+use crate::secret::Secret;
 use crate::store::{TokenSet, TokenStore};
 
 /// Everything a job needs, cloned out of the worker.
@@ -260,6 +261,8 @@ impl JobContext {
             verification_uri: auth.verification_uri.clone(),
             expires_at,
             message: auth.message.clone(),
+            paste: None,
+            refused: None,
         });
         let resp = oauth::poll_device(
             &self.http,
@@ -295,8 +298,14 @@ impl JobContext {
 impl JobContext {
     /// Browser sign-in: authorization code + PKCE over a loopback redirect. The page to open
     /// is shown through the same channel as a device code (without a user code).
-    pub async fn browser_sign_in(self, show: mpsc::UnboundedSender<DeviceCodeView>) -> JobOutcome {
-        match self.browser_inner(show).await {
+    /// When the redirect is not on this machine, what the person pastes back arrives on
+    /// `pasted`; an answer that is not one is refused with the reason, shown the same way.
+    pub async fn browser_sign_in(
+        self,
+        show: mpsc::UnboundedSender<DeviceCodeView>,
+        pasted: mpsc::UnboundedReceiver<Secret>,
+    ) -> JobOutcome {
+        match self.browser_inner(show, pasted).await {
             Ok(o) => o,
             Err(d) => JobOutcome::Failed(d),
         }
@@ -305,6 +314,7 @@ impl JobContext {
     async fn browser_inner(
         &self,
         show: mpsc::UnboundedSender<DeviceCodeView>,
+        pasted: mpsc::UnboundedReceiver<Secret>,
     ) -> Result<JobOutcome, Diagnosis> {
         let endpoints = self.endpoints().await?.clone();
         let auth_url = endpoints.authorization_endpoint.clone().ok_or_else(|| {
@@ -363,14 +373,26 @@ impl JobContext {
             .now()
             .checked_add(BROWSER_TIMEOUT)
             .unwrap_or(Timestamp::MAX);
-        let _ = show.send(DeviceCodeView {
+        let view = DeviceCodeView {
             name: self.cfg.name.clone(),
             user_code: String::new(),
             verification_uri: auth.url.clone(),
             expires_at,
             message: Some("Open this page in a browser and sign in.".into()),
-        });
-        let code = auth.wait_for_code(BROWSER_TIMEOUT).await?;
+            paste: auth.pastes_back().then(|| auth.redirect_uri.clone()),
+            refused: None,
+        };
+        let _ = show.send(view.clone());
+        let code = if auth.pastes_back() {
+            match tokio::time::timeout(BROWSER_TIMEOUT, take_pasted(&auth, &show, view, pasted))
+                .await
+            {
+                Ok(r) => r?,
+                Err(_) => return Err(oauth::browser::not_completed(BROWSER_TIMEOUT)),
+            }
+        } else {
+            auth.wait_for_code(BROWSER_TIMEOUT).await?
+        };
         let resp = auth
             .exchange(
                 &self.http,
@@ -383,6 +405,35 @@ impl JobContext {
             .map_err(|f| f.diagnose(self.hint()))?;
         self.signed_in(resp, "signed in (browser)").await
     }
+}
+
+/// Wait for a pasted answer the sign-in can use; each one that is not is refused with the
+/// reason (a new view with `refused`), and the next is awaited.
+async fn take_pasted(
+    auth: &oauth::browser::BrowserAuth,
+    show: &mpsc::UnboundedSender<DeviceCodeView>,
+    view: DeviceCodeView,
+    mut pasted: mpsc::UnboundedReceiver<Secret>,
+) -> Result<Secret, Diagnosis> {
+    while let Some(text) = pasted.recv().await {
+        match auth.accept_pasted(text.expose()) {
+            Ok(code) => return Ok(code),
+            Err(oauth::browser::PasteRefusal::End(d)) => return Err(*d),
+            Err(oauth::browser::PasteRefusal::Again(why)) => {
+                let _ = show.send(DeviceCodeView {
+                    refused: Some(why),
+                    ..view.clone()
+                });
+            }
+        }
+    }
+    Err(Diagnosis::of(
+        Cause::AccessDenied,
+        false,
+        false,
+        "No address was pasted back, so the sign-in could not finish.".into(),
+        "Start the sign-in again, sign in in the browser and paste the address it ends on.",
+    ))
 }
 
 /// Refresh one connection outside the worker (the `token` command), under the same lock

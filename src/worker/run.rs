@@ -413,6 +413,7 @@ impl Worker {
                     let c = &mut self.conns[i];
                     if let Some(h) = c.sign_in.take() {
                         h.abort();
+                        c.pasted = None;
                         c.generation += 1;
                         c.busy = false;
                         c.remember(now, "sign-in cancelled");
@@ -427,6 +428,12 @@ impl Worker {
                         self.settle(i, now);
                         self.emit(i);
                     }
+                }
+            }
+            Request::Pasted { name, text } => {
+                // Only a sign-in that is waiting takes it; otherwise it is dropped unseen.
+                if let Some(tx) = index(&name).and_then(|i| self.conns[i].pasted.as_ref()) {
+                    let _ = tx.send(text);
                 }
             }
             Request::Purge { name } => {
@@ -571,12 +578,14 @@ impl Worker {
         c.generation += 1;
         let generation = c.generation;
         let browser = flow == crate::config::Flow::Browser;
+        let (paste_tx, paste_rx) = mpsc::unbounded_channel();
+        c.pasted = browser.then_some(paste_tx);
         let handle = jobs.spawn(async move {
             Finished {
                 index: i,
                 generation,
                 outcome: if browser {
-                    ctx.browser_sign_in(code_tx).await
+                    ctx.browser_sign_in(code_tx, paste_rx).await
                 } else {
                     ctx.device_sign_in(code_tx).await
                 },
@@ -603,6 +612,7 @@ impl Worker {
         if let Some(h) = c.sign_in.take() {
             h.abort();
         }
+        c.pasted = None;
         c.generation += 1;
         c.busy = true;
         c.due = None;
@@ -664,6 +674,7 @@ impl Worker {
         }
         c.busy = false;
         let was_sign_in = c.sign_in.take().is_some();
+        c.pasted = None;
         match done.outcome {
             JobOutcome::Tokens { set, what, probes } => {
                 tracing::info!(connection = %c.cfg.name, "{what}");

@@ -5,7 +5,8 @@
 // Enabled: device flow (with an `interval`, which oidc-provider leaves out), refresh-token
 // rotation on every use (a rotated-out refresh token is invalid_grant and kills the grant),
 // revocation (RFC 7009), JWT access tokens for a default resource, PKCE S256 for the native
-// client with a loopback redirect on any port (RFC 8252 §7.3).
+// client with a loopback redirect at /callback on any port (RFC 8252 §7.3), and a public client
+// whose only redirect is https://localhost/callback (paste-back).
 // Test-only routes under /test/: POST /test/revoke-grants revokes every grant (the user
 // changed their password); GET /test/introspect is the resource endpoint Dovecot's oauth2
 // passdb asks about each token (introspection_mode = auth): it verifies the JWT access token
@@ -38,7 +39,17 @@ const provider = new Provider(issuer, {
     token_endpoint_auth_method: 'none',
     grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code'],
-    redirect_uris: ['http://127.0.0.1/'],
+    redirect_uris: ['http://127.0.0.1/callback'],
+  }, {
+    // A registration whose only redirect is https://localhost/… (as the well-known public
+    // clients terminal mail users borrow): nothing on this machine serves it, so the address
+    // is pasted back. `web`: oidc-provider refuses https://localhost for a `native` client.
+    client_id: 'connwatch-paste',
+    application_type: 'web',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: ['https://localhost/callback'],
   }],
   scopes: ['openid', 'offline_access', 'api:read', 'mail'],
   claims: { openid: ['sub'], email: ['email'] },

@@ -41,15 +41,22 @@ pub(super) async fn authorize(
     };
     let get = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
     let redirect = get("redirect_uri");
-    // Only loopback redirects: the demo has no registered web apps, and an open redirect
-    // would be a hole even in a demo.
-    let loopback = url::Url::parse(redirect).is_ok_and(|u| {
-        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
-    });
-    if !loopback {
+    // Only registered redirects (an open redirect would be a hole even in a demo); Entra
+    // shows the mismatch on its own page, since the redirect itself cannot be trusted.
+    let registered = url::Url::parse(redirect).is_ok()
+        && s.model()
+            .opts
+            .redirect_uris
+            .iter()
+            .any(|r| without_loopback_port(r) == without_loopback_port(redirect));
+    if !registered {
         return page(
             StatusCode::BAD_REQUEST,
-            "AADSTS50011: The redirect URI specified in the request does not match the redirect URIs configured for the application.",
+            &format!(
+                "AADSTS50011: The redirect URI '{}' specified in the request does not match the redirect URIs configured for the application '{}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
+                html_escape(redirect),
+                html_escape(get("client_id"))
+            ),
         );
     }
     let back = |params: &[(&str, &str)]| {
@@ -105,6 +112,27 @@ pub(super) async fn authorize(
     );
     drop(m);
     back(&[("code", &code), ("state", state)])
+}
+
+/// A loopback redirect URI matches whatever its port (RFC 8252 §7.3; Entra ignores it too).
+fn without_loopback_port(uri: &str) -> String {
+    for host in ["http://localhost", "http://127.0.0.1", "http://[::1]"] {
+        if let Some(rest) = uri.strip_prefix(host) {
+            let rest = match rest.strip_prefix(':') {
+                Some(p) => p.trim_start_matches(|c: char| c.is_ascii_digit()),
+                None => rest,
+            };
+            return format!("{host}{rest}");
+        }
+    }
+    uri.to_owned()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&#39;")
 }
 
 fn page(status: StatusCode, text: &str) -> Response {

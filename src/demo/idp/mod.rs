@@ -36,6 +36,9 @@ pub struct IdpOptions {
     pub access_token_lifetime: Duration,
     /// Kill a refresh token once it has been used (Zoom, oidc-provider); Entra keeps it.
     pub revoke_rotated: bool,
+    /// The redirect URIs the app registration lists. As Entra does, a loopback one matches
+    /// on any port; anything else is refused with AADSTS50011 on the IdP's own page.
+    pub redirect_uris: Vec<String>,
 }
 
 impl Default for IdpOptions {
@@ -47,6 +50,15 @@ impl Default for IdpOptions {
             enforce_poll_interval: true,
             access_token_lifetime: Duration::from_secs(3599),
             revoke_rotated: false,
+            redirect_uris: [
+                "http://localhost",
+                "http://127.0.0.1/",
+                "http://127.0.0.1/callback",
+                "http://[::1]/",
+                "https://localhost/callback",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
