@@ -6,8 +6,17 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 pub struct WatchLock {
-    _file: File,
+    file: File,
     pub path: PathBuf,
+}
+
+impl Drop for WatchLock {
+    /// Unlock before the close: the close is what wakes a following dashboard, and Linux
+    /// drops a flock only after it has queued the close event, so a dashboard looking at
+    /// once could still find the lock held.
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
 }
 
 /// Take the lock, or say who holds it.
@@ -44,7 +53,7 @@ pub fn acquire(root: &Path) -> Result<WatchLock, String> {
         .and_then(|()| writeln!(file, "{}", std::process::id()))
         .and_then(|()| file.sync_all())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(WatchLock { _file: file, path })
+    Ok(WatchLock { file, path })
 }
 
 /// The pid of the running `watch` on this store, if one holds the lock.

@@ -19,6 +19,10 @@ use crate::oauth::HttpClient;
 use crate::store::{StoreError, TokenStore};
 use crate::token::{self, Expectations};
 
+/// Looks at `watch.lock` after an event that showed no change (see `Worker::lock_recheck`).
+const LOCK_RECHECKS: u8 = 10;
+const LOCK_RECHECK_EVERY: Duration = Duration::from_millis(50);
+
 /// What finished, for which connection and which generation of it.
 struct Finished {
     index: usize,
@@ -38,6 +42,10 @@ pub(super) struct Worker {
     schedules: bool,
     /// The pid of the `watch` holding the store (with `opts.yield_to_watch` only).
     watched: Option<u32>,
+    /// A `watch.lock` event that showed no change yet: when to look again, and how many
+    /// more times. Linux queues the close event of a dying `watch` before it drops the
+    /// process's lock, so the first look can still see the lock held.
+    lock_recheck: Option<(Instant, u8)>,
 }
 
 impl Worker {
@@ -72,6 +80,7 @@ impl Worker {
             permits,
             schedules,
             watched: None,
+            lock_recheck: None,
         }
     }
 
@@ -124,6 +133,11 @@ impl Worker {
                     let _ = self.events.send(Event::DeviceCode(code));
                 },
                 () = sleep_until(next_due), if next_due.is_some() => self.run_due(&mut jobs),
+                () = sleep_until(self.lock_recheck.map(|(at, _)| at)), if self.lock_recheck.is_some() => {
+                    let left = self.lock_recheck.take().map_or(0, |(_, n)| n);
+                    let now = self.now();
+                    self.watch_changed(now, left);
+                }
                 Some(ch) = super::follow::next_change(&mut follower), if follower.is_some() => {
                     self.changed(ch);
                 }
@@ -163,7 +177,7 @@ impl Worker {
         use super::follow::Changed;
         let now = self.now();
         match ch {
-            Changed::WatchLock => self.watch_changed(now),
+            Changed::WatchLock => self.watch_changed(now, LOCK_RECHECKS),
             Changed::Tokens(name) => {
                 let Some(&i) = self.by_name.get(&name) else {
                     return;
@@ -262,14 +276,19 @@ impl Worker {
     /// A `watch` took the store or let it go. While one holds it, it refreshes and probes on
     /// schedule and this worker only follows (and acts on requests); when it ends, this worker
     /// takes the schedule back at once, so nothing is left unwatched.
-    fn watch_changed(&mut self, now: Timestamp) {
+    /// `rechecks`: how many more looks, 50 ms apart, while the lock still seems held.
+    fn watch_changed(&mut self, now: Timestamp, rechecks: u8) {
         if !self.opts.yield_to_watch {
             return;
         }
         let holder = crate::store::watch_lock::holder(&self.store.paths().root);
         if holder == self.watched {
+            if holder.is_some() && rechecks > 0 {
+                self.lock_recheck = Some((Instant::now() + LOCK_RECHECK_EVERY, rechecks - 1));
+            }
             return;
         }
+        self.lock_recheck = None;
         let was_watched = self.watched.is_some();
         self.watched = holder;
         self.opts.auto_refresh = self.schedules && holder.is_none();
