@@ -84,6 +84,9 @@ pub enum Command {
     Purge(PurgeArgs),
     /// Check the config file.
     Config(ConfigArgs),
+    /// Write a correct connection into the config (the tenant found from the address's
+    /// domain, scopes by kind, expect and probes), keeping its comments; then offer to sign in.
+    Add(AddArgs),
     /// Write a commented config template to the config path (never over an existing one).
     Init {
         /// Replace an existing config file.
@@ -114,6 +117,24 @@ pub struct StatusArgs {
     pub prometheus: bool,
 }
 
+/// `--kind`: the config's own spelling (mailbox, shared-calendar, …).
+fn parse_kind(s: &str) -> Result<crate::config::Kind, String> {
+    use serde::Deserialize;
+    crate::config::Kind::deserialize(
+        serde::de::value::StrDeserializer::<serde::de::value::Error>::new(s),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// `--provider`: entra, google (zoom and oidc are refused later with a reason).
+fn parse_provider(s: &str) -> Result<crate::config::ProviderKind, String> {
+    use serde::Deserialize;
+    crate::config::ProviderKind::deserialize(serde::de::value::StrDeserializer::<
+        serde::de::value::Error,
+    >::new(s))
+    .map_err(|e| e.to_string())
+}
+
 /// "10m", "90s", "1h" — the config's duration syntax.
 fn parse_window(s: &str) -> Result<std::time::Duration, String> {
     crate::config::parse_duration(s)
@@ -130,6 +151,34 @@ pub struct LoginArgs {
     /// by itself unless CONNWATCH_NO_BROWSER is set, and is printed for copy either way.
     #[arg(long)]
     pub browser: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The new connection's name: letters, digits, '.', '_' and '-'.
+    pub name: String,
+    /// The account's address: its domain finds the Entra tenant; gmail.com means Google.
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: String,
+    /// mailbox (IMAP + SMTP), calendar or shared-calendar (Graph).
+    #[arg(long, default_value = "mailbox", value_name = "KIND", value_parser = parse_kind)]
+    pub kind: crate::config::Kind,
+    /// entra or google (default: google for gmail.com addresses, else entra).
+    #[arg(long, value_name = "PROVIDER", value_parser = parse_provider)]
+    pub provider: Option<crate::config::ProviderKind>,
+    /// The app registration's client id (asked for on a terminal when not given).
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Entra: the tenant to sign in to when it is not the address's own, as a domain or
+    /// GUID — a calendar shared from another tenant needs that tenant.
+    #[arg(long, value_name = "DOMAIN")]
+    pub tenant: Option<String>,
+    /// Another sign-in host (a sovereign cloud: https://login.microsoftonline.us; the demo).
+    #[arg(long, value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// Sign in right after writing, without asking.
+    #[arg(long)]
+    pub login: bool,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Token { name }) => commands::token::run(&cli, name),
         Some(Command::Status(a)) => commands::status::status(&cli, a),
         Some(Command::Check { names, warn }) => Ok(commands::status::check(&cli, names, *warn)),
+        Some(Command::Add(a)) => commands::add::run(&cli, a),
         Some(Command::Init { force }) => commands::init::run(&cli, *force),
         Some(Command::Completions { shell }) => commands::completions::completions(*shell),
         Some(Command::Man { command }) => commands::completions::man(command.as_deref()),

@@ -16,27 +16,11 @@ pub fn run(cli: &Cli, force: bool) -> Result<ExitCode, CommandError> {
             path.display()
         )));
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    write_new(&dir, &path)
+    super::config_write::write_config(&path, TEMPLATE)
         .map_err(|e| CommandError::Failed(format!("cannot write {}: {e}", path.display())))?;
     println!(
         "{}: written; edit it, then run: connwatch config check",
         path.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Temp file beside the target, then rename. Unlike the token store's writer this does not
-/// tighten the directory's mode: `--config ./x.toml` must not chmod the working directory.
-fn write_new(dir: &std::path::Path, path: &std::path::Path) -> std::io::Result<()> {
-    use std::io::Write;
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(TEMPLATE.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

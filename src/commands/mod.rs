@@ -1,6 +1,8 @@
 //! One file per CLI command; each returns the process exit code (DESIGN.md "Exit codes").
+pub mod add;
 pub mod completions;
 pub mod config_check;
+pub mod config_write;
 pub mod dashboard;
 pub mod decode;
 pub mod exit;

@@ -1,6 +1,7 @@
 //! Configuration: where it is, what it says, and whether it makes sense.
 //! Every mistake is reported with file, line, column and key (exit code 78).
 
+pub mod add;
 mod error;
 mod schema;
 mod validate;
@@ -155,7 +156,6 @@ impl Connection {
         self.probe_every.filter(|d| !d.is_zero())
     }
 
-    /// The tenant (entra) or issuer (oidc), for display.
     /// The redirect URI a browser sign-in sends: the configured one, else the provider's
     /// usual registration — Entra `http://localhost` (MSAL's and the portal's), others
     /// `http://127.0.0.1/`.
@@ -168,6 +168,7 @@ impl Connection {
         }
     }
 
+    /// The tenant (entra) or issuer (oidc), for display.
     pub fn realm(&self) -> Option<&str> {
         self.tenant.as_deref().or(self.issuer.as_deref())
     }

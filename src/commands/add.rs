@@ -1,0 +1,289 @@
+//! `connwatch add NAME --email ADDRESS [--kind K] [--provider P] [--client-id ID]`: find the
+//! tenant (Entra, from the address's domain), write a correct connection into the config and
+//! offer to sign in. The config is edited in place — comments and layout kept — validated as
+//! a whole before anything is written, and replaced atomically (0600).
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::exit::CommandError;
+use super::{config_path, runtime};
+use crate::cli::{AddArgs, Cli, LoginArgs};
+use crate::config::add::{self, AddRequest, NewConnection};
+use crate::config::{Config, ProviderKind};
+use crate::oauth::{HttpClient, OAuthFailure};
+
+pub fn run(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
+    let path = config_path(cli)?;
+    // A config that is a symlink (dotfiles) is edited where it points, and stays a link.
+    let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    let existing = match std::fs::read_to_string(&target) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(CommandError::Failed(format!(
+                "cannot read {}: {e}",
+                target.display()
+            )));
+        }
+    };
+    if let Some(text) = &existing {
+        // A broken config is shown as `config check` shows it; it is not ours to rewrite.
+        let config = Config::parse(&target, text)?;
+        if config.connection(&args.name).is_some() {
+            return Err(CommandError::Usage(format!(
+                "a connection named {:?} is already in {}; choose another name, or `connwatch \
+                 purge {}` and remove its [[connection]] first",
+                args.name,
+                target.display(),
+                args.name
+            )));
+        }
+    }
+    if !valid_name(&args.name) {
+        return Err(CommandError::Usage(format!(
+            "{:?} cannot be a connection's name: use letters, digits, '.', '_' and '-'",
+            args.name
+        )));
+    }
+    let mut req = AddRequest {
+        name: args.name.clone(),
+        email: args.email.clone(),
+        kind: args.kind,
+        provider: args.provider,
+        client_id: String::new(),
+        tenant: args.tenant.clone(),
+        authority_host: args
+            .authority_host
+            .as_deref()
+            .map(|h| h.trim_end_matches('/').to_owned()),
+    };
+    let provider = add::provider_for(&req).map_err(CommandError::Usage)?;
+    if args.tenant.is_some() && provider != ProviderKind::Entra {
+        return Err(CommandError::Usage(
+            "--tenant is for entra connections only".into(),
+        ));
+    }
+    req.client_id = client_id(args, provider)?;
+    let tenant_id = match provider {
+        ProviderKind::Entra => Some(runtime()?.block_on(discover_tenant(&req))?),
+        _ => None,
+    };
+    let mut conn = add::plan(&req, provider, tenant_id.as_deref()).map_err(CommandError::Usage)?;
+    let base = existing
+        .clone()
+        .unwrap_or_else(|| super::init::TEMPLATE.to_owned());
+    // The default probes are the ones connwatch would use anyway; written out, they are
+    // there to read and edit. (None on a non-default authority host: tests, proxies.)
+    let first = edited(&target, &base, &conn)?;
+    conn.probe = crate::provider::probe_targets(&first)
+        .into_iter()
+        .map(|t| t.url)
+        .collect();
+    let text = add::append(&base, &conn).map_err(CommandError::Failed)?;
+    let written = checked(&target, &text, &conn.name)?;
+    super::config_write::write_config(&target, &text)
+        .map_err(|e| CommandError::Failed(format!("cannot write {}: {e}", target.display())))?;
+    report(&target, &conn, &written, existing.is_none());
+    offer_sign_in(cli, args)
+}
+
+/// The connection as the edited config reads it (validated with the whole file).
+fn edited(
+    path: &Path,
+    base: &str,
+    conn: &NewConnection,
+) -> Result<crate::config::Connection, CommandError> {
+    let text = add::append(base, conn).map_err(CommandError::Failed)?;
+    checked(path, &text, &conn.name)
+}
+
+fn checked(path: &Path, text: &str, name: &str) -> Result<crate::config::Connection, CommandError> {
+    let config = Config::parse(path, text).map_err(|e| {
+        CommandError::Failed(format!(
+            "the new connection would not be valid ({}); nothing was written",
+            e.one_line()
+        ))
+    })?;
+    config
+        .connection(name)
+        .cloned()
+        .ok_or_else(|| CommandError::Failed(format!("{name} is missing from the edited config")))
+}
+
+/// The same rule as the config's: the name is used on the command line and as a file name.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// `--client-id`, else asked for on a terminal. There is no default: borrowing another
+/// application's registration is the user's choice to make, not ours.
+fn client_id(args: &AddArgs, provider: ProviderKind) -> Result<String, CommandError> {
+    let where_ = match provider {
+        ProviderKind::Google => {
+            "the OAuth client ID of a Desktop app (Google Cloud console → APIs & Services → Credentials)"
+        }
+        _ => {
+            "the Application (client) ID of your app registration (Entra admin center → App registrations)"
+        }
+    };
+    if let Some(id) = &args.client_id {
+        let id = id.trim();
+        if id.is_empty() || id.chars().any(char::is_whitespace) {
+            return Err(CommandError::Usage(format!(
+                "--client-id {id:?} is not a client id: {where_}"
+            )));
+        }
+        return Ok(id.to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError::Usage(format!(
+            "--client-id is needed: {where_}"
+        )));
+    }
+    eprint!("client id ({where_}): ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CommandError::Failed(format!("cannot read stdin: {e}")))?;
+    match line.trim() {
+        "" => Err(CommandError::Failed(
+            "no client id given; nothing was written".into(),
+        )),
+        id if id.chars().any(char::is_whitespace) => Err(CommandError::Usage(format!(
+            "{id:?} is not a client id: {where_}"
+        ))),
+        id => Ok(id.to_owned()),
+    }
+}
+
+/// The tenant's GUID from `{authority_host}/{domain}/v2.0/.well-known/openid-configuration`:
+/// Entra answers for every verified domain of a tenant with that tenant's issuer.
+async fn discover_tenant(req: &AddRequest) -> Result<String, CommandError> {
+    let host = req
+        .authority_host
+        .as_deref()
+        .unwrap_or(crate::provider::ENTRA_AUTHORITY_HOST);
+    let segment = match &req.tenant {
+        Some(t) => t.trim().to_owned(),
+        None => add::email_domain(&req.email).map_err(CommandError::Usage)?,
+    };
+    let url = format!("{host}/{segment}/v2.0/.well-known/openid-configuration");
+    let http = HttpClient::new(Duration::from_secs(15));
+    let body = match http.get(&url).await {
+        Ok(b) => b,
+        Err(OAuthFailure::Network(detail)) => {
+            return Err(CommandError::Failed(format!(
+                "cannot reach {host} to find the tenant of {segment}: {detail}; nothing was written"
+            )));
+        }
+        Err(f) => {
+            let d = f.diagnose(crate::diagnose::ProviderHint::Entra);
+            if d.code.as_deref() == Some("AADSTS90002") {
+                let hint = if req.tenant.is_some() {
+                    "check the --tenant given".to_owned()
+                } else {
+                    format!(
+                        "{segment} is not a verified domain of any Microsoft 365 tenant: if the \
+                         mailbox is hosted elsewhere pass --provider, or name the tenant with \
+                         --tenant DOMAIN_OR_GUID"
+                    )
+                };
+                return Err(CommandError::Failed(format!(
+                    "Microsoft Entra knows no tenant for {segment} (AADSTS90002); {hint}. \
+                     Nothing was written"
+                )));
+            }
+            return Err(CommandError::Failed(format!(
+                "finding the tenant of {segment} at {url} failed: {}{}. Nothing was written",
+                d.summary,
+                d.code.map(|c| format!(" ({c})")).unwrap_or_default()
+            )));
+        }
+    };
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        issuer: String,
+    }
+    let doc: Doc = serde_json::from_slice(&body).map_err(|e| {
+        CommandError::Failed(format!(
+            "{url} is not an OpenID configuration document ({e}); nothing was written"
+        ))
+    })?;
+    add::tenant_from_issuer(&doc.issuer).ok_or_else(|| {
+        CommandError::Failed(format!(
+            "the issuer {:?} at {url} names no tenant id; nothing was written",
+            doc.issuer
+        ))
+    })
+}
+
+fn report(path: &Path, conn: &NewConnection, written: &crate::config::Connection, new: bool) {
+    let verb = if new { "written" } else { "added to" };
+    println!("{}: {verb} {}", conn.name, path.display());
+    let mut lines = vec![format!(
+        "  {} {} for {}",
+        conn.provider.as_str(),
+        conn.kind.as_str(),
+        conn.account
+    )];
+    if let Some(t) = &conn.tenant {
+        lines.push(format!("  tenant: {t}"));
+    }
+    lines.push(format!("  scopes: {}", conn.scopes.join(" ")));
+    if conn.probe.is_empty() {
+        lines.push("  probes: none (add probe = [...] to ask the resource itself)".into());
+    } else {
+        lines.push(format!("  probes: {}", conn.probe.join(" ")));
+    }
+    lines.push(format!(
+        "  sign-in: {}",
+        match written.flow {
+            crate::config::Flow::Device => "device code".to_owned(),
+            crate::config::Flow::Browser =>
+                format!("browser, redirect {}", written.redirect().describe()),
+        }
+    ));
+    for l in lines {
+        println!("{l}");
+    }
+    if conn.provider == ProviderKind::Google {
+        println!(
+            "  Google's Desktop clients also send their client secret: add \
+             client_secret_command = [\"pass\", \"show\", \"google/secret\"] (or \
+             client_secret_env) to it"
+        );
+    }
+}
+
+/// `--login` signs in at once; on a terminal the user is asked; otherwise the next step is
+/// printed.
+fn offer_sign_in(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
+    let ask = !args.login && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let go = args.login
+        || (ask && {
+            eprint!("Sign in to {} now? [Y/n] ", args.name);
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).is_ok()
+                && matches!(line.trim().to_ascii_lowercase().as_str(), "" | "y" | "yes")
+        });
+    if !go {
+        println!("next: connwatch login {}", args.name);
+        return Ok(ExitCode::SUCCESS);
+    }
+    super::login::run(
+        cli,
+        &LoginArgs {
+            name: args.name.clone(),
+            device: false,
+            browser: false,
+        },
+    )
+}
