@@ -2,6 +2,8 @@
 //! The test plays the browser with plain HTTP requests; no browser is ever opened
 //! (CONNWATCH_NO_BROWSER).
 mod common;
+#[path = "support/paste_login.rs"]
+mod paste_login;
 
 use std::time::Duration;
 
@@ -150,10 +152,7 @@ async fn the_idp_refuses_a_code_with_the_wrong_verifier_or_redirect() {
     .await
     .unwrap();
     // Take the code from the IdP's redirect without delivering it.
-    let no_follow = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let no_follow = paste_login::no_follow();
     let r = no_follow.get(&auth.url).send().await.unwrap();
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     let code = url::Url::parse(&location)
@@ -298,55 +297,21 @@ async fn login_pasting(
     cfg: &connwatch::config::Config,
     pastes: impl FnOnce(&str) -> Vec<String>,
 ) -> (i32, String, String) {
-    use std::io::{BufRead, Write};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_connwatch"))
-        .arg("--config")
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_connwatch"));
+    cmd.arg("--config")
         .arg(&cfg.path)
         .args(["login", "mail", "--browser"])
         .env("CONNWATCH_NO_BROWSER", "1")
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (url, lines) = tokio::task::spawn_blocking(move || {
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        for line in lines.by_ref() {
-            if let Some(url) = line.unwrap().trim().strip_prefix("open: ") {
-                return (url.to_owned(), lines);
-            }
-        }
-        panic!("no URL on stderr");
-    })
-    .await
-    .unwrap();
-    let no_follow = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = no_follow.get(&url).send().await.unwrap();
+        .env("NO_COLOR", "1");
+    let login = paste_login::spawn(cmd).await;
+    let url = login.url.clone();
+    let r = paste_login::no_follow().get(&url).send().await.unwrap();
     assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    let mut stdin = child.stdin.take().unwrap();
-    for p in pastes(&location) {
-        writeln!(stdin, "{p}").unwrap();
-    }
-    drop(stdin);
-    let out = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = lines.map_while(Result::ok).collect();
-        (child.wait_with_output().unwrap(), rest.join("\n"))
-    });
-    let (out, rest) = tokio::time::timeout(Duration::from_secs(30), out)
-        .await
-        .expect("login ends once stdin is closed")
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        format!("{url}\n{rest}"),
-    )
+    let (code, stdout, rest) = login
+        .paste(&pastes(&location), Duration::from_secs(30))
+        .await;
+    (code, stdout, format!("{url}\n{rest}"))
 }
 
 /// A client whose only redirect is `https://localhost/callback`: nothing can listen there,
@@ -469,10 +434,7 @@ async fn an_unregistered_redirect_uri_gets_aadsts50011() {
                 url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
             ),
         );
-        let no_follow = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let no_follow = paste_login::no_follow();
         let status = no_follow.get(&u).send().await.unwrap().status();
         assert_eq!(status == 302, ok, "{redirect}: {status}");
     }

@@ -210,6 +210,29 @@ async fn a_shared_calendar_of_another_tenant_uses_that_tenant_and_graph() {
         c.tenant.as_deref(),
         Some("9a2b3c4d-6e7f-4a8b-9c0d-1e2f3a4b5c6d")
     );
+
+    // A multi-tenant authority is written as named: there is no tenant of its own to find
+    // (so a dead host does not matter).
+    let r = add(
+        &path,
+        &[
+            "any-mail",
+            "--email",
+            "alice@contoso.com",
+            "--tenant",
+            "Organizations",
+            "--client-id",
+            CLIENT_ID,
+            "--authority-host",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = Config::load(&path).unwrap();
+    assert_eq!(
+        c.connection("any-mail").unwrap().tenant.as_deref(),
+        Some("organizations")
+    );
 }
 
 #[test]

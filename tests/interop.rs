@@ -15,6 +15,8 @@ use std::time::Duration;
 
 #[path = "interop/dovecot.rs"]
 mod dovecot;
+#[path = "support/paste_login.rs"]
+mod paste_login;
 #[path = "interop/watch.rs"]
 mod watch;
 
@@ -122,13 +124,18 @@ fn env_with(rest: &str, idp: &Idp) -> Env {
 
 /// `env_with`, with top-level keys `top` before the connection.
 fn env_top(top: &str, rest: &str, idp: &Idp) -> Env {
+    env_client(top, "connwatch", rest, idp)
+}
+
+/// `env_top` for another of the interop IdP's clients (`connwatch-paste`).
+fn env_client(top: &str, client_id: &str, rest: &str, idp: &Idp) -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let config = tmp.path().join("config.toml");
     std::fs::write(
         &config,
         format!(
-            "{top}data_dir = {:?}\n[[connection]]\nname = \"sso\"\nprovider = \"oidc\"\nissuer = {:?}\nclient_id = \"connwatch\"\naccount = \"alice\"\n{rest}",
+            "{top}data_dir = {:?}\n[[connection]]\nname = \"sso\"\nprovider = \"oidc\"\nissuer = {:?}\nclient_id = {client_id:?}\naccount = \"alice\"\n{rest}",
             data.display().to_string(),
             idp.issuer
         ),
@@ -446,42 +453,20 @@ async fn browser_flow_with_pkce_then_purge_revokes_at_the_provider() {
 /// A config for the `connwatch-paste` client, whose only redirect is
 /// https://localhost/callback: nothing here listens there, so the address is pasted back.
 fn paste_env(idp: &Idp) -> Env {
-    let env = env_with(
+    env_client(
+        "",
+        "connwatch-paste",
         "kind = \"integration\"\nscopes = [\"openid\", \"offline_access\", \"api:read\"]\nflow = \"browser\"\nredirect_uri = \"https://localhost/callback\"\n",
         idp,
-    );
-    let text = std::fs::read_to_string(&env.config).unwrap();
-    let text = text.replace(
-        "client_id = \"connwatch\"",
-        "client_id = \"connwatch-paste\"",
-    );
-    std::fs::write(&env.config, text).unwrap();
-    env
+    )
 }
 
 /// `login --browser` for a paste-back redirect: the test is the browser (through
 /// oidc-provider's interaction, stopping where it would go to https://localhost) and the
 /// person, who pastes `paste(final address)` on stdin. Returns (exit code, stdout, stderr).
 async fn paste_login(env: &Env, paste: impl FnOnce(&str) -> String) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = connwatch(env, &["login", "sso", "--browser"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (url, lines) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        for l in lines.by_ref() {
-            if let Some(u) = l.unwrap().trim().strip_prefix("open: ") {
-                return (u.to_owned(), lines);
-            }
-        }
-        panic!("no URL on stderr");
-    })
-    .await
-    .unwrap();
+    let login = paste_login::spawn(connwatch(env, &["login", "sso", "--browser"])).await;
+    let url = login.url.clone();
     assert!(
         url.contains("redirect_uri=https%3A%2F%2Flocalhost%2Fcallback"),
         "{url}"
@@ -512,22 +497,9 @@ async fn paste_login(env: &Env, paste: impl FnOnce(&str) -> String) -> (i32, Str
         location.starts_with("https://localhost/callback?"),
         "{location}"
     );
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{}", paste(&location)).unwrap();
-    drop(stdin);
-    let out = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = lines.map_while(Result::ok).collect();
-        (child.wait_with_output().unwrap(), rest.join("\n"))
-    });
-    let (out, rest) = tokio::time::timeout(Duration::from_secs(60), out)
+    login
+        .paste(&[paste(&location)], Duration::from_secs(60))
         .await
-        .expect("login ends once the address is pasted and stdin closed")
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        rest,
-    )
 }
 
 /// A client registered with https://localhost/callback only: signing in completes once the

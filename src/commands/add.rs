@@ -171,9 +171,14 @@ async fn discover_tenant(req: &AddRequest) -> Result<String, CommandError> {
         .as_deref()
         .unwrap_or(crate::provider::ENTRA_AUTHORITY_HOST);
     let segment = match &req.tenant {
-        Some(t) => t.trim().to_owned(),
+        Some(t) => t.trim().to_ascii_lowercase(),
         None => add::email_domain(&req.email).map_err(CommandError::Usage)?,
     };
+    // Entra's multi-tenant authorities have no tenant of their own to discover: the
+    // account's home tenant answers at sign-in.
+    if matches!(segment.as_str(), "organizations" | "common" | "consumers") {
+        return Ok(segment);
+    }
     let url = format!("{host}/{segment}/v2.0/.well-known/openid-configuration");
     let http = HttpClient::new(Duration::from_secs(15));
     let body = match http.get(&url).await {
