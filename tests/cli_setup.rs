@@ -1,4 +1,6 @@
 //! Setup helpers: `init`, `completions`, `man`.
+mod common;
+
 use assert_cmd::Command;
 
 fn connwatch() -> Command {
@@ -177,22 +179,8 @@ fn every_connwatch_directory_is_private_and_every_file_0600() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let (mut dirs, mut files) = (0, 0);
-    let mut stack = vec![data.join("connwatch"), state.join("connwatch")];
-    while let Some(d) = stack.pop() {
-        assert_eq!(mode(&d), 0o700, "{}", d.display());
-        dirs += 1;
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                assert_eq!(mode(&p), 0o600, "{}", p.display());
-                files += 1;
-            }
-        }
-    }
+    let (dirs, files) =
+        common::assert_private_tree(&[data.join("connwatch"), state.join("connwatch")]);
     assert!(dirs >= 3, "the data and state roots and the logs: {dirs}");
     assert!(files >= 2, "the lock and a log file at least: {files}");
     assert!(

@@ -233,22 +233,7 @@ async fn no_secret_outside_the_token_files() {
     // itself included), every file 0600 (tokens, status records, locks, logs).
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        let mut stack = vec![s.paths().root.clone()];
-        let mut seen = 0;
-        while let Some(d) = stack.pop() {
-            assert_eq!(mode(&d), 0o700, "{}", d.display());
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    assert_eq!(mode(&p), 0o600, "{}", p.display());
-                    seen += 1;
-                }
-            }
-        }
+        let (_, seen) = assert_private_tree(std::slice::from_ref(&s.paths().root));
         assert!(seen >= 3, "tokens and status records checked: {seen}");
     }
 }

@@ -311,3 +311,27 @@ pub async fn login_in_browser(
         format!("{url}\n{stderr_rest}"),
     )
 }
+
+/// Walk every directory under `roots` (the roots included): each must be 0700 and each file
+/// 0600. Returns (directories, files) seen, so a caller can say the walk was not vacuous.
+#[cfg(unix)]
+pub fn assert_private_tree(roots: &[std::path::PathBuf]) -> (usize, usize) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let (mut dirs, mut files) = (0, 0);
+    let mut stack = roots.to_vec();
+    while let Some(d) = stack.pop() {
+        assert_eq!(mode(&d), 0o700, "{}", d.display());
+        dirs += 1;
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                assert_eq!(mode(&p), 0o600, "{}", p.display());
+                files += 1;
+            }
+        }
+    }
+    (dirs, files)
+}
