@@ -35,7 +35,13 @@ fn node_project() -> Option<PathBuf> {
                 .is_ok_and(|o| o.status.success())
         };
         if !have("node") || !have("npm") {
-            eprintln!("interop: node/npm not found; skipping the oidc-provider interop tests");
+            assert!(
+                std::env::var_os("CONNWATCH_REQUIRE_SUITES").is_none(),
+                "CONNWATCH_REQUIRE_SUITES is set but node/npm are not installed (apt-get install -y nodejs npm)"
+            );
+            eprintln!(
+                "interop: node/npm NOT FOUND — SKIPPING the oidc-provider interop tests (install node 20 and npm)"
+            );
             return None;
         }
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
