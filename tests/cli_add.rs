@@ -252,6 +252,26 @@ fn google_by_address_or_by_flag_signs_in_in_a_browser() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("client_secret_command"), "{}", r.stdout);
+    // Its sign-in waits for the secret: not offered, and --login is refused up front.
+    assert!(
+        r.stdout
+            .ends_with("next: add the client secret, then: connwatch login gmail\n"),
+        "{}",
+        r.stdout
+    );
+    let r = add(
+        &path,
+        &[
+            "gmail2",
+            "--email",
+            "bob@gmail.com",
+            "--client-id",
+            "123-abc.apps.googleusercontent.com",
+            "--login",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!std::fs::read_to_string(&path).unwrap().contains("gmail2"));
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with(connwatch::commands::init::TEMPLATE));
     assert_eq!(mode(&path), 0o600);
@@ -336,13 +356,40 @@ async fn refusals_leave_the_config_as_it_was() {
     // A name the config would refuse, an address that is none, a kind add cannot fill in.
     let r = run(entra("bad name", "alice@contoso.com"));
     assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot be a connection's name"),
+        "{}",
+        r.stderr
+    );
     let r = run(entra("y", "alice.contoso.com"));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("not an email address"), "{}", r.stderr);
+    // Refused before the network: the host named here does not answer.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
     let mut integration = entra("y", "alice@contoso.com");
+    integration[6] = dead.clone();
     integration.extend(["--kind".into(), "integration".into()]);
     let r = run(integration);
     assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("by hand"), "{}", r.stderr);
+    let mut tenant = entra("y", "alice@contoso.com");
+    tenant[6] = dead.clone();
+    tenant.extend(["--tenant".into(), "contoso.com/../x?y".into()]);
+    let r = run(tenant);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("neither a domain nor a tenant id"),
+        "{}",
+        r.stderr
+    );
+    let mut host = entra("y", "alice@contoso.com");
+    host[6] = "login.microsoftonline.us".into();
+    let r = run(host);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("with the scheme"), "{}", r.stderr);
     let r = run(vec![
         "y".into(),
         "--email".into(),
@@ -363,10 +410,6 @@ async fn refusals_leave_the_config_as_it_was() {
     assert!(r.stderr.contains("--client-id"), "{}", r.stderr);
 
     // A dead identity provider: said so, nothing written, no hang.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
     let mut args = entra("y", "alice@contoso.com");
     args[6] = dead;
     let r = run(args);
@@ -381,4 +424,79 @@ async fn refusals_leave_the_config_as_it_was() {
     let r = run(entra("y", "alice@contoso.com"));
     assert_eq!(r.code, 78, "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
+}
+
+/// Files as they are found in the wild: CRLF line endings with a BOM, a config reached
+/// through a symlink (dotfiles), an inline `connection = [...]` that cannot take a table.
+#[test]
+fn crlf_symlinked_and_inline_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let google = |path: &Path, name: &str| {
+        add(
+            path,
+            &[
+                name,
+                "--email",
+                "bob@gmail.com",
+                "--client-id",
+                "123-abc.apps.googleusercontent.com",
+            ],
+        )
+    };
+
+    let crlf = dir.path().join("crlf.toml");
+    let before = format!("\u{feff}# Windows notepad\r\ndata_dir = {data:?}\r\n");
+    std::fs::write(&crlf, &before).unwrap();
+    let r = google(&crlf, "g");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after = std::fs::read_to_string(&crlf).unwrap();
+    assert!(after.starts_with(&before), "{after:?}");
+    assert!(
+        !after.replace("\r\n", "").contains('\n'),
+        "one line ending throughout: {after:?}"
+    );
+    assert!(Config::load(&crlf).unwrap().connection("g").is_some());
+
+    // The link stays a link; the file it names gets the connection.
+    let dots = dir.path().join("dotfiles");
+    std::fs::create_dir(&dots).unwrap();
+    let real = dots.join("connwatch.toml");
+    std::fs::write(&real, format!("data_dir = {data:?}\n")).unwrap();
+    let link = dir.path().join("config.toml");
+    std::os::unix::fs::symlink("dotfiles/connwatch.toml", &link).unwrap();
+    let r = google(&link, "g");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("name = \"g\"")
+    );
+    assert_eq!(mode(&real), 0o600);
+    // A link to a file not there yet: the file is created where it points.
+    let dangling = dir.path().join("later.toml");
+    std::os::unix::fs::symlink("dotfiles/later.toml", &dangling).unwrap();
+    let r = google(&dangling, "g");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(dots.join("later.toml").exists());
+
+    let inline = dir.path().join("inline.toml");
+    let before = format!("data_dir = {data:?}\nconnection = []\n");
+    std::fs::write(&inline, &before).unwrap();
+    let r = google(&inline, "g");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("inline array"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&inline).unwrap(), before);
 }

@@ -152,3 +152,60 @@ async fn a_dashboard_yields_to_a_watch_started_after_it_and_takes_over_when_it_e
     assert_eq!(pid, Some(std::process::id()));
     w.shutdown().await;
 }
+
+/// A `watch` killed outright (SIGKILL: no unlock of its own, the kernel closes its files)
+/// still gives the schedule back: the dashboard's worker looks at the lock again until the
+/// kernel has dropped it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_takes_over_from_a_killed_watch() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[calendar("5m")]);
+    seed_cal(&idp, &cfg);
+    let (opts, _) = worker_opts();
+    let mut w = spawn(
+        &cfg,
+        connwatch::worker::WorkerOptions {
+            yield_to_watch: true,
+            ..opts
+        },
+    );
+    w.wait_for(|e| match e {
+        Event::Connection(v) if v.name == "cal" => Some(()),
+        _ => None,
+    })
+    .await;
+    let mut watch = std::process::Command::new(env!("CARGO_BIN_EXE_connwatch"))
+        .arg("--config")
+        .arg(&cfg.path)
+        .arg("watch")
+        .env("NO_COLOR", "1")
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/connwatch-test-bus",
+        )
+        .env_remove("CONNWATCH_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = w
+        .wait_for(|e| match e {
+            Event::Watched { pid } => Some(*pid),
+            _ => None,
+        })
+        .await;
+    assert_eq!(pid, Some(watch.id()));
+    let started = Instant::now();
+    watch.kill().unwrap(); // SIGKILL
+    watch.wait().unwrap();
+    let pid = w
+        .wait_for(|e| match e {
+            Event::Watched { pid } => Some(*pid),
+            _ => None,
+        })
+        .await;
+    assert_eq!(pid, None);
+    eprintln!("killed watch noticed after {:?}", started.elapsed());
+    w.shutdown().await;
+}

@@ -16,27 +16,20 @@ use crate::oauth::{HttpClient, OAuthFailure};
 
 pub fn run(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
     let path = config_path(cli)?;
-    // A config that is a symlink (dotfiles) is edited where it points, and stays a link.
-    let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-    let existing = match std::fs::read_to_string(&target) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(CommandError::Failed(format!(
-                "cannot read {}: {e}",
-                target.display()
-            )));
-        }
-    };
+    // A config that is a symlink (dotfiles) is written where it points, and stays a link;
+    // it is read and reported under the name the user gave (relative paths in it, such as
+    // ca_file, resolve from there, as for every other command).
+    let target = link_target(&path);
+    let existing = read(&target)?;
     if let Some(text) = &existing {
         // A broken config is shown as `config check` shows it; it is not ours to rewrite.
-        let config = Config::parse(&target, text)?;
+        let config = Config::parse(&path, text)?;
         if config.connection(&args.name).is_some() {
             return Err(CommandError::Usage(format!(
                 "a connection named {:?} is already in {}; choose another name, or `connwatch \
                  purge {}` and remove its [[connection]] first",
                 args.name,
-                target.display(),
+                path.display(),
                 args.name
             )));
         }
@@ -47,23 +40,40 @@ pub fn run(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
             args.name
         )));
     }
+    // Everything that can be refused is, before the network and before any prompt.
+    let authority_host = match &args.authority_host {
+        Some(h) => Some(add::check_authority_host(h).map_err(CommandError::Usage)?),
+        None => None,
+    };
     let mut req = AddRequest {
         name: args.name.clone(),
         email: args.email.clone(),
         kind: args.kind,
         provider: args.provider,
         client_id: String::new(),
-        tenant: args.tenant.clone(),
-        authority_host: args
-            .authority_host
+        tenant: args
+            .tenant
             .as_deref()
-            .map(|h| h.trim_end_matches('/').to_owned()),
+            .map(|t| t.trim().to_ascii_lowercase()),
+        authority_host,
     };
     let provider = add::provider_for(&req).map_err(CommandError::Usage)?;
-    if args.tenant.is_some() && provider != ProviderKind::Entra {
-        return Err(CommandError::Usage(
-            "--tenant is for entra connections only".into(),
-        ));
+    add::preset(provider, req.kind).map_err(CommandError::Usage)?;
+    if let Some(t) = &req.tenant {
+        if provider != ProviderKind::Entra {
+            return Err(CommandError::Usage(
+                "--tenant is for entra connections only".into(),
+            ));
+        }
+        add::check_tenant(t).map_err(CommandError::Usage)?;
+    }
+    if args.login && needs_secret(provider) {
+        return Err(CommandError::Usage(format!(
+            "--login cannot sign in to a {} connection yet: its client secret comes first \
+             (client_secret_command or client_secret_env); add it, then `connwatch login {}`",
+            provider.as_str(),
+            args.name
+        )));
     }
     req.client_id = client_id(args, provider)?;
     let tenant_id = match provider {
@@ -75,18 +85,72 @@ pub fn run(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
         .clone()
         .unwrap_or_else(|| super::init::TEMPLATE.to_owned());
     // The default probes are the ones connwatch would use anyway; written out, they are
-    // there to read and edit. (None on a non-default authority host: tests, proxies.)
-    let first = edited(&target, &base, &conn)?;
+    // there to read and edit. (None with --authority-host: connwatch never probes Microsoft's
+    // or Google's hosts for a connection pointed elsewhere.)
+    let first = edited(&path, &base, &conn)?;
     conn.probe = crate::provider::probe_targets(&first)
         .into_iter()
         .map(|t| t.url)
         .collect();
     let text = add::append(&base, &conn).map_err(CommandError::Failed)?;
-    let written = checked(&target, &text, &conn.name)?;
+    let written = checked(&path, &text, &conn.name)?;
+    // Discovery and prompts take a while: an edit saved meanwhile (an editor, another `add`)
+    // is not overwritten.
+    if read(&target)? != existing {
+        return Err(CommandError::Failed(format!(
+            "{} changed while the connection was being prepared; nothing was written: run \
+             the command again",
+            path.display()
+        )));
+    }
     super::config_write::write_config(&target, &text)
         .map_err(|e| CommandError::Failed(format!("cannot write {}: {e}", target.display())))?;
-    report(&target, &conn, &written, existing.is_none());
+    report(&path, &conn, &written, existing.is_none());
+    if needs_secret(provider) {
+        println!(
+            "next: add the client secret, then: connwatch login {}",
+            args.name
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     offer_sign_in(cli, args)
+}
+
+/// Google's Desktop-app clients send a client secret to the token endpoint; `add` writes no
+/// secret (secrets never go into the config), so their sign-in waits for the user's.
+fn needs_secret(provider: ProviderKind) -> bool {
+    provider == ProviderKind::Google
+}
+
+/// Where `path` leads: itself, or the file its symlinks name (even one not created yet).
+fn link_target(path: &Path) -> std::path::PathBuf {
+    if let Ok(t) = std::fs::canonicalize(path) {
+        return t;
+    }
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&p) {
+            Ok(next) => {
+                p = match p.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                };
+            }
+            Err(_) => break,
+        }
+    }
+    p
+}
+
+fn read(path: &Path) -> Result<Option<String>, CommandError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CommandError::Failed(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 /// The connection as the edited config reads it (validated with the whole file).
@@ -140,7 +204,8 @@ fn client_id(args: &AddArgs, provider: ProviderKind) -> Result<String, CommandEr
         }
         return Ok(id.to_owned());
     }
-    if !std::io::stdin().is_terminal() {
+    // A prompt nobody sees (stderr redirected) would look like a hang.
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(CommandError::Usage(format!(
             "--client-id is needed: {where_}"
         )));
@@ -171,7 +236,7 @@ async fn discover_tenant(req: &AddRequest) -> Result<String, CommandError> {
         .as_deref()
         .unwrap_or(crate::provider::ENTRA_AUTHORITY_HOST);
     let segment = match &req.tenant {
-        Some(t) => t.trim().to_ascii_lowercase(),
+        Some(t) => t.clone(),
         None => add::email_domain(&req.email).map_err(CommandError::Usage)?,
     };
     // Entra's multi-tenant authorities have no tenant of their own to discover: the
@@ -258,11 +323,11 @@ fn report(path: &Path, conn: &NewConnection, written: &crate::config::Connection
     for l in lines {
         println!("{l}");
     }
-    if conn.provider == ProviderKind::Google {
+    if needs_secret(conn.provider) {
         println!(
             "  Google's Desktop clients also send their client secret: add \
              client_secret_command = [\"pass\", \"show\", \"google/secret\"] (or \
-             client_secret_env) to it"
+             client_secret_env = \"VAR\") to it"
         );
     }
 }
@@ -276,7 +341,11 @@ fn offer_sign_in(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
             eprint!("Sign in to {} now? [Y/n] ", args.name);
             let _ = std::io::stderr().flush();
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).is_ok()
+            // End of input (Ctrl-D) is no answer, and no answer is no.
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .is_ok_and(|n| n > 0)
                 && matches!(line.trim().to_ascii_lowercase().as_str(), "" | "y" | "yes")
         });
     if !go {

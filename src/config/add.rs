@@ -97,8 +97,110 @@ fn is_guid(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// `expect`'s audience and scopes, as written.
-type Expected = (&'static str, Vec<&'static str>);
+/// What a connection of one kind at one provider asks for.
+pub struct Preset {
+    pub scopes: Vec<&'static str>,
+    /// `expect`'s audience and scopes.
+    pub expect: Option<(&'static str, Vec<&'static str>)>,
+    /// The sign-in flow, when the default (device code) will not do.
+    pub flow: Option<Flow>,
+}
+
+/// What a connection of `kind` at `provider` asks for: its scopes, what a good token
+/// carries, and the sign-in flow when the default (device code) will not do. An error for
+/// what `add` cannot fill in, before anything goes to the network.
+pub fn preset(provider: ProviderKind, kind: Kind) -> Result<Preset, String> {
+    let (scopes, expect, flow) = match (provider, kind) {
+        (ProviderKind::Entra, Kind::Mailbox) => (
+            vec![
+                "https://outlook.office.com/IMAP.AccessAsUser.All",
+                "https://outlook.office.com/SMTP.Send",
+                "offline_access",
+            ],
+            Some((
+                "https://outlook.office.com",
+                vec!["IMAP.AccessAsUser.All", "SMTP.Send"],
+            )),
+            None,
+        ),
+        (ProviderKind::Entra, Kind::SharedCalendar) => (
+            vec![
+                "https://graph.microsoft.com/Calendars.Read.Shared",
+                "offline_access",
+            ],
+            Some(("https://graph.microsoft.com", vec!["Calendars.Read.Shared"])),
+            None,
+        ),
+        (ProviderKind::Entra, Kind::Calendar) => (
+            vec![
+                "https://graph.microsoft.com/Calendars.Read",
+                "offline_access",
+            ],
+            Some(("https://graph.microsoft.com", vec!["Calendars.Read"])),
+            None,
+        ),
+        // Google's device flow refuses the Gmail and Calendar scopes: a browser sign-in.
+        (ProviderKind::Google, Kind::Mailbox) => {
+            (vec!["https://mail.google.com/"], None, Some(Flow::Browser))
+        }
+        (ProviderKind::Google, Kind::Calendar | Kind::SharedCalendar) => (
+            vec!["https://www.googleapis.com/auth/calendar.readonly"],
+            None,
+            Some(Flow::Browser),
+        ),
+        (_, Kind::Integration) => {
+            return Err(
+                "`add` knows the scopes of a mailbox, a calendar and a shared-calendar; an \
+                 integration's are its own: write its [[connection]] by hand"
+                    .into(),
+            );
+        }
+        (p, _) => return Err(format!("`add` does not set up {} connections", p.as_str())),
+    };
+    Ok(Preset {
+        scopes,
+        expect,
+        flow,
+    })
+}
+
+/// `--tenant`: a domain or a GUID (or organizations, common, consumers), which goes into the
+/// discovery URL's path as it is.
+pub fn check_tenant(tenant: &str) -> Result<(), String> {
+    let ok = !tenant.is_empty()
+        && !tenant.starts_with(['.', '-'])
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "--tenant {tenant:?} is neither a domain nor a tenant id (GUID)"
+        ))
+    }
+}
+
+/// `--authority-host`: an http(s) origin such as `https://login.microsoftonline.us`.
+pub fn check_authority_host(host: &str) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "--authority-host {host:?} is not a sign-in host: write its address with the \
+             scheme, e.g. https://login.microsoftonline.us"
+        )
+    };
+    let u = url::Url::parse(host).map_err(|_| bad())?;
+    let path_ok = u.path().is_empty() || u.path() == "/";
+    if !matches!(u.scheme(), "https" | "http")
+        || u.host_str().is_none()
+        || !path_ok
+        || u.query().is_some()
+        || u.fragment().is_some()
+    {
+        return Err(bad());
+    }
+    Ok(host.trim_end_matches('/').to_owned())
+}
 
 /// The connection for `req`. `tenant_id` is the discovered Entra tenant (None for Google).
 pub fn plan(
@@ -106,54 +208,11 @@ pub fn plan(
     provider: ProviderKind,
     tenant_id: Option<&str>,
 ) -> Result<NewConnection, String> {
-    let (scopes, expect, flow): (Vec<&str>, Option<Expected>, Option<Flow>) =
-        match (provider, req.kind) {
-            (ProviderKind::Entra, Kind::Mailbox) => (
-                vec![
-                    "https://outlook.office.com/IMAP.AccessAsUser.All",
-                    "https://outlook.office.com/SMTP.Send",
-                    "offline_access",
-                ],
-                Some((
-                    "https://outlook.office.com",
-                    vec!["IMAP.AccessAsUser.All", "SMTP.Send"],
-                )),
-                None,
-            ),
-            (ProviderKind::Entra, Kind::SharedCalendar) => (
-                vec![
-                    "https://graph.microsoft.com/Calendars.Read.Shared",
-                    "offline_access",
-                ],
-                Some(("https://graph.microsoft.com", vec!["Calendars.Read.Shared"])),
-                None,
-            ),
-            (ProviderKind::Entra, Kind::Calendar) => (
-                vec![
-                    "https://graph.microsoft.com/Calendars.Read",
-                    "offline_access",
-                ],
-                Some(("https://graph.microsoft.com", vec!["Calendars.Read"])),
-                None,
-            ),
-            // Google's device flow refuses the Gmail and Calendar scopes: a browser sign-in.
-            (ProviderKind::Google, Kind::Mailbox) => {
-                (vec!["https://mail.google.com/"], None, Some(Flow::Browser))
-            }
-            (ProviderKind::Google, Kind::Calendar | Kind::SharedCalendar) => (
-                vec!["https://www.googleapis.com/auth/calendar.readonly"],
-                None,
-                Some(Flow::Browser),
-            ),
-            (_, Kind::Integration) => {
-                return Err(
-                    "`add` knows the scopes of a mailbox, a calendar and a shared-calendar; an \
-                     integration's are its own: write its [[connection]] by hand"
-                        .into(),
-                );
-            }
-            (p, _) => return Err(format!("`add` does not set up {} connections", p.as_str())),
-        };
+    let Preset {
+        scopes,
+        expect,
+        flow,
+    } = preset(provider, req.kind)?;
     let tenant = match provider {
         ProviderKind::Entra => {
             let tid = tenant_id.ok_or("no tenant was discovered")?;
@@ -181,12 +240,56 @@ pub fn plan(
     })
 }
 
-/// `text` with `conn` appended as one more `[[connection]]`; everything already there —
-/// comments, blank lines, key order, quoting — is kept byte for byte.
+/// `text` with `conn` appended as one more `[[connection]]`. The new table is rendered on
+/// its own and added after the last byte, so everything already there — comments, blank
+/// lines, key order, quoting, CRLF line endings, a BOM — stays exactly as it was; `toml_edit`
+/// only reads the file to make sure `connection` can take another table.
 pub fn append(text: &str, conn: &NewConnection) -> Result<String, String> {
-    let mut doc: DocumentMut = text
+    let doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| format!("the config is not valid TOML: {e}"))?;
+    match doc.get("connection") {
+        None | Some(Item::ArrayOfTables(_)) => {}
+        Some(_) => {
+            return Err(
+                "`connection` in the config is an inline array or a single value, not \
+                 [[connection]] tables; add this one by hand"
+                    .into(),
+            );
+        }
+    }
+    let mut list = ArrayOfTables::new();
+    list.push(table(conn));
+    let mut alone = DocumentMut::new();
+    alone.insert("connection", Item::ArrayOfTables(list));
+    let block = format!(
+        "# {} ({}), written by `connwatch add`.\n{alone}",
+        conn.account,
+        conn.kind.as_str()
+    );
+    let crlf = text.contains("\r\n");
+    let block = if crlf {
+        block.replace('\n', "\r\n")
+    } else {
+        block
+    };
+    let nl = if crlf { "\r\n" } else { "\n" };
+    let mut out = text.to_owned();
+    let body = text.trim_start_matches('\u{feff}');
+    if !body.trim().is_empty() {
+        if !out.ends_with('\n') {
+            out.push_str(nl);
+        }
+        // One blank line between what was there and the new table.
+        if !out.ends_with(&format!("{nl}{nl}")) {
+            out.push_str(nl);
+        }
+    }
+    out.push_str(&block);
+    Ok(out)
+}
+
+fn table(conn: &NewConnection) -> Table {
     let mut t = Table::new();
     t.insert("name", value(&conn.name));
     t.insert("kind", value(conn.kind.as_str()));
@@ -218,52 +321,7 @@ pub fn append(text: &str, conn: &NewConnection) -> Result<String, String> {
     if let Some(host) = &conn.authority_host {
         t.insert("authority_host", value(host));
     }
-    // The new table is placed after every table there is (not merely after the last
-    // [[connection]]: a [keys] table may follow them), and the comments at the document's
-    // end move in front of it, so the file reads as before with the connection at its end.
-    t.set_position(Some(last_position(doc.as_table()).map_or(0, |p| p + 1)));
-    let trailing = doc.trailing().as_str().unwrap_or("").to_owned();
-    doc.set_trailing("");
-    let gap = if text.trim().is_empty() { "" } else { "\n" };
-    t.decor_mut().set_prefix(format!(
-        "{trailing}{gap}# {} ({}), written by `connwatch add`.\n",
-        conn.account,
-        conn.kind.as_str()
-    ));
-    match doc.get_mut("connection") {
-        None => {
-            let mut list = ArrayOfTables::new();
-            list.push(t);
-            doc.insert("connection", Item::ArrayOfTables(list));
-        }
-        Some(Item::ArrayOfTables(list)) => list.push(t),
-        Some(_) => {
-            return Err(
-                "`connection` in the config is not a list of [[connection]] tables; add this \
-                 one by hand"
-                    .into(),
-            );
-        }
-    }
-    let mut out = doc.to_string();
-    if !out.ends_with('\n') {
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-/// The highest display position of any table in `t`, nested ones included.
-fn last_position(t: &Table) -> Option<isize> {
-    let mut last = t.position();
-    for (_, item) in t.iter() {
-        let nested = match item {
-            Item::Table(inner) => last_position(inner),
-            Item::ArrayOfTables(list) => list.iter().filter_map(last_position).max(),
-            _ => None,
-        };
-        last = last.max(nested);
-    }
-    last
+    t
 }
 
 fn array(items: &[String]) -> Array {
@@ -405,6 +463,20 @@ mod tests {
         let keys = "[[connection]]\nname = 'a'\n\n[keys]\nquit = \"q\"\n# end\n";
         let after = append(keys, &conn).unwrap();
         assert!(after.starts_with(keys), "{after}");
+        // CRLF files stay CRLF, a BOM stays, a last line without newline gets one.
+        for before in ["\u{feff}a = 1\r\n# c\r\n", "a = 1\n# end"] {
+            let after = append(before, &conn).unwrap();
+            assert!(after.starts_with(before), "{after:?}");
+            assert!(after.parse::<DocumentMut>().is_ok(), "{after:?}");
+            if before.contains('\r') {
+                assert!(!after.replace("\r\n", "").contains('\n'), "{after:?}");
+            }
+        }
+        assert!(
+            append("connection = []\n", &conn)
+                .unwrap_err()
+                .contains("inline array")
+        );
         // An empty file gets the connection alone.
         let fresh = append("", &conn).unwrap();
         assert!(fresh.contains("[[connection]]\nname = \"n\""), "{fresh}");
