@@ -34,7 +34,7 @@ pub fn run(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
             )));
         }
     }
-    if !valid_name(&args.name) {
+    if !crate::config::is_valid_name(&args.name) {
         return Err(CommandError::Usage(format!(
             "{:?} cannot be a connection's name: use letters, digits, '.', '_' and '-'",
             args.name
@@ -174,14 +174,6 @@ fn checked(path: &Path, text: &str, name: &str) -> Result<crate::config::Connect
         .connection(name)
         .cloned()
         .ok_or_else(|| CommandError::Failed(format!("{name} is missing from the edited config")))
-}
-
-/// The same rule as the config's: the name is used on the command line and as a file name.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// `--client-id`, else asked for on a terminal. There is no default: borrowing another

@@ -127,6 +127,15 @@ impl SecretSource {
     }
 }
 
+/// A connection's name is used on the command line and as a file name: letters, digits,
+/// '.', '_' and '-'.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// OAuth/OIDC protocol scopes: they ask for a refresh token or identity claims, not for access
 /// to a resource, so they are never "missing" from an access token.
 pub fn is_protocol_scope(scope: &str) -> bool {

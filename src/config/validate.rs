@@ -53,11 +53,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     for (i, rc) in raw.connection.into_iter().enumerate() {
         let name = rc.name.get_ref().clone();
         let key = |k: &str| format!("connection[{i}].{k}");
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
+        if !super::is_valid_name(&name) {
             return Err(err(
                 rc.name.span(),
                 key("name"),
