@@ -1,6 +1,7 @@
 //! `connwatch add`'s pure half: which provider and scopes an address and a kind call for,
 //! the tenant an Entra discovery document names, and the config text with one more
-//! connection — edited with `toml_edit`, so the user's comments and layout stay as written.
+//! connection — rendered alone with `toml_edit` and appended, so every byte the user wrote
+//! stays as it was.
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, value};
 
 use super::{Flow, Kind, ProviderKind};
