@@ -117,22 +117,11 @@ pub struct StatusArgs {
     pub prometheus: bool,
 }
 
-/// `--kind`: the config's own spelling (mailbox, shared-calendar, …).
-fn parse_kind(s: &str) -> Result<crate::config::Kind, String> {
-    use serde::Deserialize;
-    crate::config::Kind::deserialize(
-        serde::de::value::StrDeserializer::<serde::de::value::Error>::new(s),
-    )
-    .map_err(|e| e.to_string())
-}
-
-/// `--provider`: entra, google (zoom and oidc are refused later with a reason).
-fn parse_provider(s: &str) -> Result<crate::config::ProviderKind, String> {
-    use serde::Deserialize;
-    crate::config::ProviderKind::deserialize(serde::de::value::StrDeserializer::<
-        serde::de::value::Error,
-    >::new(s))
-    .map_err(|e| e.to_string())
+/// `--kind` and `--provider`: the config's own spelling (mailbox, shared-calendar, entra…),
+/// with serde's list of the accepted values when it is not one of them.
+fn parse_config_word<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(s))
+        .map_err(|e| e.to_string())
 }
 
 /// "10m", "90s", "1h" — the config's duration syntax.
@@ -161,10 +150,10 @@ pub struct AddArgs {
     #[arg(long, value_name = "ADDRESS")]
     pub email: String,
     /// mailbox (IMAP + SMTP), calendar or shared-calendar (Graph).
-    #[arg(long, default_value = "mailbox", value_name = "KIND", value_parser = parse_kind)]
+    #[arg(long, default_value = "mailbox", value_name = "KIND", value_parser = parse_config_word::<crate::config::Kind>)]
     pub kind: crate::config::Kind,
     /// entra or google (default: google for gmail.com addresses, else entra).
-    #[arg(long, value_name = "PROVIDER", value_parser = parse_provider)]
+    #[arg(long, value_name = "PROVIDER", value_parser = parse_config_word::<crate::config::ProviderKind>)]
     pub provider: Option<crate::config::ProviderKind>,
     /// The app registration's client id (asked for on a terminal when not given).
     #[arg(long, value_name = "ID")]

@@ -2,7 +2,7 @@
 //! tenant (Entra, from the address's domain), write a correct connection into the config and
 //! offer to sign in. The config is edited in place — comments and layout kept — validated as
 //! a whole before anything is written, and replaced atomically (0600).
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -202,14 +202,10 @@ fn client_id(args: &AddArgs, provider: ProviderKind) -> Result<String, CommandEr
             "--client-id is needed: {where_}"
         )));
     }
-    eprint!("client id ({where_}): ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CommandError::Failed(format!("cannot read stdin: {e}")))?;
-    match line.trim() {
+    let line = super::ask(&format!("client id ({where_}): "))
+        .map_err(|e| CommandError::Failed(format!("cannot read stdin: {e}")))?
+        .unwrap_or_default();
+    match line.as_str() {
         "" => Err(CommandError::Failed(
             "no client id given; nothing was written".into(),
         )),
@@ -329,17 +325,11 @@ fn report(path: &Path, conn: &NewConnection, written: &crate::config::Connection
 fn offer_sign_in(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
     let ask = !args.login && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let go = args.login
-        || (ask && {
-            eprint!("Sign in to {} now? [Y/n] ", args.name);
-            let _ = std::io::stderr().flush();
-            let mut line = String::new();
+        || (ask
             // End of input (Ctrl-D) is no answer, and no answer is no.
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .is_ok_and(|n| n > 0)
-                && matches!(line.trim().to_ascii_lowercase().as_str(), "" | "y" | "yes")
-        });
+            && super::ask(&format!("Sign in to {} now? [Y/n] ", args.name)).is_ok_and(|a| {
+                a.is_some_and(|a| matches!(a.to_ascii_lowercase().as_str(), "" | "y" | "yes"))
+            }));
     if !go {
         println!("next: connwatch login {}", args.name);
         return Ok(ExitCode::SUCCESS);

@@ -71,4 +71,17 @@ pub fn read_stdin() -> Result<String, String> {
     Ok(String::from_utf8_lossy(&b).into_owned())
 }
 
+/// Ask `question` on stderr and read one line of answer from stdin, trimmed; `None` when
+/// stdin ends first (Ctrl-D), which no caller takes for a yes.
+pub fn ask(question: &str) -> std::io::Result<Option<String>> {
+    use std::io::{BufRead, Write};
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(line.trim().to_owned()))
+}
+
 pub use crate::oauth::browser::open_page as open_browser;

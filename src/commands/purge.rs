@@ -2,7 +2,7 @@
 //! then sign in again" fix), under each connection's lock like the dashboard's purge. Asks
 //! first on a terminal; anywhere else it needs `--yes`, because a purged refresh token can
 //! only come back through an interactive sign-in.
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::exit::CommandError;
@@ -142,14 +142,12 @@ fn confirm(names: &[String]) -> Result<(), CommandError> {
             "purging {list} forgets its refresh token; pass --yes to confirm when not on a terminal"
         )));
     }
-    eprint!("Forget the tokens of {list}? Signing in again will be needed. [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CommandError::Failed(format!("cannot read the answer: {e}")))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+    let answer = super::ask(&format!(
+        "Forget the tokens of {list}? Signing in again will be needed. [y/N] "
+    ))
+    .map_err(|e| CommandError::Failed(format!("cannot read the answer: {e}")))?
+    .unwrap_or_default();
+    if matches!(answer.as_str(), "y" | "Y" | "yes" | "YES" | "Yes") {
         Ok(())
     } else {
         Err(CommandError::Failed("nothing purged".into()))
