@@ -6,36 +6,15 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use common::*;
 use connwatch::config::Config;
 use connwatch::demo::CLIENT_ID;
 use connwatch::demo::idp::{CONTOSO_TID, DemoIdp, FABRIKAM_TID, IdpOptions};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn add(config: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("connwatch")
-        .unwrap()
-        .arg("--config")
-        .arg(config)
-        .arg("add")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("CONNWATCH_CONFIG")
-        .write_stdin("")
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let mut all = vec!["add"];
+    all.extend_from_slice(args);
+    run_connwatch(config, &all)
 }
 
 /// A config as people write them: comments above, beside and below, odd spacing, a

@@ -10,28 +10,8 @@ use common::*;
 use connwatch::config::Config;
 use connwatch::demo::idp::{DemoIdp, DevicePollReply, IdpOptions};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(cfg: &Config, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("connwatch")
-        .unwrap()
-        .arg("--config")
-        .arg(&cfg.path)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("CONNWATCH_CONFIG")
-        .write_stdin("")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_connwatch(&cfg.path, args)
 }
 
 /// Nothing the IdP ever issued (tokens, device codes) appears in what a command printed.

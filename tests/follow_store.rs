@@ -98,12 +98,7 @@ async fn a_dashboard_yields_to_a_watch_started_after_it_and_takes_over_when_it_e
             ..opts
         },
     );
-    let pid = w
-        .wait_for(|e| match e {
-            Event::Watched { pid } => Some(*pid),
-            _ => None,
-        })
-        .await;
+    let pid = w.watched().await;
     assert_eq!(pid, Some(std::process::id()));
     // Its keys still act: a decode answers, and by then the due refresh was left alone.
     w.send(connwatch::worker::Request::Decode { name: "cal".into() });
@@ -119,12 +114,7 @@ async fn a_dashboard_yields_to_a_watch_started_after_it_and_takes_over_when_it_e
     // The watch ends (its lock is released, however it ends): the dashboard refreshes.
     let started = Instant::now();
     drop(lock);
-    let pid = w
-        .wait_for(|e| match e {
-            Event::Watched { pid } => Some(*pid),
-            _ => None,
-        })
-        .await;
+    let pid = w.watched().await;
     assert_eq!(pid, None);
     eprintln!("watch end noticed after {:?}", started.elapsed());
     let v = w
@@ -143,12 +133,7 @@ async fn a_dashboard_yields_to_a_watch_started_after_it_and_takes_over_when_it_e
 
     // A watch starting now takes the schedule from it again.
     let _lock = connwatch::store::watch_lock::acquire(&root).unwrap();
-    let pid = w
-        .wait_for(|e| match e {
-            Event::Watched { pid } => Some(*pid),
-            _ => None,
-        })
-        .await;
+    let pid = w.watched().await;
     assert_eq!(pid, Some(std::process::id()));
     w.shutdown().await;
 }
@@ -189,22 +174,12 @@ async fn a_dashboard_takes_over_from_a_killed_watch() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let pid = w
-        .wait_for(|e| match e {
-            Event::Watched { pid } => Some(*pid),
-            _ => None,
-        })
-        .await;
+    let pid = w.watched().await;
     assert_eq!(pid, Some(watch.id()));
     let started = Instant::now();
     watch.kill().unwrap(); // SIGKILL
     watch.wait().unwrap();
-    let pid = w
-        .wait_for(|e| match e {
-            Event::Watched { pid } => Some(*pid),
-            _ => None,
-        })
-        .await;
+    let pid = w.watched().await;
     assert_eq!(pid, None);
     eprintln!("killed watch noticed after {:?}", started.elapsed());
     w.shutdown().await;

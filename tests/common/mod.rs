@@ -244,6 +244,15 @@ impl Harness {
         }
     }
 
+    /// The next `Event::Watched`: the pid of the `watch` now holding the store, if any.
+    pub async fn watched(&mut self) -> Option<u32> {
+        self.wait_for(|e| match e {
+            Event::Watched { pid } => Some(*pid),
+            _ => None,
+        })
+        .await
+    }
+
     /// Wait until connection `name` is in `state` with nothing in flight.
     pub async fn wait_state(&mut self, name: &str, state: ConnState) -> ConnectionView {
         self.wait_for(|ev| match ev {
@@ -334,4 +343,32 @@ pub fn assert_private_tree(roots: &[std::path::PathBuf]) -> (usize, usize) {
         }
     }
     (dirs, files)
+}
+
+/// What a run of the real binary printed, and how it ended.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// `connwatch --config CONFIG ARGS…` with no colour, no inherited CONNWATCH_CONFIG and an
+/// empty stdin (so nothing can wait on a person), bounded to a minute.
+pub fn run_connwatch(config: &Path, args: &[&str]) -> Run {
+    let out = assert_cmd::Command::cargo_bin("connwatch")
+        .unwrap()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("CONNWATCH_CONFIG")
+        .write_stdin("")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
