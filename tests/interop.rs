@@ -400,23 +400,10 @@ async fn browser_flow_with_pkce_then_purge_revokes_at_the_provider() {
         &idp,
     );
 
-    let mut child = connwatch(&env, &["login", "sso", "--browser"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let url = tokio::task::spawn_blocking(move || {
-        for l in BufReader::new(stderr).lines() {
-            let l = l.unwrap();
-            if let Some(u) = l.trim().strip_prefix("open: ") {
-                return u.to_owned();
-            }
-        }
-        panic!("no URL on stderr");
-    })
-    .await
-    .unwrap();
+    // stderr is read to the end (not dropped after the page): a login writing to a closed
+    // pipe would fail for that reason alone.
+    let login = paste_login::spawn(connwatch(&env, &["login", "sso", "--browser"])).await;
+    let url = login.url.clone();
     assert!(url.contains("code_challenge_method=S256") && url.contains("prompt=consent"));
     assert!(
         url.contains("ui_locales=de-CH"),
@@ -431,11 +418,9 @@ async fn browser_flow_with_pkce_then_purge_revokes_at_the_provider() {
     let final_url = page.url().to_string();
     let body = page.text().await.unwrap();
     assert!(body.contains("Signed in"), "{final_url}: {body}");
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("sso: signed in;"));
+    let (code, stdout, stderr) = login.finish(Duration::from_secs(60)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("sso: signed in;"), "{stdout}");
     let rt = saved_rt(&env);
     let (code, token, _) = run(&env, &["token", "sso"]);
     assert_eq!(code, 0);

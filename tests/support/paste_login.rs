@@ -1,6 +1,7 @@
-//! `connwatch login NAME --browser` for a paste-back redirect, driven as a person would: the
-//! page it prints on stderr is read back, the test plays the browser, and the final address
-//! (or whatever the test wants to paste) goes to its stdin.
+//! `connwatch login NAME --browser` driven as a person would: the page it prints on stderr
+//! is read back, the test plays the browser, and for a paste-back redirect the final address
+//! (or whatever the test wants to paste) goes to its stdin. stderr is read to the end, never
+//! closed under the login.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::{BufRead, BufReader, Lines, Write};
@@ -62,6 +63,13 @@ impl PasteLogin {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             rest,
         )
+    }
+}
+
+impl PasteLogin {
+    /// Nothing to paste (a loopback redirect): close stdin and wait for the end.
+    pub async fn finish(self, within: Duration) -> (i32, String, String) {
+        self.paste(&[], within).await
     }
 }
 
