@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use connwatch::oauth::HttpClient;
 use connwatch::probe::{self, ProbeContext, ProbeTarget};
 
-#[path = "../tests/support/dovecot.rs"]
+#[path = "../tests/it/support/dovecot.rs"]
 mod dovecot;
 
 const RUNS: usize = 200;

@@ -6,7 +6,7 @@
 //! again so the episode ends. Two figures per round: revocation → notification (bounded by the
 //! refresh schedule: a revoked grant shows when it is next used) and the refused refresh
 //! reaching the IdP → notification (what connwatch itself adds).
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common.rs"]
 mod common;
 
 use std::process::{Command, Stdio};

@@ -1,5 +1,9 @@
 //! No token the IdP issued ever appears outside the token files: not in the log (at trace
 //! level), not in status records, not in what the worker tells the UI, not on screen.
+//!
+//! Its own test binary, not a module of `tests/it`: it installs the process-wide tracing
+//! subscriber, which a shared process would share with every other suite.
+#[path = "it/common.rs"]
 mod common;
 
 use common::*;

@@ -1,0 +1,116 @@
+//! `connwatch token NAME` through the real binary, against the demo IdP on 127.0.0.1.
+
+use crate::common::*;
+use assert_cmd::Command;
+use connwatch::demo::idp::DemoIdp;
+
+fn token_cmd(cfg: &connwatch::config::Config, name: &str) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("connwatch")
+        .unwrap()
+        .arg("--config")
+        .arg(&cfg.path)
+        .args(["token", name])
+        .env("NO_COLOR", "1")
+        .assert()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_cached_token_is_printed_without_the_network() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let set = seed_mail(&idp, &cfg, 3600);
+    let out = token_cmd(&cfg, "mail").success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout),
+        format!("{}\n", set.access_token.expose())
+    );
+    assert!(out.get_output().stderr.is_empty());
+    assert_eq!(idp.token_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_expiring_within_a_minute_is_refreshed_and_the_new_refresh_token_saved() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let old = seed_mail(&idp, &cfg, 30);
+    let out = token_cmd(&cfg, "mail").success();
+    let printed = String::from_utf8_lossy(&out.get_output().stdout)
+        .trim()
+        .to_owned();
+    let saved = store(&cfg).load("mail").unwrap().unwrap();
+    assert_eq!(printed, saved.access_token.expose());
+    assert_ne!(saved.access_token, old.access_token);
+    assert_ne!(
+        saved.refresh_token, old.refresh_token,
+        "rotated refresh token saved"
+    );
+    assert_eq!(idp.token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_says_why_on_stderr_and_prints_no_token() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &idp.base_url(),
+        &[Conn {
+            name: "cal",
+            tenant: "fabrikam.onmicrosoft.com",
+            scopes: &[GRAPH_CAL, "offline_access"],
+            refresh_before: "5m",
+        }],
+    );
+    let before = seed(
+        &idp,
+        &store(&cfg),
+        "cal",
+        "alice@contoso.com",
+        "fabrikam.onmicrosoft.com",
+        &[GRAPH_CAL, "offline_access"],
+        10,
+    );
+    idp.block_existing_grants("fabrikam.onmicrosoft.com");
+    let out = token_cmd(&cfg, "cal").code(1);
+    assert!(out.get_output().stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("conditional_access (AADSTS53003)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run: connwatch login cal"),
+        "says how to fix it: {stderr}"
+    );
+    for secret in idp.issued_secrets() {
+        assert!(!stderr.contains(&secret));
+    }
+    assert_eq!(
+        store(&cfg).load("cal").unwrap().unwrap(),
+        before,
+        "nothing lost"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_signed_in_unknown_name_and_dead_idp() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let out = token_cmd(&cfg, "mail").code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("mail: not signed in"));
+    token_cmd(&cfg, "nope").code(2);
+    let before = seed_mail(&idp, &cfg, 5);
+    idp.shutdown().await;
+    let out = token_cmd(&cfg, "mail").code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("network"), "{stderr}");
+    assert_eq!(
+        store(&cfg).load("mail").unwrap().unwrap(),
+        before,
+        "a dead IdP loses nothing"
+    );
+}

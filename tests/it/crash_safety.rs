@@ -1,0 +1,158 @@
+//! Crash safety of the token store: a writer process is killed with SIGKILL at random
+//! moments while it saves token files; afterwards every file is one complete version (old or
+//! new), never empty, torn or missing. The child is this test binary itself, re-run with an
+//! environment variable that turns it into the writer.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use connwatch::secret::Secret;
+use connwatch::store::{StorePaths, TokenSet, TokenStore};
+
+const WRITER_ENV: &str = "CONNWATCH_CRASH_WRITER_DIR";
+const NAMES: [&str; 3] = ["mail", "cal", "zoom"];
+
+fn version(n: u64) -> TokenSet {
+    TokenSet {
+        version: 1,
+        // Long values so a write takes several blocks and a torn write would show.
+        access_token: Secret::new(format!("at-{n}-{}", "x".repeat(4000))),
+        refresh_token: Some(Secret::new(format!("rt-{n}"))),
+        id_token: None,
+        expires_at: Some(jiff::Timestamp::from_second(2_000_000_000 + n as i64).unwrap()),
+        granted_scopes: vec!["Mail.Read".into(), "offline_access".into()],
+        obtained_at: jiff::Timestamp::from_second(1_900_000_000 + n as i64).unwrap(),
+        signed_in_at: None,
+    }
+}
+
+/// The writer: save ever newer versions of each file, printing each number once it is
+/// durable, until killed.
+#[test]
+fn writer_child() {
+    let Some(dir) = std::env::var_os(WRITER_ENV) else {
+        return; // only meaningful as the child of `sigkill_never_leaves_a_torn_token_file`
+    };
+    let store = TokenStore::new(StorePaths::under(std::path::Path::new(&dir)));
+    let start: u64 = std::env::var("CONNWATCH_CRASH_WRITER_START")
+        .unwrap()
+        .parse()
+        .unwrap();
+    for n in start.. {
+        for name in NAMES {
+            store.save(name, &version(n)).unwrap();
+        }
+        println!("{n}");
+    }
+}
+
+#[test]
+fn sigkill_never_leaves_a_torn_token_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = TokenStore::new(StorePaths::under(dir.path()));
+    for name in NAMES {
+        store.save(name, &version(0)).unwrap();
+    }
+    let me = std::env::current_exe().unwrap();
+    // This suite is a module of the `it` binary: the child runs only the writer, by its full
+    // test name (`crash_safety::writer_child`, the module path without the crate).
+    let writer = format!(
+        "{}::writer_child",
+        module_path!()
+            .split_once("::")
+            .map_or(module_path!(), |(_, m)| m)
+    );
+    let mut next = 1u64;
+    // Every file is at least this version (a killed round may have moved some files one
+    // further, which is why the next writer starts one round later).
+    let mut durable = 0u64;
+    let mut upper = 0u64;
+    let mut kills = 0;
+    let mut writes = 0u64;
+    // ~1000 rounds of writes in all, killed at pseudo-random points (fixed seed: reproducible
+    // inputs, while the exact kill moment is up to the scheduler).
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    while writes < 1000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = Command::new(&me)
+            .args(["--exact", &writer, "--nocapture", "--test-threads=1"])
+            .env(WRITER_ENV, dir.path())
+            .env("CONNWATCH_CRASH_WRITER_START", next.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Let it complete a random number of rounds, then kill it mid-way through the next.
+        let rounds = 1 + seed % 60;
+        let mut last_durable = durable;
+        let mut printed = false;
+        for _ in 0..rounds {
+            match lines.next() {
+                Some(Ok(l)) => {
+                    if let Some(n) = round(&l) {
+                        last_durable = n;
+                        printed = true;
+                    }
+                }
+                _ => break,
+            }
+        }
+        std::thread::sleep(Duration::from_micros(seed % 700));
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+        kills += 1;
+        // The child may have finished more rounds than we read: drain what it printed.
+        for l in lines.map_while(Result::ok) {
+            if let Some(n) = round(&l) {
+                last_durable = n;
+                printed = true;
+            }
+        }
+        // The newest version a file can hold: one round past the last durable one, or this
+        // writer's first round if it printed nothing, or an earlier writer's killed round.
+        upper = upper.max(if printed { last_durable + 1 } else { next });
+        for name in NAMES {
+            let set = store
+                .load(name)
+                .unwrap_or_else(|e| panic!("{name} unreadable after kill {kills}: {e}"))
+                .unwrap_or_else(|| panic!("{name} missing after kill {kills}"));
+            let n = set.obtained_at.as_second() as u64 - 1_900_000_000;
+            assert_eq!(set, version(n), "{name} is one complete version");
+            // Never older than what a writer reported durable; at most one round newer than
+            // that, or the killed round of an earlier writer.
+            assert!(
+                n >= last_durable && n <= upper,
+                "{name}: version {n}, last durable {last_durable}, newest possible {upper}"
+            );
+        }
+        writes += last_durable.saturating_sub(durable);
+        durable = last_durable;
+        next = next.max(last_durable + 2);
+    }
+    // No temp files pile up beyond the ones killed writers left (they are harmless, 0600,
+    // and never read); the token files themselves are intact, which is what matters.
+    let torn_temps = std::fs::read_dir(dir.path().join("tokens"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        })
+        .count();
+    eprintln!(
+        "{kills} kills over {writes} rounds ({} file writes); {torn_temps} writes were cut \
+         short (their temp files remain), no token file was ever torn",
+        writes * NAMES.len() as u64
+    );
+    assert!(kills >= 10, "{kills} kills");
+}
+
+/// A round number the writer printed. With `--nocapture` libtest prints "test
+/// crash_safety::writer_child ... " without a newline first, so the first number shares its line: take the last word.
+fn round(line: &str) -> Option<u64> {
+    line.split_whitespace().last()?.parse().ok()
+}

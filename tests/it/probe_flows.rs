@@ -1,0 +1,189 @@
+//! The probe: after each refresh or sign-in the worker asks the resource (here the demo IdP's
+//! Graph stand-in, `/v1.0/me`) whether it accepts the new token. A token that is "valid" but
+//! refused shows as such, with the resource's own error; a CAE claims challenge is kept and
+//! sent with the next sign-in, which then satisfies it.
+
+use std::process::Command;
+
+use crate::common::*;
+use connwatch::connection::ConnState;
+use connwatch::demo::idp::DemoIdp;
+use connwatch::diagnose::Cause;
+use connwatch::worker::Request;
+
+const GRAPH_MAIL: &str = "https://graph.microsoft.com/Mail.Read";
+
+fn with_probe(cfg: &connwatch::config::Config, base: &str) -> connwatch::config::Config {
+    let text =
+        std::fs::read_to_string(&cfg.path).unwrap() + &format!("probe = \"{base}/v1.0/me\"\n");
+    std::fs::write(&cfg.path, text).unwrap();
+    connwatch::config::Config::load(&cfg.path).unwrap()
+}
+
+fn graph_conn() -> Conn<'static> {
+    Conn {
+        name: "graph",
+        tenant: "contoso.onmicrosoft.com",
+        scopes: &[GRAPH_MAIL, "offline_access"],
+        refresh_before: "5m",
+    }
+}
+
+fn seed_graph(idp: &DemoIdp, cfg: &connwatch::config::Config) {
+    seed(
+        idp,
+        &store(cfg),
+        "graph",
+        "alice@contoso.com",
+        "contoso.onmicrosoft.com",
+        &[GRAPH_MAIL, "offline_access"],
+        3600,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_token_stays_connected() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = with_probe(
+        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
+        &idp.base_url(),
+    );
+    seed_graph(&idp, &cfg);
+    let (mut opts, _) = worker_opts();
+    opts.auto_refresh = false;
+    let mut h = spawn(&cfg, opts);
+    h.wait_state("graph", ConnState::Connected).await;
+    h.send(Request::Refresh {
+        name: "graph".into(),
+    });
+    let v = h
+        .wait_for(|ev| match ev {
+            connwatch::worker::Event::Connection(v)
+                if v.name == "graph"
+                    && !v.busy
+                    && v.history.iter().any(|e| e.what.starts_with("refreshed")) =>
+            {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(v.state, ConnState::Connected);
+    assert!(v.last_error.is_none(), "{:?}", v.last_error);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_for_another_resource_is_refused_with_the_resources_error() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // An IMAP (Outlook) token presented to Graph: valid, but not for this resource.
+    let cfg = with_probe(
+        &config(dir.path(), &idp.base_url(), &[mail("5m")]),
+        &idp.base_url(),
+    );
+    seed_mail(&idp, &cfg, 3600);
+    let out = Command::new(env!("CARGO_BIN_EXE_connwatch"))
+        .arg("--config")
+        .arg(&cfg.path)
+        .args(["refresh", "mail"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("InvalidAuthenticationToken"), "{stderr}");
+    let rec = store(&cfg).load_status("mail").unwrap();
+    assert_ne!(rec.state, ConnState::Connected);
+    let d = rec.last_error.unwrap();
+    assert_eq!(d.http_status, Some(401));
+    assert!(
+        d.summary.to_lowercase().contains("audience"),
+        "{}",
+        d.summary
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claims_challenge_needs_a_sign_in_that_sends_the_claims() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = with_probe(
+        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
+        &idp.base_url(),
+    );
+    seed_graph(&idp, &cfg);
+    let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1795548800"}}}"#;
+    idp.challenge_claims(claims);
+
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_connwatch"))
+            .arg("--config")
+            .arg(&cfg.path)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["refresh", "graph"]);
+    assert_eq!(out.status.code(), Some(1));
+    let rec = store(&cfg).load_status("graph").unwrap();
+    assert_eq!(rec.state, ConnState::NeedsReauth);
+    let d = rec.last_error.unwrap();
+    assert_eq!(d.cause, Cause::ClaimsChallenge);
+    assert!(d.claims.is_some(), "the challenge's claims are kept");
+
+    // Sign in (browser, played by the test): the claims ride along, the challenge is met.
+    let (code, stdout, stderr) = login_in_browser(&cfg, "graph").await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(idp.authorize_requests()[0]["claims"], claims);
+    let rec = store(&cfg).load_status("graph").unwrap();
+    assert_eq!(rec.state, ConnState::Connected);
+    assert!(rec.last_error.is_none());
+}
+
+/// The demo as `connwatch demo` runs it: within seconds `smtp-send` is refused by SMTP with
+/// 535 5.7.139 while its token is valid for an hour, and `work-mail` is accepted by IMAP and
+/// SMTP and stays connected.
+#[tokio::test]
+async fn the_demo_shows_smtp_auth_disabled_while_the_token_is_valid() {
+    let idp = DemoIdp::start(connwatch::demo::demo_idp_options())
+        .await
+        .unwrap();
+    let env = connwatch::demo::prepare(&idp, 0).unwrap();
+    let (opts, _) = worker_opts();
+    let mut w = spawn(&env.config, opts);
+    let started = std::time::Instant::now();
+    let smtp = w
+        .wait_for(|e| match e {
+            connwatch::worker::Event::Connection(v)
+                if v.name == "smtp-send" && v.state == ConnState::Blocked =>
+            {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let d = smtp.last_error.as_ref().unwrap();
+    assert_eq!(d.cause, Cause::ProtocolDisabled);
+    assert_eq!(d.fix_by, connwatch::diagnose::FixBy::Admin);
+    assert!(!d.needs_reauth, "a sign-in does not lift it");
+    assert_eq!(d.code.as_deref(), Some("535 5.7.139"));
+    assert!(
+        smtp.access_expires_at.unwrap()
+            > jiff::Timestamp::now() + jiff::SignedDuration::from_mins(50)
+    );
+    let mail = w
+        .wait_for(|e| match e {
+            connwatch::worker::Event::Connection(v)
+                if v.name == "work-mail" && v.probes.len() == 2 =>
+            {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(mail.state, ConnState::Connected, "{:?}", mail.last_error);
+    assert!(mail.probes.iter().all(|p| p.ok), "{:?}", mail.probes);
+    w.shutdown().await;
+}

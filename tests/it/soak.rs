@@ -1,0 +1,112 @@
+//! Two dashboards' workers and a loop of `connwatch token` processes share one connection
+//! whose refresh token dies on first use (Zoom, oidc-provider), with access tokens so short
+//! that everyone refreshes all the time. No grant may be lost: at the end the refresh token on
+//! disk is live, no worker ever saw needs_reauth, and every `token` call printed a token.
+//!
+//! Runs 5 s in `cargo test`; `CONNWATCH_SOAK_SECS=60 cargo test --test it soak:: -- --nocapture`
+//! runs the full minute of the hardening issue.
+
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use connwatch::connection::ConnState;
+use connwatch::demo::idp::{DemoIdp, IdpOptions};
+use connwatch::worker::Event;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_dashboards_and_a_token_loop_never_lose_the_grant() {
+    let secs: u64 = std::env::var("CONNWATCH_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let idp = DemoIdp::start(IdpOptions {
+        revoke_rotated: true,
+        ..fast_idp()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // refresh_before longer than the token's life: every refresh is due at once, and every
+    // `token` call (which refreshes under a minute left) refreshes too.
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("10m")]);
+    // 70 s tokens: never "fresh" for the workers (they refresh 10 min ahead), so they rotate
+    // the refresh token back to back; `token` refreshes whenever under a minute is left.
+    seed_mail(&idp, &cfg, 70);
+
+    let mut dashboards: Vec<Harness> = (0..2)
+        .map(|_| {
+            let (mut opts, _) = worker_opts();
+            opts.backoff = connwatch::worker::Backoff {
+                base: Duration::from_millis(20),
+                cap: Duration::from_millis(100),
+            };
+            spawn(&cfg, opts)
+        })
+        .collect();
+
+    let bin = env!("CARGO_BIN_EXE_connwatch");
+    let config_path = cfg.path.clone();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let loop_task = tokio::task::spawn_blocking(move || {
+        let (mut ok, mut failed) = (0u32, Vec::new());
+        while Instant::now() < deadline {
+            let out = std::process::Command::new(bin)
+                .arg("--config")
+                .arg(&config_path)
+                .args(["token", "mail"])
+                .output()
+                .unwrap();
+            if out.status.success() && !out.stdout.is_empty() {
+                ok += 1;
+            } else {
+                failed.push(String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+        }
+        (ok, failed)
+    });
+
+    // Meanwhile watch both workers: neither may ever decide the grant is gone.
+    let mut refreshes = 0u32;
+    while Instant::now() < deadline {
+        for h in dashboards.iter_mut() {
+            if let Ok(Some(ev)) =
+                tokio::time::timeout(Duration::from_millis(20), h.w.events.recv()).await
+                && let Event::Connection(v) = ev
+            {
+                assert_ne!(
+                    v.state,
+                    ConnState::NeedsReauth,
+                    "a worker lost the grant: {:?}",
+                    v.last_error
+                );
+                refreshes += u32::from(
+                    v.history
+                        .last()
+                        .is_some_and(|e| e.what.starts_with("refreshed"))
+                        && !v.busy,
+                );
+            }
+        }
+    }
+    let (ok, failed) = loop_task.await.unwrap();
+    for h in dashboards {
+        h.shutdown().await;
+    }
+    let saved = store(&cfg).load("mail").unwrap().unwrap();
+    let rt = saved.refresh_token.unwrap();
+    assert!(
+        idp.refresh_token_is_live(rt.expose()),
+        "the refresh token on disk is live"
+    );
+    assert!(
+        failed.is_empty(),
+        "{} token calls failed: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    assert!(ok > 0);
+    eprintln!(
+        "{secs} s: {ok} token calls, all with a token; {} refresh grants at the IdP; workers saw {refreshes} refreshes; grant alive",
+        idp.token_requests()
+    );
+}
