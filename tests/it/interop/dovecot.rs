@@ -1,4 +1,4 @@
-//! Against a real mail server: Dovecot 2.3 (tests/support/dovecot.rs), its oauth2 passdb
+//! Against a real mail server: Dovecot 2.3 (tests/it/support/dovecot.rs), its oauth2 passdb
 //! asking the interop IdP's resource endpoint about each token — so Dovecot judges the very
 //! tokens connwatch got from oidc-provider. `.ci/run` installs Dovecot; on a machine without
 //! it these tests say so and skip, unless CONNWATCH_REQUIRE_SUITES is set (CI).

@@ -1,6 +1,6 @@
 //! A real Dovecot 2.3 for the mail-probe tests and benchmarks (Debian's dovecot-imapd,
 //! -pop3d, -submissiond): started in a temp dir on free 127.0.0.1 ports, its oauth2 passdb
-//! asking an introspection URL about each token. Shared by tests/interop/dovecot.rs and
+//! asking an introspection URL about each token. Shared by tests/it/interop/dovecot.rs and
 //! benches/probe.rs. On a machine without Dovecot `have_dovecot` says so loudly and callers
 //! skip, unless CONNWATCH_REQUIRE_SUITES is set (CI), where a missing Dovecot fails.
 #![allow(dead_code)]
