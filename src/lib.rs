@@ -12,6 +12,7 @@ pub mod demo;
 pub mod diagnose;
 pub mod forecast;
 pub mod keymap;
+pub mod limits;
 pub mod logging;
 pub mod notify;
 pub mod oauth;

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    connwatch::secret::forbid_core_dumps();
     // Mail clients run `connwatch token NAME` on every fetch: skip building clap's whole
     // command tree for that one hot form (it is most of the start-up cost); anything else,
     // including any extra flag, goes through clap as usual.

@@ -232,7 +232,14 @@ impl Buttons {
 struct Ids {
     by_key: HashMap<String, u32>,
     by_id: HashMap<u32, String>,
+    /// Re-authorize presses on ids not known yet: the signal can overtake the reply to our
+    /// own `Notify` (seen on a loaded machine), so a press is kept until that reply names
+    /// its id. Bounded: presses on other programs' notifications land here too.
+    early: std::collections::VecDeque<u32>,
 }
+
+/// How many early presses are kept (the newest).
+const EARLY_PRESSES: usize = 16;
 
 impl Ids {
     fn forget(&mut self, id: u32) {
@@ -252,6 +259,7 @@ async fn serve(
     _conn: zbus::Connection,
 ) {
     let ids = Arc::new(Mutex::new(Ids::default()));
+    let early_press = press.clone();
     // Button presses and closings arrive as signals, for every client's notifications: only
     // ours (known ids) count.
     let listen = {
@@ -263,8 +271,21 @@ async fn serve(
                 tokio::select! {
                     Some(s) = next(&mut invoked) => {
                         let Ok(a) = s.args() else { continue };
-                        let key = ids.lock().unwrap_or_else(|e| e.into_inner()).by_id.get(&a.id).cloned();
-                        if let Some(key) = key.filter(|_| a.action_key == REAUTHORIZE)
+                        if a.action_key != REAUTHORIZE {
+                            continue;
+                        }
+                        let key = {
+                            let mut ids = ids.lock().unwrap_or_else(|e| e.into_inner());
+                            let key = ids.by_id.get(&a.id).cloned();
+                            if key.is_none() {
+                                if ids.early.len() == EARLY_PRESSES {
+                                    ids.early.pop_front();
+                                }
+                                ids.early.push_back(a.id);
+                            }
+                            key
+                        };
+                        if let Some(key) = key
                             && press.send(key).is_err()
                         {
                             return;
@@ -322,6 +343,13 @@ async fn serve(
                     ids.forget(replaces);
                 }
                 ids.by_key.insert(note.key.clone(), id);
+                // A press that overtook this reply counts now.
+                if let Some(i) = ids.early.iter().position(|e| *e == id) {
+                    ids.early.remove(i);
+                    if note.reauthorize {
+                        let _ = early_press.send(note.key.clone());
+                    }
+                }
                 ids.by_id.insert(id, note.key);
             }
             Ok(Err(e)) => tracing::warn!(key = %note.key, "desktop notification not shown: {e}"),

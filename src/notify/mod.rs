@@ -157,15 +157,101 @@ impl Episodes {
     }
 }
 
-/// Run `notify_command` for one notice without waiting for it (a thread reaps it). Its
-/// environment: CONNWATCH_NAME, _STATE, _CAUSE, _CODE, _FIX_BY, _ACTION and, when a sign-in
-/// page is known, _URL — never a token.
+/// At most this many `notify_command` children run at once; more notices wait their turn
+/// (200 alerts at once once started 138 notifiers in parallel).
+pub const MAX_NOTIFIERS: usize = 4;
+
+/// The variables a notifier inherits from connwatch's own environment: what a desktop or
+/// mail notifier needs to find the session, the user and the locale. Nothing else passes (a
+/// secret in connwatch's environment stays there).
+const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "DBUS_SESSION_BUS_ADDRESS",
+];
+
+/// The part of `parent` a notifier inherits: the names in `INHERITED` and the locale's
+/// `LC_*`. Pure, so the rule is tested without touching the process environment.
+pub fn inherited_env(
+    parent: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    parent
+        .into_iter()
+        .filter(|(k, _)| {
+            k.to_str()
+                .is_some_and(|k| INHERITED.contains(&k) || k.starts_with("LC_"))
+        })
+        .collect()
+}
+
+/// Notifier commands waiting for a slot, and how many runner threads are taking them.
+struct Queue {
+    waiting: std::collections::VecDeque<std::process::Command>,
+    runners: usize,
+}
+
+static QUEUE: std::sync::Mutex<Queue> = std::sync::Mutex::new(Queue {
+    waiting: std::collections::VecDeque::new(),
+    runners: 0,
+});
+
+/// Queue a notifier; a runner thread (at most `MAX_NOTIFIERS` of them) starts it and waits
+/// for it, then takes the next. Nobody waits for a notifier.
+fn enqueue(c: std::process::Command) {
+    let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+    q.waiting.push_back(c);
+    if q.runners < MAX_NOTIFIERS {
+        q.runners += 1;
+        std::thread::spawn(run_queue);
+    }
+}
+
+fn run_queue() {
+    loop {
+        let next = {
+            let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+            let next = q.waiting.pop_front();
+            if next.is_none() {
+                q.runners -= 1;
+            }
+            next
+        };
+        let Some(mut c) = next else { return };
+        match c.spawn() {
+            Ok(mut child) => {
+                let _ = child.wait();
+            }
+            Err(e) => tracing::warn!("notify_command {:?} failed to start: {e}", c.get_program()),
+        }
+    }
+}
+
+/// Run `notify_command` for one notice without waiting for it (queued; at most
+/// `MAX_NOTIFIERS` at once). Its environment: CONNWATCH_NAME, _STATE, _CAUSE, _CODE,
+/// _FIX_BY, _ACTION and, when a sign-in page is known, _URL — never a token — plus the few
+/// variables of `INHERITED`; nothing else of connwatch's environment.
 pub fn run_command(cmd: &[String], n: &Notice, url: Option<&str>) {
     let Some((program, args)) = cmd.split_first() else {
         return;
     };
     let mut c = std::process::Command::new(program);
-    c.args(args)
+    c.env_clear()
+        .envs(inherited_env(std::env::vars_os()))
+        .args(args)
         .env("CONNWATCH_NAME", &n.name)
         .env("CONNWATCH_STATE", n.state.as_str())
         .env("CONNWATCH_CAUSE", n.cause.as_deref().unwrap_or(""))
@@ -182,17 +268,82 @@ pub fn run_command(cmd: &[String], n: &Notice, url: Option<&str>) {
     if let Some(u) = url {
         c.env("CONNWATCH_URL", u);
     }
-    match c.spawn() {
-        Ok(mut child) => {
-            std::thread::spawn(move || child.wait());
-        }
-        Err(e) => tracing::warn!("notify_command {program:?} failed to start: {e}"),
-    }
+    enqueue(c);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notifier_inherits_only_the_session_the_user_and_the_locale() {
+        let parent = [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/a"),
+            ("LC_TIME", "de_DE.UTF-8"),
+            ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus"),
+            ("GITHUB_TOKEN", "ghp_secret"),
+            ("CONNWATCH_CLIENT_SECRET", "s3cret"),
+            ("AWS_SECRET_ACCESS_KEY", "k"),
+            ("LD_PRELOAD", "/tmp/evil.so"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let mut got: Vec<String> = inherited_env(parent)
+            .into_iter()
+            .map(|(k, _)| k.into_string().unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, ["DBUS_SESSION_BUS_ADDRESS", "HOME", "LC_TIME", "PATH"]);
+    }
+
+    /// 40 notices at once: every notifier runs, never more than MAX_NOTIFIERS at a time.
+    #[test]
+    fn notifiers_are_bounded_and_all_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        // Each notifier appends "+" when it starts and "-" when it ends.
+        let script = "echo + >> \"$0\"; sleep 0.05; echo - >> \"$0\"";
+        let cmd: Vec<String> = vec![
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+            log.display().to_string(),
+        ];
+        let n = Notice {
+            name: "a".into(),
+            state: ConnState::NeedsReauth,
+            cause: None,
+            code: None,
+            action: None,
+            summary: None,
+            fix_by: None,
+            who: None,
+            sign_in_by: None,
+        };
+        for _ in 0..40 {
+            run_command(&cmd, &n, None);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let lines = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.lines().count() >= 80 || std::time::Instant::now() > deadline {
+                break text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let (mut now, mut peak, mut started) = (0i32, 0i32, 0);
+        for l in lines.lines() {
+            if l == "+" {
+                now += 1;
+                started += 1;
+                peak = peak.max(now);
+            } else {
+                now -= 1;
+            }
+        }
+        assert_eq!(started, 40, "every notifier ran");
+        assert!(peak as usize <= MAX_NOTIFIERS, "{peak} at once");
+    }
 
     #[test]
     fn one_notice_per_episode() {

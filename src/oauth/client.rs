@@ -2,6 +2,7 @@
 use std::time::Duration;
 
 use crate::diagnose::{self, Cause, Diagnosis, HttpFailure, ProviderHint};
+use crate::limits;
 
 use super::TokenErrorBody;
 
@@ -49,6 +50,9 @@ pub enum OAuthFailure {
         detail: String,
         body: Vec<u8>,
     },
+    /// An answer longer than `limits::MAX_HTTP_BODY`: reading stopped there (an endless
+    /// chunked body once took `refresh` to 3.4 GB).
+    TooLarge { status: u16, limit: usize },
 }
 
 impl HttpClient {
@@ -133,7 +137,7 @@ impl HttpClient {
     }
 
     async fn finish(sent: reqwest::Result<reqwest::Response>) -> Result<Vec<u8>, OAuthFailure> {
-        let resp = sent.map_err(|e| OAuthFailure::Network(describe(&e)))?;
+        let mut resp = sent.map_err(|e| OAuthFailure::Network(describe(&e)))?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -145,11 +149,24 @@ impl HttpClient {
                 )
             })
             .collect();
-        let body = resp
-            .bytes()
+        // Bounded (crate::limits): chunk by chunk, refused as soon as it would pass the limit,
+        // whatever Content-Length says (absent on a chunked body, or a lie).
+        let limit = limits::MAX_HTTP_BODY;
+        let too_large = OAuthFailure::TooLarge { status, limit };
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
             .map_err(|e| OAuthFailure::Network(describe(&e)))?
-            .to_vec();
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large);
+            }
+            body.extend_from_slice(&chunk);
+        }
         if (200..300).contains(&status) {
             Ok(body)
         } else {
@@ -224,6 +241,20 @@ impl OAuthFailure {
                     "Probably a proxy or gateway in the way; connwatch retries by itself.",
                 );
                 d.http_status = Some(200);
+                d
+            }
+            OAuthFailure::TooLarge { status, limit } => {
+                let mut d = Diagnosis::of(
+                    Cause::ServerError,
+                    true,
+                    false,
+                    format!(
+                        "The answer (HTTP {status}) is longer than {} KiB, the most connwatch reads; it stopped reading there.",
+                        limit / 1024
+                    ),
+                    "Probably the wrong URL, or a proxy or gateway in the way; connwatch retries by itself.",
+                );
+                d.http_status = Some(*status);
                 d
             }
         }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::response::lenient_int;
 use super::{Client, HttpClient, OAuthFailure, TokenResponse};
 use crate::diagnose::{Cause, Diagnosis, ProviderHint};
+use crate::limits;
 use crate::secret::Secret;
 
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -40,17 +41,19 @@ impl DeviceAuthorization {
                 .ok_or("no verification_uri")?
                 .to_owned(),
             verification_uri_complete: text("verification_uri_complete").map(str::to_owned),
+            // Clamped (crate::limits): a code "valid" for i64::MAX seconds would overflow
+            // the deadline, and an interval of 0 would be a busy loop.
             expires_in: v
                 .get("expires_in")
                 .and_then(lenient_int)
-                .and_then(|n| u64::try_from(n).ok())
+                .map(limits::device_code_lifetime_s)
                 .ok_or("no expires_in")?,
             interval: v
                 .get("interval")
                 .and_then(lenient_int)
                 .and_then(|n| u64::try_from(n).ok())
                 .filter(|n| *n > 0)
-                .unwrap_or(DEFAULT_INTERVAL),
+                .map_or(DEFAULT_INTERVAL, limits::device_interval_s),
             message: text("message").map(str::to_owned),
         })
     }
@@ -96,6 +99,11 @@ impl Pacer {
     fn scale(&self, d: Duration) -> Duration {
         d.mul_f64(self.scale)
     }
+
+    /// Sleep an already scaled wait (the rest of a code's life), recording nothing.
+    async fn sleep_scaled(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
 }
 
 pub async fn start_device(
@@ -128,12 +136,21 @@ pub async fn poll_device(
     pacer: &Pacer,
     provider: ProviderHint,
 ) -> Result<TokenResponse, Diagnosis> {
-    let deadline = tokio::time::Instant::now() + pacer.scale(Duration::from_secs(auth.expires_in));
-    let mut interval = auth.interval;
+    let expires_in = auth.expires_in.min(limits::MAX_DEVICE_CODE_S);
+    let deadline = tokio::time::Instant::now() + pacer.scale(Duration::from_secs(expires_in));
+    let mut interval = limits::device_interval_s(auth.interval);
     loop {
-        pacer.wait(Duration::from_secs(interval)).await;
+        // Never wait past the code's end: an interval longer than the code's lifetime would
+        // otherwise keep `login` waiting long after the code died.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let wait = Duration::from_secs(interval);
+        if pacer.scale(wait) >= left {
+            pacer.sleep_scaled(left).await;
+            return Err(expired(expires_in));
+        }
+        pacer.wait(wait).await;
         if tokio::time::Instant::now() >= deadline {
-            return Err(expired(auth.expires_in));
+            return Err(expired(expires_in));
         }
         let sent = http
             .post_form_as(
@@ -158,7 +175,9 @@ pub async fn poll_device(
             }
             Err(failure) => match failure.error_body().map(|b| b.error) {
                 Some(e) if e == "authorization_pending" => {}
-                Some(e) if e == "slow_down" => interval += SLOW_DOWN_STEP,
+                Some(e) if e == "slow_down" => {
+                    interval = limits::device_interval_s(interval + SLOW_DOWN_STEP);
+                }
                 // A transient failure while the user types the code must not end the sign-in.
                 _ if failure.diagnose(provider).retryable => {}
                 _ => return Err(failure.diagnose(provider)),
@@ -197,5 +216,19 @@ mod tests {
         assert_eq!((g.interval, g.expires_in), (DEFAULT_INTERVAL, 1800));
         assert_eq!(g.verification_uri, "https://www.google.com/device");
         assert!(DeviceAuthorization::parse(b"<html>").is_err());
+    }
+
+    #[test]
+    fn hostile_numbers_are_clamped() {
+        let body = |e: &str, i: &str| {
+            format!(
+                r#"{{"user_code":"U","device_code":"D","verification_uri":"https://x/d","expires_in":{e},"interval":{i}}}"#
+            )
+        };
+        let a = DeviceAuthorization::parse(body("9223372036854775807", "1000000000").as_bytes())
+            .unwrap();
+        assert_eq!((a.expires_in, a.interval), (3600, 60));
+        let a = DeviceAuthorization::parse(body("-5", "0").as_bytes()).unwrap();
+        assert_eq!((a.expires_in, a.interval), (0, DEFAULT_INTERVAL));
     }
 }

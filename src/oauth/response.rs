@@ -24,7 +24,12 @@ impl TokenResponse {
         Ok(TokenResponse {
             access_token: Secret::new(access_token),
             token_type: text("token_type").map(str::to_owned),
-            expires_in: obj.get("expires_in").and_then(lenient_int),
+            // Clamped (crate::limits): i64::MAX would overflow the expiry arithmetic and
+            // leave the token with no known expiry, never refreshed.
+            expires_in: obj
+                .get("expires_in")
+                .and_then(lenient_int)
+                .map(crate::limits::token_lifetime_s),
             refresh_token: text("refresh_token").map(Secret::new),
             id_token: text("id_token").map(Secret::new),
             scope: text("scope").map(str::to_owned),

@@ -139,6 +139,9 @@ async fn https(
                 crate::oauth::OAuthFailure::Http { status, .. } => format!("S: HTTP {status}"),
                 crate::oauth::OAuthFailure::Network(e) => format!("-- {e}"),
                 crate::oauth::OAuthFailure::Malformed { what, .. } => format!("S: {what}"),
+                crate::oauth::OAuthFailure::TooLarge { status, limit } => {
+                    format!("S: HTTP {status}, answer longer than {limit} bytes (not read further)")
+                }
             });
             (Some(f.diagnose(ctx.provider)), transcript)
         }

@@ -1,5 +1,6 @@
 //! Retry delays after transient failures: exponential with full jitter (AWS architecture
-//! blog, "Exponential Backoff And Jitter"), never shorter than the server's Retry-After.
+//! blog, "Exponential Backoff And Jitter"), never shorter than the server's Retry-After up to
+//! `limits::MAX_RETRY_AFTER` (a Retry-After of u64::MAX seconds once overflowed the timer).
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +26,10 @@ impl Backoff {
             .saturating_mul(2u32.saturating_pow(attempt.min(20)))
             .min(self.cap);
         let jittered = ceiling.mul_f64(random.clamp(0.0, 1.0));
-        // A server that said when to come back is obeyed, even past our cap (it knows).
+        // A server that said when to come back is obeyed, even past our cap (it knows), up
+        // to the hour of crate::limits (past that it is not a plan, and it would overflow).
         match retry_after {
-            Some(ra) => jittered.max(ra),
+            Some(ra) => jittered.max(ra.min(crate::limits::MAX_RETRY_AFTER)),
             None => jittered.max(Duration::from_millis(200)),
         }
     }
@@ -69,6 +71,16 @@ mod tests {
             b.delay(10, Some(Duration::from_secs(1)), 1.0 - f64::EPSILON),
             b.cap.mul_f64(1.0 - f64::EPSILON)
         );
+    }
+
+    #[test]
+    fn a_retry_after_past_an_hour_is_capped_and_never_overflows() {
+        let b = Backoff::default();
+        for ra in [3601, 10_000_000_000, u64::MAX] {
+            let d = b.delay(0, Some(Duration::from_secs(ra)), 0.5);
+            assert_eq!(d, crate::limits::MAX_RETRY_AFTER);
+            assert!(std::time::Instant::now().checked_add(d).is_some());
+        }
     }
 
     #[test]

@@ -230,6 +230,60 @@ async fn a_dropped_connection_is_a_network_failure() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_body_is_cut_at_the_limit_and_loses_nothing() {
+    one_fault(
+        Fault::EndlessBody,
+        Expect {
+            cause: Cause::ServerError,
+            code: None,
+            delay: (FLOOR, FIRST),
+            summary: Some("longer than 1024 KiB, the most connwatch reads"),
+        },
+    )
+    .await;
+}
+
+/// `Retry-After: 18446744073709551615` once panicked the worker ("overflow when adding
+/// duration to instant"). It is obeyed up to an hour, the worker lives on, and the user's own
+/// refresh still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_of_u64_max_waits_an_hour_and_nothing_panics() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let before = seed_mail(&idp, &cfg, 60);
+    idp.inject(
+        Fault::TooMany429 {
+            retry_after_s: u64::MAX,
+        },
+        1,
+    );
+    let now = clock_now();
+    let mut h = spawn(&cfg, opts(now));
+    let v = first_failure(&mut h).await;
+    assert_eq!(v.last_error.as_ref().unwrap().cause, Cause::Throttled);
+    assert_eq!(scheduled_delay(&v, now), connwatch::limits::MAX_RETRY_AFTER);
+    assert_eq!(store(&cfg).load("mail").unwrap().unwrap(), before);
+    h.send(Request::Refresh {
+        name: "mail".into(),
+    });
+    let ok = h
+        .wait_for(|ev| match ev {
+            Event::Connection(v)
+                if v.name == "mail"
+                    && v.state == ConnState::Connected
+                    && v.last_error.is_none() =>
+            {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert!(ok.has_refresh_token);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_of_503s_is_never_hammered_and_backoff_grows() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -26,6 +26,7 @@ mod cli_token;
 mod cli_watch;
 mod concurrent_token;
 mod config_files;
+mod core_dumps;
 mod crash_safety;
 mod diagnose_fixtures;
 mod fault_flows;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use connwatch::connection::ConnState;
-use connwatch::demo::idp::{DemoIdp, DevicePollReply};
+use connwatch::demo::idp::{DemoIdp, DevicePollReply, IdpOptions};
 use connwatch::diagnose::Cause;
 use connwatch::worker::{Event, Request};
 
@@ -74,6 +74,69 @@ async fn declined_device_code_ends_the_sign_in() {
         v.last_error.unwrap().error.as_deref(),
         Some("authorization_declined")
     );
+}
+
+/// A device authorization whose `interval` is longer than the code's life once kept `login`
+/// waiting for ever: the wait ends with the code, and the sign-in says it expired.
+#[tokio::test]
+async fn an_interval_longer_than_the_code_ends_with_the_code() {
+    let idp = DemoIdp::start(IdpOptions {
+        device_interval_s: 1_000_000_000,
+        device_expires_in_s: 2,
+        ..fast_idp()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let (opts, waits) = worker_opts();
+    let mut w = spawn(&cfg, opts);
+    w.send(Request::SignIn {
+        name: "mail".into(),
+    });
+    let ok = w
+        .wait_for(|ev| match ev {
+            Event::SignInEnded { ok, .. } => Some(*ok),
+            _ => None,
+        })
+        .await;
+    assert!(!ok);
+    let v = w.wait_state("mail", ConnState::SignedOut).await;
+    assert_eq!(v.last_error.unwrap().cause, Cause::DeviceCodeExpired);
+    assert!(waits.lock().unwrap().is_empty(), "no poll was waited for");
+}
+
+/// A device code "valid" for i64::MAX seconds once overflowed the deadline: it is shown with
+/// at most an hour (connwatch::limits), and the sign-in goes on normally.
+#[tokio::test]
+async fn a_device_code_lifetime_of_i64_max_is_an_hour() {
+    let idp = DemoIdp::start(IdpOptions {
+        device_expires_in_s: i64::MAX as u64,
+        ..fast_idp()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let (opts, _) = worker_opts();
+    let mut w = spawn(&cfg, opts);
+    w.send(Request::SignIn {
+        name: "mail".into(),
+    });
+    let code = w
+        .wait_for(|ev| match ev {
+            Event::DeviceCode(c) => Some(c.clone()),
+            _ => None,
+        })
+        .await;
+    let left = code.expires_at.duration_since(jiff::Timestamp::now());
+    assert!(
+        left <= jiff::SignedDuration::from_secs(3600)
+            && left > jiff::SignedDuration::from_secs(3000),
+        "{left:?}"
+    );
+    assert!(idp.approve(&code.user_code));
+    w.wait_state("mail", ConnState::Connected).await;
 }
 
 #[tokio::test]

@@ -27,6 +27,9 @@ pub enum Fault {
     /// Start a 200 response, then break the connection mid-body: the client sees the
     /// connection die, as with a crashed proxy or a broken network. No grant is spent.
     DropConnection,
+    /// 200 with a chunked body that never ends (a hostile or broken server): the client must
+    /// stop reading at its limit. No grant is spent.
+    EndlessBody,
     /// 400 `invalid_grant` with this AADSTS code and text (Entra's body shape): a refusal
     /// the demo's own rules do not produce, such as AADSTS50057 (account disabled).
     Refuse { code: u32, text: String },
@@ -101,6 +104,25 @@ pub(super) fn action(fault: &Fault, base_url: &str) -> Action {
                 .into_response(),
         ),
         Fault::Delay(d) => Action::Delay(*d),
+        Fault::EndlessBody => {
+            // 64 KiB of JSON-ish filler, forever; the stream ends when the client hangs up.
+            static FILLER: [u8; 64 * 1024] = [b' '; 64 * 1024];
+            let endless = futures_util::stream::repeat_with(|| {
+                Ok::<&'static [u8], std::io::Error>(&FILLER[..])
+            });
+            let head = futures_util::stream::iter([Ok::<&'static [u8], std::io::Error>(
+                b"{\"token_type\":\"Bearer\",\"access_token\":\"",
+            )]);
+            Action::Respond(
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from_stream(futures_util::StreamExt::chain(
+                        head, endless,
+                    )))
+                    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+            )
+        }
         Fault::Refuse { code, text } => Action::Respond(
             EntraError::new("invalid_grant", *code, text.clone()).into_response(base_url),
         ),
