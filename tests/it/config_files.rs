@@ -119,6 +119,12 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         &["unsupported probe scheme \"jmap\"", "imaps://"],
     ),
     ("ca_file_missing.toml", "1:11", &["no-such-ca.pem", "PEM"]),
+    // An endless file is read to 4 MiB, not to the end (it once took 24 GB).
+    (
+        "ca_file_endless.toml",
+        "1:11",
+        &["/dev/zero is longer than 4 MiB", "the most connwatch reads"],
+    ),
     (
         "probe_every_too_short.toml",
         "1:15",
