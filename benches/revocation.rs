@@ -37,8 +37,10 @@ fn main() {
     let cfg = config(dir.path(), &idp.base_url(), &[calendar("10s")]);
     let notes = dir.path().join("notes");
     let line = "echo \"$CONNWATCH_STATE $(date +%s%N)\" >> \"$0\"";
+    // The connection's table is last: the 1 s floor keeps the measured schedule the 10 s
+    // renewal of 20 s tokens (the default 30 s floor would make it every 30 s).
     let text = format!(
-        "notify_command = [\"sh\", \"-c\", {line:?}, {:?}]\ndesktop_notifications = false\n{}",
+        "notify_command = [\"sh\", \"-c\", {line:?}, {:?}]\ndesktop_notifications = false\n{}min_refresh_interval = \"1s\"\n",
         notes.display().to_string(),
         std::fs::read_to_string(&cfg.path).unwrap()
     );

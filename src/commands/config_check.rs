@@ -65,6 +65,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CommandError> {
             None => println!("  client secret:   none (public client)"),
         }
         println!("  refresh before:  {:?}", c.refresh_before);
+        println!(
+            "  never sooner:    {:?} after the last refresh",
+            c.min_refresh_interval
+        );
         let probes = crate::provider::probe_targets(c);
         if probes.is_empty() {
             println!("  probes:          none (the token is not tested with a resource)");

@@ -1,5 +1,6 @@
 //! `connwatch token NAME`: the access token alone on stdout, for mail clients. With a token
-//! valid for more than a minute it touches neither the network nor the lock; otherwise it
+//! valid for more than a minute, or still valid and obtained less than
+//! `min_refresh_interval` ago, it touches neither the network nor the lock; otherwise it
 //! refreshes under the connection's lock, exactly like the dashboard, so the two never
 //! spend one rotating refresh token twice. On failure: nothing on stdout, one line on stderr.
 use std::process::ExitCode;
@@ -32,7 +33,15 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
         .now()
         .checked_add(MIN_LIFETIME)
         .unwrap_or(jiff::Timestamp::MAX);
-    let token = if set.expires_at.is_none_or(|e| e > fresh_until) {
+    // A token that still works and was obtained less than min_refresh_interval ago is
+    // printed as it is: a mail client polling on tokens that live under a minute must not
+    // turn into a refresh loop (worker::schedule).
+    let recent = set
+        .obtained_at
+        .checked_add(jiff::SignedDuration::try_from(conn.min_refresh_interval).unwrap_or_default())
+        .is_ok_and(|floor| floor > clock.now());
+    let still_valid = set.expires_at.is_some_and(|e| e > clock.now());
+    let token = if set.expires_at.is_none_or(|e| e > fresh_until) || (recent && still_valid) {
         set.access_token
     } else {
         let http = HttpClient::new(Duration::from_secs(30));

@@ -21,6 +21,9 @@ pub const DEFAULT_REMIND_EVERY: Duration = Duration::from_secs(4 * 3600);
 
 /// Default `refresh_before`: renew this long before the access token expires.
 pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
+/// Default `min_refresh_interval`: at most 120 automatic refreshes an hour, whatever
+/// lifetime the provider announces (worker::schedule).
+pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -69,6 +72,8 @@ pub struct Connection {
     /// dashboard: off; `watch`: 15 min), zero explicitly off.
     pub probe_every: Option<Duration>,
     pub refresh_before: Duration,
+    /// Never renew sooner than this after the tokens were obtained (worker::schedule).
+    pub min_refresh_interval: Duration,
     pub authority_host: Option<String>,
     pub token_url: Option<String>,
     pub device_url: Option<String>,

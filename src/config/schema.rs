@@ -75,6 +75,8 @@ pub struct RawConnection {
     pub ca_file: Option<Spanned<String>>,
     pub probe_every: Option<Spanned<String>>,
     pub refresh_before: Option<Spanned<String>>,
+    /// The shortest time between two automatic refreshes (default 30 s, at least 1 s).
+    pub min_refresh_interval: Option<Spanned<String>>,
     pub authority_host: Option<Spanned<String>>,
     pub token_url: Option<Spanned<String>>,
     pub device_url: Option<Spanned<String>>,

@@ -7,7 +7,10 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 
 use super::schema::{ProviderKind, RawConfig, RawConnection};
-use super::{Config, ConfigError, Connection, DEFAULT_REFRESH_BEFORE, SecretSource};
+use super::{
+    Config, ConfigError, Connection, DEFAULT_MIN_REFRESH_INTERVAL, DEFAULT_REFRESH_BEFORE,
+    SecretSource,
+};
 use crate::token::Expectations;
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
@@ -343,6 +346,29 @@ fn connection(
             )
         })?,
     };
+    // A floor, so no lifetime a provider announces can make connwatch refresh in a loop.
+    let min_refresh_interval = match &rc.min_refresh_interval {
+        None => DEFAULT_MIN_REFRESH_INTERVAL,
+        Some(s) => match parse_duration(s.get_ref()) {
+            Ok(d) if d >= Duration::from_secs(1) => d,
+            Ok(_) => {
+                return Err(err(
+                    s.span(),
+                    "min_refresh_interval",
+                    format!("min_refresh_interval {:?} is shorter than 1 s", s.get_ref()),
+                    Some("write \"1s\" or more (the default is \"30s\")".into()),
+                ));
+            }
+            Err(msg) => {
+                return Err(err(
+                    s.span(),
+                    "min_refresh_interval",
+                    msg,
+                    Some("write a duration such as \"30s\" or \"2m\"".into()),
+                ));
+            }
+        },
+    };
     let expect = rc
         .expect
         .map_or_else(Expectations::default, |e| Expectations {
@@ -366,6 +392,7 @@ fn connection(
         ca_file: ca,
         probe_every: every.or(top_every),
         refresh_before,
+        min_refresh_interval,
         authority_host: rc
             .authority_host
             .map(|s| s.into_inner().trim_end_matches('/').to_owned()),

@@ -33,6 +33,7 @@ fn conn(scopes: &[&str]) -> Connection {
         ca_file: None,
         probe_every: None,
         refresh_before: Duration::from_secs(300),
+        min_refresh_interval: Duration::from_secs(30),
         authority_host: None,
         token_url: None,
         device_url: None,

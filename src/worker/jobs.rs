@@ -180,15 +180,16 @@ impl JobContext {
             .ok_or_else(|| {
                 local_failure("the token file disappeared (purged by another process?)".into())
             })?;
-        let fresh_until = self
-            .clock
-            .now()
-            .checked_add(
-                jiff::SignedDuration::try_from(self.cfg.refresh_before).unwrap_or_default(),
-            )
-            .unwrap_or(Timestamp::MAX);
+        // Another process renewed them while we waited for the lock: use theirs unless they
+        // are due again by the one rule (worker::schedule).
         let changed = known_access.as_deref() != Some(current.access_token.expose());
-        if changed && current.expires_at.is_some_and(|e| e > fresh_until) {
+        let due = super::schedule::is_due(
+            &current,
+            self.cfg.refresh_before,
+            self.cfg.min_refresh_interval,
+            self.clock.now(),
+        );
+        if changed && current.expires_at.is_some() && !due {
             return Ok((current, "loaded (refreshed elsewhere)"));
         }
         let Some(rt) = current.refresh_token.clone() else {

@@ -7,6 +7,7 @@ mod event;
 mod follow;
 mod jobs;
 mod run;
+pub mod schedule;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -386,10 +386,17 @@ impl Worker {
             (None, _) => None,
             // Without a refresh token, wake at expiry to say so.
             (Some(exp), false) => Some(due_at(now, exp)),
+            // The one rule (worker::schedule): inside the token's life, never sooner than
+            // min_refresh_interval after the last refresh, with a little jitter.
             (Some(exp), true) => {
-                let before =
-                    jiff::SignedDuration::try_from(c.cfg.refresh_before).unwrap_or_default();
-                let at = exp.checked_sub(before).unwrap_or(exp).max(now);
+                let at = super::schedule::refresh_due(
+                    t,
+                    c.cfg.refresh_before,
+                    c.cfg.min_refresh_interval,
+                    random_unit(),
+                )
+                .unwrap_or(exp)
+                .max(now);
                 Some(due_at(now, at))
             }
         };
@@ -479,15 +486,15 @@ impl Worker {
             Request::Probe { name } => {
                 if let Some(i) = index(&name) {
                     let now = self.now();
+                    let cfg = &self.conns[i].cfg;
                     let due = self.conns[i].tokens.as_ref().is_some_and(|t| {
                         t.refresh_token.is_some()
-                            && t.expires_at.is_some_and(|e| {
-                                let before = jiff::SignedDuration::try_from(
-                                    self.conns[i].cfg.refresh_before,
-                                )
-                                .unwrap_or_default();
-                                e.checked_sub(before).unwrap_or(e) <= now
-                            })
+                            && super::schedule::is_due(
+                                t,
+                                cfg.refresh_before,
+                                cfg.min_refresh_interval,
+                                now,
+                            )
                     });
                     if due {
                         // A refresh probes its new token when it is saved.

@@ -49,6 +49,30 @@ async fn a_token_expiring_within_a_minute_is_refreshed_and_the_new_refresh_token
     assert_eq!(idp.token_requests(), 1);
 }
 
+/// A provider issuing 40 s tokens: the token just obtained still works, and a mail client
+/// calling `token` on every fetch must not turn that into one refresh per call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_token_just_obtained_is_printed_not_refreshed_again() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let mut set = seed_mail(&idp, &cfg, 40);
+    set.obtained_at = jiff::Timestamp::now();
+    store(&cfg).save("mail", &set).unwrap();
+    for _ in 0..3 {
+        let out = token_cmd(&cfg, "mail").success();
+        assert_eq!(
+            String::from_utf8_lossy(&out.get_output().stdout),
+            format!("{}\n", set.access_token.expose())
+        );
+    }
+    assert_eq!(
+        idp.token_requests(),
+        0,
+        "under min_refresh_interval old: no refresh"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_refresh_says_why_on_stderr_and_prints_no_token() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();

@@ -99,7 +99,9 @@ pub fn store(config: &Config) -> TokenStore {
     TokenStore::new(StorePaths::resolve(config.data_dir.as_deref()).unwrap())
 }
 
-/// Seed `cal`, alice's calendar shared from fabrikam (Graph), valid for an hour.
+/// Seed `cal`, alice's calendar shared from fabrikam (Graph): an hour-long token with 20 min
+/// left. Its renewal is due at once with `refresh_before` of 30 min or more (`calendar("2h")`)
+/// and not before 15 min with `calendar("5m")` (worker::schedule).
 pub fn seed_cal(idp: &DemoIdp, config: &Config) -> TokenSet {
     seed(
         idp,
@@ -108,11 +110,13 @@ pub fn seed_cal(idp: &DemoIdp, config: &Config) -> TokenSet {
         "alice@contoso.com",
         "fabrikam.onmicrosoft.com",
         &[GRAPH_CAL, "offline_access"],
-        3600,
+        1200,
     )
 }
 
-/// Seed `name` with a grant minted at the IdP, as if signed in earlier.
+/// Seed `name` with a grant minted at the IdP, as if signed in earlier: an hour-long token
+/// with `lifetime_s` left (obtained `3600 - lifetime_s` seconds ago when that is positive),
+/// so the refresh schedule sees what it would see in life (worker::schedule).
 pub fn seed(
     idp: &DemoIdp,
     store: &TokenStore,
@@ -146,17 +150,17 @@ pub fn seed_signed_in(
     });
     let resp = TokenResponse::parse(json.to_string().as_bytes()).unwrap();
     let now = jiff::Timestamp::now();
+    let expires_at = now
+        .checked_add(jiff::SignedDuration::from_secs(lifetime_s))
+        .unwrap();
     let set = TokenSet {
         version: 1,
-        expires_at: Some(
-            now.checked_add(jiff::SignedDuration::from_secs(lifetime_s))
-                .unwrap(),
-        ),
+        expires_at: Some(expires_at),
         granted_scopes: resp.scopes(),
         access_token: resp.access_token,
         refresh_token: resp.refresh_token,
         id_token: resp.id_token,
-        obtained_at: now,
+        obtained_at: now.min(expires_at - jiff::SignedDuration::from_secs(3600)),
         signed_in_at,
     };
     store.save(name, &set).unwrap();

@@ -23,6 +23,7 @@ async fn fifty_token_processes_spend_one_rotating_refresh_token_once() {
     // process decides to refresh; the refreshed token lives an hour.
     let mut old = seed_mail(&idp, &cfg, 3600);
     old.expires_at = Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(30));
+    old.obtained_at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3570);
     store(&cfg).save("mail", &old).unwrap();
     let requests_before = idp.token_requests();
 

@@ -56,6 +56,11 @@ const INVALID: &[(&str, &str, &[&str])] = &[
     ),
     ("negative_duration.toml", "7:18", &["must not be negative"]),
     (
+        "min_refresh_interval_zero.toml",
+        "7:24",
+        &["min_refresh_interval \"0s\" is shorter than 1 s"],
+    ),
+    (
         "http_non_loopback.toml",
         "5:18",
         &["plain http to a non-loopback host", "use https"],

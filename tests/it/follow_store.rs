@@ -82,7 +82,7 @@ async fn another_process_purge_sign_in_and_refusal_show_within_a_second() {
 async fn a_dashboard_yields_to_a_watch_started_after_it_and_takes_over_when_it_ends() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // Refresh due at once (the seeded token lives 1 h, refresh_before is 2 h).
+    // Refresh due at once (the seeded token has 20 min left, refresh_before is 2 h).
     let cfg = config(dir.path(), &idp.base_url(), &[calendar("2h")]);
     let seeded = seed_cal(&idp, &cfg);
     let root = store(&cfg).paths().root.clone();

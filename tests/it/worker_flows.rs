@@ -139,6 +139,43 @@ async fn a_device_code_lifetime_of_i64_max_is_an_hour() {
     w.wait_state("mail", ConnState::Connected).await;
 }
 
+/// The refresh storm: tokens living no longer than `refresh_before` (Keycloak's 300 s against
+/// the 5 min default; 1 s; `expires_in` 0) once made every refresh due the moment it ended,
+/// ~1 150 token requests in 10 s. Now one refresh, and the next is scheduled inside the
+/// token's life and never sooner than the 30 s floor (worker::schedule).
+#[tokio::test]
+async fn short_lived_tokens_do_not_make_a_refresh_storm() {
+    for (lifetime_s, earliest_s) in [(300, 135), (1, 30), (0, 30)] {
+        let idp = DemoIdp::start(fast_idp()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+        // Connections written by the tests get no min_refresh_interval: the default floor.
+        assert_eq!(
+            cfg.connections[0].min_refresh_interval,
+            Duration::from_secs(30)
+        );
+        // The grant's tokens live `lifetime_s` (the demo IdP keeps a grant's lifetime); the
+        // seeded one is due at once.
+        seed_mail(&idp, &cfg, lifetime_s);
+        let (opts, _) = worker_opts();
+        let mut w = spawn(&cfg, opts);
+        let v = w
+            .wait_for(|ev| match ev {
+                Event::Connection(v) if v.last_success.is_some() && !v.busy => Some((**v).clone()),
+                _ => None,
+            })
+            .await;
+        let next = v.next_attempt_at.expect("the next refresh is scheduled");
+        let after = next.duration_since(v.obtained_at.unwrap());
+        assert!(
+            after >= jiff::SignedDuration::from_secs(earliest_s),
+            "{lifetime_s} s tokens: next refresh {after:?} after the last"
+        );
+        assert_eq!(idp.token_requests(), 1, "{lifetime_s} s tokens");
+        w.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_the_new_refresh_token_is_on_disk() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();

@@ -1,4 +1,4 @@
-//! `connwatch watch` against the real oidc-provider with 60 s access tokens: it refreshes
+//! `connwatch watch` against the real oidc-provider with 10 s access tokens: it refreshes
 //! unattended; after the admin revokes every grant, `notify_command` runs exactly once and a
 //! desktop notification with a Re-authorize button goes out on a real `dbus-daemon` session
 //! bus; pressing it (the test notification server emits `ActionInvoked`) signs the connection
@@ -25,12 +25,13 @@ async fn watch_refreshes_alerts_on_the_desktop_and_re_authorizes_from_the_button
         return;
     };
     let server = dbus::NotificationServer::register(&bus.address).await;
-    let idp = start_idp_with(&dir, 60);
+    let idp = start_idp_with(&dir, 10);
     let notes = tmp.path().join("notes");
-    // Renewed 55 s before expiry: every ~5 s with 60 s tokens.
+    // 10 s tokens renewed at half-life (refresh_before 8 s is more than half of 10 s;
+    // worker::schedule), with a 1 s floor instead of the default 30 s: every ~5 s.
     let env = env_top(
         &notify_command_line(&notes),
-        "kind = \"integration\"\nscopes = [\"openid\", \"offline_access\", \"api:read\"]\nrefresh_before = \"55s\"\n",
+        "kind = \"integration\"\nscopes = [\"openid\", \"offline_access\", \"api:read\"]\nrefresh_before = \"8s\"\nmin_refresh_interval = \"1s\"\n",
         &idp,
     );
     let (code, _, stderr) = device_login(&env).await;
