@@ -19,6 +19,7 @@ pub mod oauth;
 pub mod probe;
 pub mod provider;
 pub mod report;
+pub mod sanitize;
 pub mod secret;
 pub mod store;
 pub mod token;

@@ -6,8 +6,15 @@ use crate::worker::{ConnectionView, Event, Request};
 pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
     let mut fx = Effects::draw();
     match event {
-        Event::Connection(view) => on_view(state, *view, &mut fx),
-        Event::DeviceCode(code) => {
+        Event::Connection(view) => on_view(state, defused(*view), &mut fx),
+        Event::DeviceCode(mut code) => {
+            // Outside text that reaches the screen and the clipboard (`c`): a hostile
+            // provider's user code or address cannot carry a control or bidi character.
+            let l = |s: &str| crate::sanitize::line(s).into_owned();
+            code.user_code = l(&code.user_code);
+            code.verification_uri = l(&code.verification_uri);
+            code.message = code.message.as_deref().map(l);
+            code.refused = code.refused.as_deref().map(l);
             if let Some(Popup::SignIn {
                 name, code: slot, ..
             }) = &mut state.popup
@@ -48,6 +55,20 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
         }
     }
     fx
+}
+
+/// The view with every provider's and server's text made safe to draw (the dashboard's one
+/// boundary with outside text; crate::sanitize).
+fn defused(mut view: ConnectionView) -> ConnectionView {
+    view.last_error = view.last_error.map(|d| d.for_display());
+    for p in &mut view.probes {
+        p.diagnosis = p.diagnosis.as_ref().map(|d| d.for_display());
+        for line in &mut p.transcript {
+            *line = crate::sanitize::line(line).into_owned();
+        }
+    }
+    view.note = view.note.map(|n| crate::sanitize::line(&n).into_owned());
+    view
 }
 
 fn on_view(state: &mut State, view: ConnectionView, fx: &mut Effects) {

@@ -537,3 +537,45 @@ fn a_pasted_address_goes_to_the_worker_and_a_refusal_asks_again() {
     );
     assert_eq!(s.popup, None);
 }
+
+/// A hostile provider's user code, page address and error reach the screen and the
+/// clipboard (`c`) defused: no control or bidi character survives the worker → dashboard
+/// boundary (crate::sanitize), whatever the renderer would have dropped by itself.
+#[test]
+fn a_hostile_code_and_error_are_defused_for_the_screen_and_the_clipboard() {
+    let hostile = "X\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}Y\u{9b}2J";
+    let unsafe_char = |c: char| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c);
+    let mut s = state_with(&["a"]);
+    let mut v = view("a", ConnState::NeedsReauth);
+    let mut d = crate::diagnose::Diagnosis::of(
+        crate::diagnose::Cause::Unknown,
+        false,
+        true,
+        hostile.to_owned(),
+        hostile,
+    );
+    d.code = Some(hostile.into());
+    v.last_error = Some(d);
+    update(&mut s, Action::Worker(Event::Connection(Box::new(v))));
+    let shown = s.rows[0].last_error.clone().unwrap();
+    for text in [shown.summary, shown.action, shown.code.unwrap()] {
+        assert!(!text.chars().any(unsafe_char), "{text:?}");
+    }
+    update(&mut s, key('a'));
+    let code = DeviceCodeView {
+        name: "a".into(),
+        user_code: hostile.into(),
+        verification_uri: format!("http://127.0.0.1:1/{hostile}"),
+        expires_at: t(900),
+        message: Some(hostile.into()),
+        paste: None,
+        refused: None,
+    };
+    update(&mut s, Action::Worker(Event::DeviceCode(code)));
+    let fx = update(&mut s, key('c'));
+    let copied = fx.copy.expect("c copies the code");
+    assert!(
+        copied.starts_with('X') && !copied.chars().any(unsafe_char),
+        "{copied:?}"
+    );
+}

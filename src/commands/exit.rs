@@ -44,7 +44,8 @@ pub fn report(e: CommandError) -> ExitCode {
             ExitCode::from(CONFIG)
         }
         CommandError::Failed(m) => {
-            eprintln!("connwatch: {m}");
+            // Failures quote providers and servers: defused at the terminal.
+            eprintln!("connwatch: {}", crate::sanitize::text(&m));
             ExitCode::from(FAILURE)
         }
         CommandError::Usage(m) => {

@@ -31,13 +31,21 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
             // `explain --json` speaks Diagnosis JSON (DESIGN.md) whenever something is wrong.
             (true, Some(f)) => json(&missing_refresh_token(&r, &f.message)),
             (true, None) => json(&r),
-            (false, _) => response_human(&r),
+            (false, _) => crate::sanitize::text(&response_human(&r)).into_owned(),
         };
         print!("{out}");
         return ExitCode::SUCCESS;
     }
     let d = diagnose_text(&input, provider);
-    print!("{}", if args.json { json(&d) } else { human(&d) });
+    // What was pasted is outside text: the human form is defused, --json stays exact.
+    print!(
+        "{}",
+        if args.json {
+            json(&d)
+        } else {
+            crate::sanitize::text(&human(&d)).into_owned()
+        }
+    );
     ExitCode::SUCCESS
 }
 

@@ -64,6 +64,7 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
                 None => break,
                 Some(Event::DeviceCode(code)) if code.paste.is_some() => {
                     if let Some(why) = &code.refused {
+                        let why = crate::sanitize::line(why);
                         awaiting = awaiting.saturating_sub(1);
                         if pasted.is_none() && awaiting == 0 {
                             eprintln!("  not taken: {why}");
@@ -76,7 +77,10 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
                         }
                         continue;
                     }
-                    eprint!("{}", paste_prompt(&code, account.as_deref()));
+                    eprint!(
+                        "{}",
+                        crate::sanitize::text(&paste_prompt(&code, account.as_deref()))
+                    );
                     if let Err(e) = super::open_browser(&code.verification_uri) {
                         eprintln!(
                             "  (could not open a browser: {e}; open the page above yourself)"
@@ -86,7 +90,10 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
                     pasted = Some(read_lines());
                 }
                 Some(Event::DeviceCode(code)) if code.user_code.is_empty() => {
-                    eprint!("{}", browser_prompt(&code, account.as_deref()));
+                    eprint!(
+                        "{}",
+                        crate::sanitize::text(&browser_prompt(&code, account.as_deref()))
+                    );
                     if let Err(e) = super::open_browser(&code.verification_uri) {
                         eprintln!(
                             "  (could not open a browser: {e}; open the page above yourself)"
@@ -94,7 +101,10 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
                     }
                 }
                 Some(Event::DeviceCode(code)) => {
-                    eprint!("{}", device_prompt(&code, account.as_deref()));
+                    eprint!(
+                        "{}",
+                        crate::sanitize::text(&device_prompt(&code, account.as_deref()))
+                    );
                 }
                 Some(Event::Connection(v)) if pending.finished(&v) => result = Some(*v),
                 Some(_) => {}
@@ -241,8 +251,9 @@ async fn next_line(
 /// "run: connwatch login" — that is what was just run.
 fn sign_in_failure(name: &str, d: &crate::diagnose::Diagnosis) -> String {
     let code = oneshot::code_suffix(d);
-    format!(
+    let line = format!(
         "{name}: sign-in failed: {}{code}: {} {}",
         d.cause, d.summary, d.action
-    )
+    );
+    crate::sanitize::line(&line).into_owned()
 }

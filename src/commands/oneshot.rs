@@ -122,7 +122,8 @@ pub fn failure_line(name: &str, d: &Diagnosis) -> String {
     } else {
         d.action.clone()
     };
-    format!("{name}: {}{code}: {} {fix}", d.cause, d.summary)
+    let line = format!("{name}: {}{code}: {} {fix}", d.cause, d.summary);
+    crate::sanitize::line(&line).into_owned()
 }
 
 /// "in 59m (2026-11-24 13:05:00Z)" for an expiry, or what is known instead.

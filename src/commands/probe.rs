@@ -126,6 +126,10 @@ pub fn run(cli: &Cli, names: &[String], json: bool) -> Result<ExitCode, CommandE
 /// `work-mail  imaps://…  accepted  38 ms`, or refused with the server's code, the summary
 /// and the fix.
 pub fn line(name: &str, p: &ProbeResult) -> String {
+    crate::sanitize::line(&raw_line(name, p)).into_owned()
+}
+
+fn raw_line(name: &str, p: &ProbeResult) -> String {
     match &p.diagnosis {
         None => format!("{name}  {}  accepted  {} ms", p.url, p.latency_ms),
         Some(d) => {

@@ -101,10 +101,11 @@ async fn revoke_one(
         Err(e) => return Err(e.to_string()),
     };
     let endpoints = provider::resolve(http, c).await.map_err(|f| {
-        format!(
+        let why = format!(
             "cannot read the provider's discovery document: {}",
             f.diagnose(provider::hint(c.provider)).summary
-        )
+        );
+        crate::sanitize::line(&why).into_owned()
     })?;
     let Some(endpoint) = endpoints.revocation_endpoint else {
         return Ok(match c.provider {
@@ -125,11 +126,12 @@ async fn revoke_one(
         .await
         .map_err(|f| {
             let d = f.diagnose(provider::hint(c.provider));
-            format!(
+            let why = format!(
                 "revocation failed: {} ({})",
                 d.summary,
                 d.code.as_deref().unwrap_or(d.cause.as_str())
-            )
+            );
+            crate::sanitize::line(&why).into_owned()
         })?;
     Ok(format!("{hint} revoked at the provider"))
 }

@@ -19,7 +19,8 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> Result<ExitCode, CommandError> {
     } else if args.prometheus {
         report::prometheus::render(&statuses, now)
     } else {
-        report::table::render(&statuses, now)
+        // The table holds outside text (codes, summaries): defused at the terminal.
+        crate::sanitize::text(&report::table::render(&statuses, now)).into_owned()
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)
@@ -34,7 +35,7 @@ pub fn check(cli: &Cli, names: &[String], warn: Duration) -> ExitCode {
                 CommandError::Config(c) => c.one_line(),
                 other => other.to_string(),
             };
-            println!("CONNWATCH UNKNOWN - {}", why.replace('|', "/"));
+            println!("CONNWATCH UNKNOWN - {}", crate::sanitize::plugin_text(&why));
             return ExitCode::from(Level::Unknown.exit_code());
         }
     };

@@ -131,6 +131,28 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
+    /// This diagnosis with every text field made safe for a terminal, a log line or a
+    /// notification (`crate::sanitize::line`): what every human-facing output prints. The
+    /// stored record and `--json` keep the exact text.
+    pub fn for_display(&self) -> Diagnosis {
+        let l = |s: &String| crate::sanitize::line(s).into_owned();
+        let o = |s: &Option<String>| s.as_ref().map(l);
+        Diagnosis {
+            code: o(&self.code),
+            error: o(&self.error),
+            suberror: o(&self.suberror),
+            summary: l(&self.summary),
+            action: l(&self.action),
+            trace_id: o(&self.trace_id),
+            correlation_id: o(&self.correlation_id),
+            timestamp: o(&self.timestamp),
+            claims: o(&self.claims),
+            probe: o(&self.probe),
+            transcript: self.transcript.as_ref().map(|t| t.iter().map(l).collect()),
+            ..self.clone()
+        }
+    }
+
     /// A diagnosis of something connwatch itself found (no provider answer to parse):
     /// `retryable` and `needs_reauth` as the caller says; who fixes it follows from the
     /// cause (`by` says otherwise).

@@ -31,13 +31,16 @@ pub struct Notice {
 
 impl Notice {
     pub fn of(view: &ConnectionView) -> Notice {
+        // Notices go to desktops, notifier commands' environment and mail: outside text in
+        // them is defused (crate::sanitize).
+        let error = view.last_error.as_ref().map(|d| d.for_display());
         Notice {
             name: view.name.clone(),
             state: view.state,
-            cause: view.last_error.as_ref().map(|d| d.cause.to_string()),
-            code: view.last_error.as_ref().and_then(|d| d.code.clone()),
-            action: view.last_error.as_ref().map(|d| d.action_for(&view.name)),
-            summary: view.last_error.as_ref().map(|d| d.summary.clone()),
+            cause: error.as_ref().map(|d| d.cause.to_string()),
+            code: error.as_ref().and_then(|d| d.code.clone()),
+            action: error.as_ref().map(|d| d.action_for(&view.name)),
+            summary: error.as_ref().map(|d| d.summary.clone()),
             fix_by: view.last_error.as_ref().map(|d| d.fix_by),
             who: view
                 .last_error

@@ -117,6 +117,9 @@ pub fn evaluate(statuses: &[ConnectionStatus], now: Timestamp, warn: Duration) -
         let list: Vec<&str> = problems.iter().filter_map(|(_, r)| r.as_deref()).collect();
         format!("{}; {ok} OK", list.join(", "))
     };
+    // Outside text (codes, reasons) in the plugin's line: no control, no newline, no `|`
+    // (which would start forged perfdata).
+    let summary = crate::sanitize::plugin_text(&summary);
     (
         level,
         format!(

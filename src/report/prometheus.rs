@@ -167,9 +167,12 @@ fn ident(s: &ConnectionStatus) -> String {
     format!("connection=\"{}\"", escape(&s.name))
 }
 
-/// Label values escape backslash, double quote and newline (exposition format 0.0.4).
+/// Label values escape backslash, double quote and newline (exposition format 0.0.4), after
+/// every other control character of outside text is defused (crate::sanitize): metrics are
+/// read in terminals too.
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
+    crate::sanitize::text(v)
+        .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }

@@ -7,6 +7,9 @@ use crate::ui::format;
 
 pub fn render(statuses: &[ConnectionStatus], now: Timestamp) -> String {
     let header = ["NAME", "KIND", "STATE", "EXPIRES", "RT", "LAST ERROR"];
+    // Every cell and note is one line of defused text (crate::sanitize): a provider's code
+    // with a newline once forged a row.
+    let statuses: Vec<ConnectionStatus> = statuses.iter().map(|s| s.for_display()).collect();
     let rows: Vec<[String; 6]> = statuses
         .iter()
         .map(|s| {

@@ -224,9 +224,12 @@ fn prometheus_labels_are_escaped_and_every_state_is_present() {
         None,
         now(),
     );
-    s.account = Some("a\"b\\c\nd".into());
+    s.account = Some("a\"b\\c\nd\u{1b}]0;t\u{7}".into());
     let text = prometheus::render(&[s], now());
-    assert!(text.contains(r#"account="a\"b\\c\nd""#), "{text}");
+    assert!(
+        text.contains("account=\"a\\\"b\\\\c\\nd\u{FFFD}]0;t\u{FFFD}\""),
+        "{text}"
+    );
     assert_eq!(text.matches("connwatch_connection_state{").count(), 8);
     assert!(text.contains("connwatch_connection_state{connection=\"mail\",state=\"connected\"} 1"));
     assert!(text.contains("connwatch_access_token_expires_in_seconds{connection=\"mail\"} 3540"));

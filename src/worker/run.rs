@@ -731,7 +731,9 @@ impl Worker {
                 self.settle(i, now);
             }
             JobOutcome::Failed(d) => {
-                let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
+                // Logged on one line, defused: a code with a newline once forged a log line.
+                let code = crate::sanitize::line(d.code.as_deref().unwrap_or(d.cause.as_str()))
+                    .into_owned();
                 tracing::warn!(connection = %c.cfg.name, cause = %d.cause, code = %code, "request failed");
                 self.failed(i, now, d, was_sign_in);
             }
@@ -798,7 +800,9 @@ impl Worker {
     /// connection up with the error shown; anything else is the probe's own configuration.
     fn probe_refused(&mut self, i: usize, now: Timestamp, d: Diagnosis) {
         let c = &mut self.conns[i];
-        let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
+        // Logged on one line, defused: a code with a newline once forged a log line.
+        let code =
+            crate::sanitize::line(d.code.as_deref().unwrap_or(d.cause.as_str())).into_owned();
         tracing::warn!(connection = %c.cfg.name, cause = %d.cause, code = %code, "the resource refused the new token");
         let state = if d.needs_reauth || d.cause == Cause::ClaimsChallenge {
             ConnState::NeedsReauth

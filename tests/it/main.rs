@@ -32,6 +32,7 @@ mod diagnose_fixtures;
 mod fault_flows;
 mod follow_store;
 mod forecast_flows;
+mod hostile_text;
 mod interop;
 mod layering;
 mod mail_hostile;

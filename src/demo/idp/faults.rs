@@ -30,6 +30,8 @@ pub enum Fault {
     /// 200 with a chunked body that never ends (a hostile or broken server): the client must
     /// stop reading at its limit. No grant is spent.
     EndlessBody,
+    /// Exactly this status and JSON body: whatever a hostile or broken provider may say.
+    Raw { status: u16, body: String },
     /// 400 `invalid_grant` with this AADSTS code and text (Entra's body shape): a refusal
     /// the demo's own rules do not produce, such as AADSTS50057 (account disabled).
     Refuse { code: u32, text: String },
@@ -104,6 +106,17 @@ pub(super) fn action(fault: &Fault, base_url: &str) -> Action {
                 .into_response(),
         ),
         Fault::Delay(d) => Action::Delay(*d),
+        Fault::Raw { status, body } => Action::Respond(
+            (
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body.clone(),
+            )
+                .into_response(),
+        ),
         Fault::EndlessBody => {
             // 64 KiB of JSON-ish filler, forever; the stream ends when the client hangs up.
             static FILLER: [u8; 64 * 1024] = [b' '; 64 * 1024];
