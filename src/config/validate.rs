@@ -81,14 +81,26 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         connections.push(c);
     }
-    let data_dir = raw.data_dir.map(|d| {
-        let p = Path::new(d.get_ref());
-        if p.is_relative() {
-            path.parent().unwrap_or(Path::new(".")).join(p)
-        } else {
-            p.to_path_buf()
+    let data_dir = match raw.data_dir {
+        Some(d) => {
+            let p = Path::new(d.get_ref());
+            let p = if p.is_relative() {
+                base.join(p)
+            } else {
+                p.to_path_buf()
+            };
+            if let Some(why) = shared_dir(&p) {
+                return Err(err(
+                    d.span(),
+                    "data_dir".into(),
+                    why,
+                    Some("name a directory of your own (connwatch creates it 0700), e.g. \"~/.local/share/connwatch\"; or leave data_dir out".into()),
+                ));
+            }
+            Some(p)
         }
-    });
+        None => None,
+    };
     let entries: Vec<_> = raw.keys.into_iter().collect();
     let overrides: Vec<(String, Vec<String>)> = entries
         .iter()
@@ -442,6 +454,38 @@ fn ca_file(
         )
     })?;
     Ok(p)
+}
+
+/// Why an existing `data_dir` cannot hold tokens: others can write it (a shared directory
+/// such as /tmp, mode 1777), so they could replace or remove what connwatch keeps there.
+/// connwatch does not chmod a directory it did not create. Group-writable counts only for a
+/// group other than the user's own (with user private groups, umask 002 makes 0775
+/// directories that no one else can write).
+fn shared_dir(p: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let m = std::fs::metadata(p).ok()?;
+        let mode = m.permissions().mode();
+        // SAFETY: getegid has no preconditions and cannot fail.
+        let own_group = m.gid() == unsafe { libc::getegid() };
+        let group_writes = mode & 0o020 != 0 && !own_group;
+        if m.is_dir() && (mode & 0o002 != 0 || group_writes) {
+            let who = if mode & 0o002 != 0 {
+                "everyone"
+            } else {
+                "its group"
+            };
+            return Some(format!(
+                "data_dir {} can be written by {who} (mode {:o}): tokens cannot be kept there",
+                p.display(),
+                mode & 0o7777
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = p;
+    None
 }
 
 /// `probe_every`: a duration, "0" (zero) for off; at least 30 s so no server is hammered.

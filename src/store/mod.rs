@@ -86,6 +86,7 @@ impl TokenStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(StoreError::Io { path, source }),
         };
+        tighten_file(&path);
         let set: TokenSet = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
             name: name.to_owned(),
@@ -128,30 +129,35 @@ impl TokenStore {
     }
 }
 
-/// Create `dir` (and parents) with mode 0700 on Unix, tightening it if it already exists.
+/// Create `dir` (and parents) with mode 0700 on Unix, tightening it if it already exists
+/// and is a directory of connwatch's own (`tokens`, `status`, `logs`): never through a
+/// symlink (its target is someone else's).
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    create_private_dir(dir)?;
+    tighten_dir(dir);
+    Ok(())
+}
+
+/// Create `dir` (and parents) with mode 0700 when missing; an existing one is left as it
+/// is. For the store's root, which may be a `data_dir` the user named.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     // Every directory created on the way is 0700 too (the `connwatch` directory above
     // `tokens`, and the XDG directories if they did not exist, as the XDG spec wants).
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+    b.create(dir)
 }
 
 /// 0700 for an existing directory that lets group or others in; a missing one is left
-/// missing, and a failure only logged (the files inside are 0600 regardless).
+/// missing, a symlink is not followed (its target was not made by connwatch), and a failure
+/// only logged (the files inside are 0600 regardless).
 fn tighten_dir(dir: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::metadata(dir)
+        if let Ok(m) = std::fs::symlink_metadata(dir)
             && m.is_dir()
             && m.permissions().mode() & 0o077 != 0
             && let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
@@ -161,6 +167,33 @@ fn tighten_dir(dir: &Path) {
     }
     #[cfg(not(unix))]
     let _ = dir;
+}
+
+/// 0600 for a token file others could read (copied in, or restored from a backup with
+/// 0644): tightened and said in the log, not used silently.
+fn tighten_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::symlink_metadata(path)
+            && m.is_file()
+            && m.permissions().mode() & 0o077 != 0
+        {
+            let was = m.permissions().mode() & 0o777;
+            match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => tracing::warn!(
+                    "{} was readable by others (mode {was:o}); made private (0600)",
+                    path.display()
+                ),
+                Err(e) => tracing::warn!(
+                    "{} is readable by others (mode {was:o}) and cannot be made private: {e}",
+                    path.display()
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 #[cfg(test)]

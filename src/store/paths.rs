@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorePaths {
     pub root: PathBuf,
+    /// Whether connwatch owns `root` itself (the platform's `…/connwatch`) and may tighten
+    /// it. A `data_dir` the user named is theirs: only what connwatch creates inside it is
+    /// tightened (a `data_dir = "/tmp"` once had /tmp chmodded to 0700 by a mere `status`).
+    pub own_root: bool,
     pub tokens_dir: PathBuf,
     pub status_dir: PathBuf,
     pub logs_dir: PathBuf,
@@ -14,22 +18,26 @@ impl StorePaths {
     pub fn under(root: &Path) -> Self {
         StorePaths {
             root: root.to_path_buf(),
+            own_root: false,
             tokens_dir: root.join("tokens"),
             status_dir: root.join("status"),
             logs_dir: root.join("logs"),
         }
     }
 
-    /// Connwatch's own directories: the store's root and, with the platform layout, the
-    /// `connwatch` directory under the state dir (status records and logs live there).
+    /// Connwatch's own directories: `tokens`, `status` and `logs`, and with the platform
+    /// layout the store's root and the `connwatch` directory under the state dir.
     pub fn own_dirs(&self) -> Vec<&Path> {
-        let mut dirs = vec![self.root.as_path()];
-        for d in [self.status_dir.parent(), self.logs_dir.parent()]
-            .into_iter()
-            .flatten()
-        {
-            if !dirs.contains(&d) {
-                dirs.push(d);
+        let mut dirs = Vec::new();
+        if self.own_root {
+            dirs.push(self.root.as_path());
+            for d in [self.status_dir.parent(), self.logs_dir.parent()]
+                .into_iter()
+                .flatten()
+            {
+                if !dirs.contains(&d) {
+                    dirs.push(d);
+                }
             }
         }
         dirs.extend([
@@ -58,6 +66,7 @@ impl StorePaths {
             status_dir: state.join("status"),
             logs_dir: state.join("logs"),
             root,
+            own_root: true,
         })
     }
 }

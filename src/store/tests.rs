@@ -62,3 +62,62 @@ fn lock_is_exclusive_across_handles() {
     drop(held);
     assert!(other.try_lock().is_ok());
 }
+
+#[cfg(unix)]
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[cfg(unix)]
+fn chmod(p: &std::path::Path, m: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+}
+
+/// A data_dir the user named is theirs: opening the store, saving and taking the watch lock
+/// create private directories inside it and leave it as it was (a shared /tmp-like 1777 one
+/// was once chmodded to 0700).
+#[cfg(unix)]
+#[test]
+fn a_named_data_dir_is_not_chmodded() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    chmod(&shared, 0o1777);
+    let store = TokenStore::new(StorePaths::under(&shared));
+    store.save("a", &set("at", Some("rt"))).unwrap();
+    let lock = crate::store::watch_lock::acquire(&shared).unwrap();
+    drop(lock);
+    assert_eq!(mode(&shared), 0o1777);
+    assert_eq!(mode(&store.paths().tokens_dir), 0o700);
+}
+
+/// A tokens directory that is a symlink is not followed: its target keeps its mode.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_tokens_dir_keeps_its_target_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("elsewhere");
+    std::fs::create_dir(&target).unwrap();
+    chmod(&target, 0o755);
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::os::unix::fs::symlink(&target, root.join("tokens")).unwrap();
+    let store = TokenStore::new(StorePaths::under(&root));
+    store.save("a", &set("at", Some("rt"))).unwrap();
+    assert_eq!(mode(&target), 0o755);
+    assert_eq!(mode(&target.join("a.json")), 0o600);
+}
+
+/// A token file found readable by others is made private when it is read.
+#[cfg(unix)]
+#[test]
+fn a_token_file_found_0644_is_made_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = TokenStore::new(StorePaths::under(dir.path()));
+    store.save("a", &set("at", Some("rt"))).unwrap();
+    chmod(&store.token_path("a"), 0o644);
+    assert_eq!(store.load("a").unwrap(), Some(set("at", Some("rt"))));
+    assert_eq!(mode(&store.token_path("a")), 0o600);
+}

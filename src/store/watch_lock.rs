@@ -21,7 +21,7 @@ impl Drop for WatchLock {
 
 /// Take the lock, or say who holds it.
 pub fn acquire(root: &Path) -> Result<WatchLock, String> {
-    crate::store::ensure_private_dir(root)
+    crate::store::create_private_dir(root)
         .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
     let path = root.join("watch.lock");
     let mut file =

@@ -124,6 +124,12 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         &["unsupported probe scheme \"jmap\"", "imaps://"],
     ),
     ("ca_file_missing.toml", "1:11", &["no-such-ca.pem", "PEM"]),
+    // A shared directory is refused, not chmodded (it once was, by a mere `status`).
+    (
+        "data_dir_shared.toml",
+        "1:12",
+        &["data_dir /tmp can be written by everyone (mode 1777)"],
+    ),
     // An endless file is read to 4 MiB, not to the end (it once took 24 GB).
     (
         "ca_file_endless.toml",
