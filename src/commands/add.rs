@@ -24,7 +24,11 @@ pub fn run(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
     if let Some(text) = &existing {
         // A broken config is shown as `config check` shows it; it is not ours to rewrite.
         let config = Config::parse(&path, text)?;
-        if config.connection(&args.name).is_some() {
+        if config
+            .connections
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(&args.name))
+        {
             return Err(CommandError::Usage(format!(
                 "a connection named {:?} is already in {}; choose another name, or `connwatch \
                  purge {}` and remove its [[connection]] first",
@@ -36,8 +40,9 @@ pub fn run(cli: &Cli, args: &AddArgs) -> Result<ExitCode, CommandError> {
     }
     if !crate::config::is_valid_name(&args.name) {
         return Err(CommandError::Usage(format!(
-            "{:?} cannot be a connection's name: use letters, digits, '.', '_' and '-'",
-            args.name
+            "{:?} cannot be a connection's name: use letters, digits, '.', '_' and '-', at most {}",
+            args.name,
+            crate::config::MAX_NAME_LEN
         )));
     }
     // Everything that can be refused is, before the network and before any prompt.

@@ -132,10 +132,16 @@ impl SecretSource {
     }
 }
 
+/// The longest connection name: it becomes file names (`NAME.json`, `NAME.lock`), and a
+/// 300-character one once passed `config check` and then lost a completed sign-in's tokens
+/// to ENAMETOOLONG.
+pub const MAX_NAME_LEN: usize = 64;
+
 /// A connection's name is used on the command line and as a file name: letters, digits,
-/// '.', '_' and '-'.
+/// '.', '_' and '-', at most `MAX_NAME_LEN` of them.
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))

@@ -61,17 +61,22 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 rc.name.span(),
                 key("name"),
                 format!("invalid connection name {name:?}"),
-                Some("use letters, digits, '.', '_' and '-' only".into()),
+                Some(format!(
+                    "use letters, digits, '.', '_' and '-' only, at most {} of them",
+                    super::MAX_NAME_LEN
+                )),
             ));
         }
-        if let Some(first) = seen.insert(name.clone(), rc.name.span().start) {
+        // Unique regardless of case: the names become file names, and on a case-insensitive
+        // file system "Mail" and "mail" would share one token file.
+        if let Some(first) = seen.insert(name.to_ascii_lowercase(), rc.name.span().start) {
             let (line, _) = super::error::line_col(text, first);
             return Err(err(
                 rc.name.span(),
                 key("name"),
                 format!("duplicate connection name {name:?}"),
                 Some(format!(
-                    "the name is already used on line {line}; names must be unique"
+                    "the name is already used on line {line} (case aside); names must be unique"
                 )),
             ));
         }

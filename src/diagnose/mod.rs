@@ -153,6 +153,40 @@ impl Diagnosis {
         }
     }
 
+    /// Every occurrence of each of `secrets` in every text field replaced by `***`. A server
+    /// that echoes what it was sent (the SASL string, the bearer token) once put the token
+    /// into `probe`'s output, the status table, `--json` and the status record.
+    pub fn mask(&mut self, secrets: &[String]) {
+        let m = |s: &mut String| {
+            for secret in secrets.iter().filter(|s| s.len() >= 8) {
+                if s.contains(secret.as_str()) {
+                    *s = s.replace(secret.as_str(), "***");
+                }
+            }
+        };
+        for f in [&mut self.summary, &mut self.action] {
+            m(f);
+        }
+        for f in [
+            &mut self.code,
+            &mut self.error,
+            &mut self.suberror,
+            &mut self.trace_id,
+            &mut self.correlation_id,
+            &mut self.timestamp,
+            &mut self.claims,
+            &mut self.probe,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            m(f);
+        }
+        for line in self.transcript.iter_mut().flatten() {
+            m(line);
+        }
+    }
+
     /// A diagnosis of something connwatch itself found (no provider answer to parse):
     /// `retryable` and `needs_reauth` as the caller says; who fixes it follows from the
     /// cause (`by` says otherwise).

@@ -201,45 +201,72 @@ pub fn inherited_env(
         .collect()
 }
 
-/// Notifier commands waiting for a slot, and how many runner threads are taking them.
+/// Notifier commands waiting for a slot, and how many run.
 struct Queue {
     waiting: std::collections::VecDeque<std::process::Command>,
-    runners: usize,
+    running: usize,
 }
 
 static QUEUE: std::sync::Mutex<Queue> = std::sync::Mutex::new(Queue {
     waiting: std::collections::VecDeque::new(),
-    runners: 0,
+    running: 0,
 });
 
-/// Queue a notifier; a runner thread (at most `MAX_NOTIFIERS` of them) starts it and waits
-/// for it, then takes the next. Nobody waits for a notifier.
-fn enqueue(c: std::process::Command) {
-    let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
-    q.waiting.push_back(c);
-    if q.runners < MAX_NOTIFIERS {
-        q.runners += 1;
-        std::thread::spawn(run_queue);
-    }
+fn queue() -> std::sync::MutexGuard<'static, Queue> {
+    QUEUE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn run_queue() {
-    loop {
-        let next = {
-            let mut q = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
-            let next = q.waiting.pop_front();
-            if next.is_none() {
-                q.runners -= 1;
-            }
-            next
-        };
-        let Some(mut c) = next else { return };
-        match c.spawn() {
-            Ok(mut child) => {
+/// Start a notifier now when fewer than `MAX_NOTIFIERS` run (so a process that exits
+/// right after, like `watch --once`, has started it), else queue it. A thread waits for each
+/// running one and then starts the next queued. Nobody waits for a notifier.
+fn enqueue(c: std::process::Command) {
+    let mut q = queue();
+    if q.running >= MAX_NOTIFIERS {
+        q.waiting.push_back(c);
+        return;
+    }
+    q.running += 1;
+    drop(q);
+    run_from(c);
+}
+
+/// Run `c`, then the queued ones one by one, on a reaper thread; give the slot back when
+/// the queue is empty.
+fn run_from(mut c: std::process::Command) {
+    let child = start(&mut c);
+    std::thread::spawn(move || {
+        if let Some(mut child) = child {
+            let _ = child.wait();
+        }
+        loop {
+            let next = {
+                let mut q = queue();
+                let next = q.waiting.pop_front();
+                if next.is_none() {
+                    q.running -= 1;
+                }
+                next
+            };
+            let Some(mut c) = next else { return };
+            if let Some(mut child) = start(&mut c) {
                 let _ = child.wait();
             }
-            Err(e) => tracing::warn!("notify_command {:?} failed to start: {e}", c.get_program()),
         }
+    });
+}
+
+fn start(c: &mut std::process::Command) -> Option<std::process::Child> {
+    c.spawn()
+        .map_err(|e| tracing::warn!("notify_command {:?} failed to start: {e}", c.get_program()))
+        .ok()
+}
+
+/// Wait (up to `within`) until every queued notifier has been started: for a process about
+/// to exit (`watch --once`), so no notice is lost in the queue.
+pub fn flush(within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while !queue().waiting.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -21,6 +21,23 @@ impl TokenResponse {
         let obj = v.as_object().ok_or("not a JSON object")?;
         let text = |k: &str| obj.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
         let access_token = text("access_token").ok_or("no access_token in the response")?;
+        // Tokens are printable ASCII without spaces (RFC 6750 b64token, RFC 6749 VSCHAR): one
+        // with a line break once went verbatim to a mail client through `token`, and would
+        // split an Authorization header or a SASL line. Refused whole, never trimmed (the
+        // old tokens stay; the message names no part of the token).
+        for (k, t) in [
+            ("access_token", Some(access_token)),
+            ("refresh_token", text("refresh_token")),
+            ("id_token", text("id_token")),
+        ] {
+            if let Some(t) = t
+                && !t.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(format!(
+                    "the {k} holds a space, a line break, a control or a non-ASCII character"
+                ));
+            }
+        }
         Ok(TokenResponse {
             access_token: Secret::new(access_token),
             token_type: text("token_type").map(str::to_owned),
@@ -86,6 +103,21 @@ pub struct TokenErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_with_a_line_break_or_a_control_is_refused() {
+        for bad in ["abc\r\nX-Evil: 1", "abc def", "abc\u{1b}[2J", "abcé"] {
+            let body = serde_json::json!({ "access_token": bad, "expires_in": 60 }).to_string();
+            let e = TokenResponse::parse(body.as_bytes()).unwrap_err();
+            assert!(e.contains("access_token") && !e.contains("abc"), "{e}");
+        }
+        let body = serde_json::json!({ "access_token": "ok", "refresh_token": "r\nx" }).to_string();
+        assert!(
+            TokenResponse::parse(body.as_bytes())
+                .unwrap_err()
+                .contains("refresh_token")
+        );
+    }
 
     #[test]
     fn v1_string_numbers() {

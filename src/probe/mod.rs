@@ -101,9 +101,24 @@ pub async fn run(
         Protocol::Https => https(target, ctx, token).await,
         _ => mail(target, ctx, token, now).await,
     };
+    // Whatever the server said back, the token and the SASL string built from it are masked
+    // in every field (the transcript already is, line by line).
+    let mut secrets = vec![token.to_owned()];
+    if target.protocol != Protocol::Https
+        && let Some(user) = ctx.account.as_deref()
+    {
+        secrets.push(sasl::initial_response(
+            target.mechanism,
+            user,
+            &target.host,
+            target.port,
+            token,
+        ));
+    }
     let diagnosis = diagnosis.map(|mut d| {
         d.probe = Some(target.url.clone());
         d.transcript = Some(transcript.clone());
+        d.mask(&secrets);
         d
     });
     ProbeResult {

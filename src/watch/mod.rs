@@ -698,5 +698,9 @@ async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
     if let (Some(d), Some(b)) = (tracker.desktop.take(), buttons) {
         b.flush(d).await;
     }
+    // And every queued notify_command started (at most MAX_NOTIFIERS run at once).
+    let _ =
+        tokio::task::spawn_blocking(|| crate::notify::flush(std::time::Duration::from_secs(10)))
+            .await;
     out
 }

@@ -50,6 +50,16 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         &["duplicate connection name \"mail\"", "line 2"],
     ),
     (
+        "duplicate_name_case.toml",
+        "9:8",
+        &["duplicate connection name \"Mail\"", "line 2 (case aside)"],
+    ),
+    (
+        "name_too_long.toml",
+        "2:8",
+        &["invalid connection name \"xxxx", "at most 64"],
+    ),
+    (
         "bad_duration.toml",
         "7:18",
         &["invalid duration \"soon\"", "\"5m\""],

@@ -244,3 +244,35 @@ async fn exchange_authenticated_but_not_connected_is_a_mailbox_not_accessible() 
     );
     assert!(!d.needs_reauth);
 }
+
+/// A server that echoes the token itself (decoded from the SASL string) in its refusal:
+/// masked in every field of the diagnosis too, not only in the transcript.
+#[tokio::test]
+async fn a_server_echoing_the_token_gets_it_masked_in_every_field() {
+    let port = server(|mut s| async move {
+        let _ = s.write_all(b"* OK ready\r\n").await;
+        let cap = read_line(&mut s).await;
+        let tag = cap.split_whitespace().next().unwrap_or("a").to_owned();
+        if cap.contains("CAPABILITY") {
+            let _ = s
+                .write_all(
+                    format!("* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n{tag} OK\r\n").as_bytes(),
+                )
+                .await;
+        }
+        let auth = read_line(&mut s).await;
+        let tag = auth.split_whitespace().next().unwrap_or("a").to_owned();
+        let _ = s
+            .write_all(
+                format!("{tag} NO [AUTHENTICATIONFAILED] token {TOKEN} refused ({auth})\r\n")
+                    .as_bytes(),
+            )
+            .await;
+        let _ = read_line(&mut s).await;
+        let _ = s.write_all(b"* BYE\r\n").await;
+    })
+    .await;
+    let (r, _) = probe(&format!("imap://127.0.0.1:{port}"), Duration::from_secs(5)).await;
+    assert!(r.diagnosis.is_some(), "{:?}", r.transcript);
+    assert_clean(&r);
+}
