@@ -5,6 +5,7 @@
 mod atomic;
 mod lock;
 mod paths;
+mod reserve;
 mod status;
 pub mod watch_lock;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use atomic::write_atomic;
 pub use lock::ConnectionLock;
 pub use paths::StorePaths;
+pub use reserve::Reservation;
 pub use status::{HISTORY_LEN, HistoryEntry, StatusRecord};
 
 use crate::secret::Secret;
@@ -100,6 +102,21 @@ impl TokenStore {
             });
         }
         Ok(Some(set))
+    }
+
+    /// Room for `name`'s next tokens, taken before a refresh token is spent (see
+    /// `reserve.rs`): `Err` means there is no room, and the request must not be sent.
+    pub fn reserve(&self, name: &str, room_for: &TokenSet) -> std::io::Result<Reservation> {
+        let now = serde_json::to_vec_pretty(room_for).map_or(0, |b| b.len() as u64);
+        // New tokens are rarely much longer than the old (an ID token may be added).
+        let len = now * 2 + 16 * 1024;
+        Reservation::take(&self.paths.tokens_dir, name, &self.token_path(name), len)
+    }
+
+    /// Whether a refresh of `name` was cut off (connwatch killed, the machine stopped) after
+    /// its request may have reached the provider and before its answer was saved.
+    pub fn refresh_was_cut_off(&self, name: &str) -> bool {
+        reserve::marker(&self.paths.tokens_dir, name).exists()
     }
 
     pub fn save(&self, name: &str, set: &TokenSet) -> std::io::Result<()> {

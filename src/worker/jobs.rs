@@ -196,6 +196,15 @@ impl JobContext {
             return Err(diagnose::no_refresh_token(self.cfg.asks_offline_access()));
         };
         let secret = self.secret().await?;
+        // Room for the answer before the refresh token is spent, and a marker of the refresh
+        // in flight (store/reserve.rs): a full disk refuses here, with nothing sent.
+        let name = &self.cfg.name;
+        let cut_off = self.store.refresh_was_cut_off(name);
+        let reservation = self.store.reserve(name, &current).map_err(|e| {
+            local_failure(format!(
+                "No room to save new tokens ({e}): the refresh was not sent, and the saved refresh token is untouched."
+            ))
+        })?;
         let resp = oauth::refresh(
             &self.http,
             &endpoints.token_endpoint,
@@ -204,10 +213,39 @@ impl JobContext {
             &self.cfg.scopes,
         )
         .await
-        .map_err(|f| f.diagnose(self.hint()))?;
+        .map_err(|f| {
+            let mut d = f.diagnose(self.hint());
+            if cut_off && d.needs_reauth {
+                d.summary = format!(
+                    "An earlier refresh was cut off (connwatch stopped after sending it, before saving the answer) and spent the saved refresh token. {}",
+                    d.summary
+                );
+            }
+            d
+        })?;
         let rotated = resp.refresh_token.as_ref().is_some_and(|n| n != &rt);
         let set = self.token_set(resp, Some(&current));
-        self.save(&set)?;
+        let bytes = serde_json::to_vec_pretty(&set)
+            .map_err(|e| local_failure(format!("cannot encode the new tokens: {e}")))?;
+        reservation.commit(&bytes).map_err(|e| {
+            if rotated {
+                let mut d = Diagnosis::of(
+                    Cause::Unknown,
+                    true,
+                    false,
+                    format!(
+                        "The provider issued new tokens and a new refresh token, but they could not be saved ({e}). Where a refresh token is retired once used (Zoom, oidc-provider, single-page apps), the saved one is now spent."
+                    ),
+                    "Free space in the data directory; if the next refresh is refused, sign in again.",
+                );
+                d.fix_by = crate::diagnose::FixBy::User;
+                d
+            } else {
+                local_failure(format!(
+                    "cannot save the new tokens ({e}); the saved refresh token is still good."
+                ))
+            }
+        })?;
         let what = if rotated {
             "refreshed (refresh token rotated)"
         } else {

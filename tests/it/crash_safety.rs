@@ -156,3 +156,97 @@ fn sigkill_never_leaves_a_torn_token_file() {
 fn round(line: &str) -> Option<u64> {
     line.split_whitespace().last()?.parse().ok()
 }
+
+/// A full disk (here a file-size limit, which fails allocation like ENOSPC does) refuses the
+/// refresh before its request is sent: the rotating refresh token is not spent, the tokens on
+/// disk are untouched, and the message says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_room_for_the_answer_means_no_request_and_no_lost_grant() {
+    use std::os::unix::process::CommandExt;
+    let idp = connwatch::demo::idp::DemoIdp::start(connwatch::demo::idp::IdpOptions {
+        revoke_rotated: true,
+        ..crate::common::fast_idp()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::common::config(dir.path(), &idp.base_url(), &[crate::common::mail("5m")]);
+    let before = crate::common::seed_mail(&idp, &cfg, 30);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connwatch"));
+    cmd.arg("--config")
+        .arg(&cfg.path)
+        .args(["refresh", "mail"])
+        .env("NO_COLOR", "1");
+    // SAFETY: only async-signal-safe calls (signal, setrlimit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let l = libc::rlimit {
+                rlim_cur: 8 * 1024,
+                rlim_max: 8 * 1024,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &l);
+            Ok(())
+        });
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("No room to save new tokens")
+            && stderr.contains("the refresh was not sent"),
+        "{stderr}"
+    );
+    assert_eq!(idp.token_requests(), 0, "nothing was sent");
+    let store = crate::common::store(&cfg);
+    assert_eq!(store.load("mail").unwrap().unwrap(), before);
+    assert!(idp.refresh_token_is_live(before.refresh_token.unwrap().expose()));
+    assert!(!store.refresh_was_cut_off("mail"), "no marker left behind");
+}
+
+/// connwatch killed after its refresh reached a rotating provider, before the answer was
+/// saved: the next refresh is refused, and says exactly why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_cut_off_mid_flight_is_named_when_the_grant_is_gone() {
+    let idp = connwatch::demo::idp::DemoIdp::start(connwatch::demo::idp::IdpOptions {
+        revoke_rotated: true,
+        ..crate::common::fast_idp()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::common::config(dir.path(), &idp.base_url(), &[crate::common::mail("5m")]);
+    let before = crate::common::seed_mail(&idp, &cfg, 30);
+    let store = crate::common::store(&cfg);
+    // What the killed process did: it reserved room (the marker), and its request spent the
+    // refresh token at the provider; the answer never reached the disk.
+    let _ = store.reserve("mail", &before).map(std::mem::forget);
+    assert!(store.refresh_was_cut_off("mail"));
+    let token_url = format!(
+        "{}/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        idp.base_url()
+    );
+    let spent = connwatch::oauth::refresh(
+        &connwatch::oauth::HttpClient::new(Duration::from_secs(5)),
+        &token_url,
+        &connwatch::oauth::Client::public(connwatch::demo::CLIENT_ID),
+        before.refresh_token.as_ref().unwrap().expose(),
+        &[crate::common::IMAP.to_owned(), "offline_access".to_owned()],
+    )
+    .await;
+    assert!(spent.is_ok(), "the killed process's request went through");
+
+    let run = crate::common::run_connwatch(&cfg.path, &["refresh", "mail"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("An earlier refresh was cut off"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !store.refresh_was_cut_off("mail"),
+        "said once, then cleared"
+    );
+}
