@@ -72,6 +72,11 @@ struct Tracker {
     buttons: bool,
     /// Each connection's sign-in forecast, to say once, ahead of time, when to sign in.
     forecasts: HashMap<String, Forecasting>,
+    /// Connections this process has tried (a refresh, probe or sign-in ran). `disconnected`
+    /// is only an alert once a try failed: started with an expired token, `watch` once said
+    /// "cannot renew" before trying, then "connected again" — or, when the grant was in fact
+    /// revoked, never sent the real alert (the episode was already open).
+    tried: std::collections::HashSet<String>,
 }
 
 /// One forecast as `watch` follows it.
@@ -109,6 +114,7 @@ impl Tracker {
             sign_in_url: HashMap::new(),
             last: HashMap::new(),
             forecasts: HashMap::new(),
+            tried: Default::default(),
         }
     }
 
@@ -330,9 +336,15 @@ impl Tracker {
             }
             _ => {}
         }
-        // Busy states are passing; judge the connection when it settles.
+        if v.busy {
+            self.tried.insert(v.name.clone());
+        }
+        // Busy states are passing; judge the connection when it settles. A verdict from
+        // someone (needs_reauth, blocked, misconfigured) stands at once; `disconnected` only
+        // after this process tried.
+        let judged = v.state != ConnState::Disconnected || self.tried.contains(&v.name);
         if !v.busy {
-            if needs_attention(v.state) {
+            if needs_attention(v.state) && judged {
                 if self.alerts.open(&v.name, jiff::Timestamp::now()) {
                     let n = Notice::of(v);
                     tracing::warn!(
@@ -684,6 +696,8 @@ async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
     }
     stop(handle).await;
     let mut out = Vec::with_capacity(config.connections.len());
+    // The round's refreshes are the tries; the tracker saw only their end.
+    tracker.tried.extend(started.iter().cloned());
     for c in &config.connections {
         if let Some(v) = views.remove(&c.name) {
             tracker.on_view(&v, &config, None);

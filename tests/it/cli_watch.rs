@@ -587,3 +587,31 @@ async fn a_forecast_sign_in_is_announced_once_ahead_of_time() {
         f[4]
     );
 }
+
+/// Started with an expired access token whose grant was revoked meanwhile: the first and
+/// only alert is the revocation (needs_reauth, with its code), never a "cannot renew" said
+/// before the renewal was tried (which opened the episode and swallowed the real alert).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_started_on_an_expired_token_alerts_what_the_renewal_found() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let notes = dir.path().join("notes");
+    let cfg = with_notify(&cfg, &notes);
+    seed_mail(&idp, &cfg, -60);
+    idp.change_password("alice@contoso.com");
+    let mut w = Running {
+        child: watch(&cfg, &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let got = wait_lines(&notes, 1).await;
+    assert!(
+        got.len() == 1 && got[0].starts_with("mail|needs_reauth|"),
+        "{got:?}"
+    );
+    signal(&w.child, libc::SIGTERM);
+    let _ = w.child.wait();
+}
