@@ -55,6 +55,32 @@ pub fn text(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// Every string in a JSON value (a token's claims, shown in the dashboard), in place.
+pub fn json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let Cow::Owned(clean) = line(s) {
+                *s = clean;
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(json),
+        serde_json::Value::Object(o) => {
+            let keys: Vec<String> = o
+                .keys()
+                .filter(|k| line(k) != k.as_str())
+                .cloned()
+                .collect();
+            for k in keys {
+                if let Some(val) = o.remove(&k) {
+                    o.insert(line(&k).into_owned(), val);
+                }
+            }
+            o.values_mut().for_each(json);
+        }
+        _ => {}
+    }
+}
+
 /// `line`, for a Nagios/Icinga plugin's text, where `|` starts the perfdata.
 pub fn plugin_text(s: &str) -> String {
     line(s).replace('|', "/")
@@ -79,6 +105,13 @@ mod tests {
         assert_eq!(line("bad\ncode"), "bad code");
         assert_eq!(text("two\nlines\u{1b}"), "two\nlines\u{FFFD}");
         assert_eq!(plugin_text("x|'a'=1"), "x/'a'=1");
+        let mut v = serde_json::json!({ "name": "a\u{1b}]0;t\u{7}", "k\u{202e}": ["\u{9b}2J", 1] });
+        json(&mut v);
+        assert!(!v.to_string().chars().any(is_unsafe), "{v}");
+        assert!(
+            !serde_json::to_string(&v).unwrap().contains("\\u001b"),
+            "{v}"
+        );
     }
 
     proptest! {

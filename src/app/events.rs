@@ -45,7 +45,30 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
             }
         }
         Event::Watched { pid } => state.watched_by = pid,
-        Event::Decoded { name, report } => {
+        Event::Decoded { name, mut report } => {
+            // A token's claims are the provider's words too.
+            let l = |s: &str| crate::sanitize::line(s).into_owned();
+            for v in [&mut report.header, &mut report.claims]
+                .into_iter()
+                .flatten()
+            {
+                crate::sanitize::json(v);
+            }
+            for s in [
+                &mut report.token_type,
+                &mut report.audience,
+                &mut report.tenant,
+                &mut report.issuer_version,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                *s = l(s);
+            }
+            report.scopes = report.scopes.iter().map(|s| l(s)).collect();
+            for f in &mut report.findings {
+                f.message = l(&f.message);
+            }
             if state.detail && state.selected_row().is_some_and(|r| r.name == name) {
                 state.detail_report = Some((name, report));
             } else {

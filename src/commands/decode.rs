@@ -56,7 +56,8 @@ fn decode(args: &DecodeArgs, from_connection: Option<Expectations>) -> Result<St
             serde_json::to_string_pretty(&report).expect("a report serialises")
         )
     } else {
-        human(&report, now)
+        // Claims are the issuer's words: defused for the terminal (--json stays exact).
+        crate::sanitize::text(&human(&report, now)).into_owned()
     })
 }
 
