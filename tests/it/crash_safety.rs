@@ -157,12 +157,14 @@ fn round(line: &str) -> Option<u64> {
     line.split_whitespace().last()?.parse().ok()
 }
 
-/// A full disk (here a file-size limit, which fails allocation like ENOSPC does) refuses the
-/// refresh before its request is sent: the rotating refresh token is not spent, the tokens on
-/// disk are untouched, and the message says so.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_room_for_the_answer_means_no_request_and_no_lost_grant() {
-    use std::os::unix::process::CommandExt;
+/// `mail` signed in at a provider that retires a refresh token once it is used (Zoom,
+/// oidc-provider), its access token due for renewal.
+async fn rotating_mail() -> (
+    connwatch::demo::idp::DemoIdp,
+    tempfile::TempDir,
+    connwatch::config::Config,
+    TokenSet,
+) {
     let idp = connwatch::demo::idp::DemoIdp::start(connwatch::demo::idp::IdpOptions {
         revoke_rotated: true,
         ..crate::common::fast_idp()
@@ -172,6 +174,16 @@ async fn no_room_for_the_answer_means_no_request_and_no_lost_grant() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = crate::common::config(dir.path(), &idp.base_url(), &[crate::common::mail("5m")]);
     let before = crate::common::seed_mail(&idp, &cfg, 30);
+    (idp, dir, cfg, before)
+}
+
+/// A full disk (here a file-size limit, which fails allocation like ENOSPC does) refuses the
+/// refresh before its request is sent: the rotating refresh token is not spent, the tokens on
+/// disk are untouched, and the message says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_room_for_the_answer_means_no_request_and_no_lost_grant() {
+    use std::os::unix::process::CommandExt;
+    let (idp, _dir, cfg, before) = rotating_mail().await;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_connwatch"));
     cmd.arg("--config")
         .arg(&cfg.path)
@@ -210,15 +222,7 @@ async fn no_room_for_the_answer_means_no_request_and_no_lost_grant() {
 /// saved: the next refresh is refused, and says exactly why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_cut_off_mid_flight_is_named_when_the_grant_is_gone() {
-    let idp = connwatch::demo::idp::DemoIdp::start(connwatch::demo::idp::IdpOptions {
-        revoke_rotated: true,
-        ..crate::common::fast_idp()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = crate::common::config(dir.path(), &idp.base_url(), &[crate::common::mail("5m")]);
-    let before = crate::common::seed_mail(&idp, &cfg, 30);
+    let (idp, _dir, cfg, before) = rotating_mail().await;
     let store = crate::common::store(&cfg);
     // What the killed process did: it reserved room (the marker), and its request spent the
     // refresh token at the provider; the answer never reached the disk.

@@ -10,6 +10,18 @@ use connwatch::demo::idp::{DemoIdp, Fault};
 const HOSTILE: &str =
     "evil\u{1b}]0;pwned\u{7}\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\u{9b}31m\u{202e}gnp\nOK|'x'=1";
 
+/// `mail`, due for renewal, at an IdP whose next answer is HOSTILE as `error` and
+/// `error_description`.
+async fn hostile_idp() -> (DemoIdp, tempfile::TempDir, connwatch::config::Config) {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    seed_mail(&idp, &cfg, 30);
+    let body = serde_json::json!({ "error": HOSTILE, "error_description": HOSTILE }).to_string();
+    idp.inject(Fault::Raw { status: 400, body }, 1);
+    (idp, dir, cfg)
+}
+
 fn assert_defused(what: &str, text: &str) {
     assert!(
         !text
@@ -22,12 +34,7 @@ fn assert_defused(what: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_error_is_defused_everywhere_but_json() {
-    let idp = DemoIdp::start(fast_idp()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
-    seed_mail(&idp, &cfg, 30);
-    let body = serde_json::json!({ "error": HOSTILE, "error_description": HOSTILE }).to_string();
-    idp.inject(Fault::Raw { status: 400, body }, 1);
+    let (_idp, _dir, cfg) = hostile_idp().await;
 
     let refresh = run_connwatch(&cfg.path, &["refresh", "mail"]);
     assert_eq!(refresh.code, 1, "{}", refresh.stderr);
@@ -80,12 +87,7 @@ async fn a_hostile_error_cannot_drive_a_real_terminal() {
             .unwrap()
             .success()
     );
-    let idp = DemoIdp::start(fast_idp()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
-    seed_mail(&idp, &cfg, 30);
-    let body = serde_json::json!({ "error": HOSTILE, "error_description": HOSTILE }).to_string();
-    idp.inject(Fault::Raw { status: 400, body }, 1);
+    let (_idp, _dir, cfg) = hostile_idp().await;
 
     let title = t.display("#{pane_title}");
     t.text("echo MARKER-BEFORE\n");
