@@ -215,6 +215,9 @@ impl JobContext {
         .await
         .map_err(|f| {
             let mut d = f.diagnose(self.hint());
+            // A provider that quotes the refresh token back in its error gets it masked in
+            // every field (the record, the screen, --json).
+            d.mask(&[rt.expose().to_owned()]);
             if cut_off && d.needs_reauth {
                 d.summary = format!(
                     "An earlier refresh was cut off (connwatch stopped after sending it, before saving the answer) and spent the saved refresh token. {}",

@@ -128,3 +128,35 @@ async fn a_hostile_error_cannot_drive_a_real_terminal() {
         "OSC 52 did not reach tmux in the control"
     );
 }
+
+/// A provider that quotes the refresh token back in its refusal: masked in what `refresh`
+/// prints, in the status record and in `status --json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_echoed_by_the_provider_is_masked_everywhere() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let seeded = seed_mail(&idp, &cfg, 30);
+    let rt = seeded.refresh_token.unwrap().expose().to_owned();
+    // In the code (shown as it came for a code connwatch does not know) and the description.
+    let body = serde_json::json!({
+        "error": format!("bad_grant:{rt}"),
+        "error_description": format!("AADSTS70000: the grant {rt} is not valid."),
+    })
+    .to_string();
+    idp.inject(Fault::Raw { status: 400, body }, 1);
+    let refresh = run_connwatch(&cfg.path, &["refresh", "mail"]);
+    assert_eq!(refresh.code, 1, "{}", refresh.stderr);
+    let json = run_connwatch(&cfg.path, &["status", "--json"]);
+    let record = serde_json::to_string(&store(&cfg).load_status("mail")).unwrap();
+    for (what, text) in [
+        ("refresh", refresh.stderr.as_str()),
+        ("status --json", json.stdout.as_str()),
+        ("the status record", record.as_str()),
+    ] {
+        assert!(
+            !text.contains(&rt),
+            "{what} holds the refresh token: {text}"
+        );
+    }
+}
