@@ -102,21 +102,63 @@ pub use response::{ResponseReport, inspect_response};
 /// signature check: the token came straight from the provider over TLS).
 pub fn sign_in_time(id_token: &str) -> Option<Timestamp> {
     let claims = inspect::b64json(id_token.split('.').nth(1)?)?;
-    let at = claims
-        .get("auth_time")
-        .or_else(|| claims.get("iat"))?
-        .as_i64()?;
-    Timestamp::from_second(at).ok()
+    time_claim(&claims, "auth_time").or_else(|| time_claim(&claims, "iat"))
 }
 
 /// The ID token's `auth_time` alone: a refreshed ID token's `iat` is the refresh, not the
 /// sign-in.
 pub fn auth_time(id_token: &str) -> Option<Timestamp> {
     let claims = inspect::b64json(id_token.split('.').nth(1)?)?;
-    Timestamp::from_second(claims.get("auth_time")?.as_i64()?).ok()
+    time_claim(&claims, "auth_time")
+}
+
+/// A time claim that can be a sign-in: after 2001-09-09 (10⁹ s). Providers that do not
+/// track it send `auth_time: 0`, which once became a sign-in in 1970 (and a forecast long
+/// past); such a value counts as absent.
+fn time_claim(claims: &serde_json::Value, key: &str) -> Option<Timestamp> {
+    let at = claims.get(key)?.as_i64()?;
+    (at >= 1_000_000_000)
+        .then(|| Timestamp::from_second(at).ok())
+        .flatten()
 }
 
 /// Decode `token` (no signature check) and judge it against `expect` at instant `now`.
 pub fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> TokenReport {
     inspect::inspect(token, expect, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn id_token(claims: serde_json::Value) -> String {
+        let b = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        format!(
+            "{}.{}.sig",
+            b(&serde_json::json!({"alg": "RS256"})),
+            b(&claims)
+        )
+    }
+
+    #[test]
+    fn auth_time_zero_is_no_sign_in_time() {
+        let t = id_token(serde_json::json!({ "auth_time": 0, "iat": 1_800_000_000 }));
+        assert_eq!(auth_time(&t), None);
+        assert_eq!(
+            sign_in_time(&t),
+            Some(Timestamp::from_second(1_800_000_000).unwrap())
+        );
+        let t = id_token(serde_json::json!({ "auth_time": 1_799_000_000, "iat": 1_800_000_000 }));
+        assert_eq!(
+            auth_time(&t),
+            Some(Timestamp::from_second(1_799_000_000).unwrap())
+        );
+        assert_eq!(
+            sign_in_time(&id_token(serde_json::json!({ "iat": -5 }))),
+            None
+        );
+    }
 }
