@@ -137,11 +137,13 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
                             "{name}: signed in; {}",
                             oneshot::expiry_phrase(&v, SystemClock.now())
                         );
+                        // The server's words: defused for the terminal.
+                        let d = d.for_display();
                         eprintln!(
                             "{name}: but {} refuses the token: {}{}: {} {}",
                             d.probe.as_deref().unwrap_or("the resource"),
                             d.cause,
-                            oneshot::code_suffix(d),
+                            oneshot::code_suffix(&d),
                             d.summary,
                             d.action_for(&name)
                         );

@@ -41,6 +41,15 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
         .checked_add(jiff::SignedDuration::try_from(conn.min_refresh_interval).unwrap_or_default())
         .is_ok_and(|floor| floor > clock.now());
     let still_valid = set.expires_at.is_some_and(|e| e > clock.now());
+    // Obtained moments ago and already expired (a provider answering `expires_in: 0`): a
+    // refresh now would be one per call of a polling mail client. Say so and when to retry.
+    if recent && !still_valid && set.expires_at.is_some() {
+        return Err(CommandError::Failed(format!(
+            "{name}: the provider's newest access token (obtained {}s ago) has already expired; connwatch renews at most every {}s (min_refresh_interval), so try again shortly",
+            clock.now().duration_since(set.obtained_at).as_secs().max(0),
+            conn.min_refresh_interval.as_secs()
+        )));
+    }
     let token = if set.expires_at.is_none_or(|e| e > fresh_until) || (recent && still_valid) {
         set.access_token
     } else {

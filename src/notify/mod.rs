@@ -201,16 +201,26 @@ pub fn inherited_env(
         .collect()
 }
 
-/// Notifier commands waiting for a slot, and how many run.
+/// Notifier commands waiting for a slot; how many run; how many were taken from the queue
+/// and are being started (so `flush` does not see an empty queue too early).
 struct Queue {
     waiting: std::collections::VecDeque<std::process::Command>,
     running: usize,
+    starting: usize,
 }
 
 static QUEUE: std::sync::Mutex<Queue> = std::sync::Mutex::new(Queue {
     waiting: std::collections::VecDeque::new(),
     running: 0,
+    starting: 0,
 });
+
+/// The most notices waiting for a slot; past it the oldest is dropped (and logged): four
+/// notifiers that never end must not make the queue grow without bound.
+const MAX_WAITING: usize = 1000;
+
+/// A notifier still running after this is killed, so a hung one cannot hold its slot.
+const NOTIFIER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn queue() -> std::sync::MutexGuard<'static, Queue> {
     QUEUE.lock().unwrap_or_else(|p| p.into_inner())
@@ -222,6 +232,14 @@ fn queue() -> std::sync::MutexGuard<'static, Queue> {
 fn enqueue(c: std::process::Command) {
     let mut q = queue();
     if q.running >= MAX_NOTIFIERS {
+        if q.waiting.len() >= MAX_WAITING
+            && let Some(old) = q.waiting.pop_front()
+        {
+            tracing::warn!(
+                "notify_command {:?}: {MAX_WAITING} notices waiting; the oldest was dropped",
+                old.get_program()
+            );
+        }
         q.waiting.push_back(c);
         return;
     }
@@ -235,21 +253,24 @@ fn enqueue(c: std::process::Command) {
 fn run_from(mut c: std::process::Command) {
     let child = start(&mut c);
     std::thread::spawn(move || {
-        if let Some(mut child) = child {
-            let _ = child.wait();
+        if let Some(child) = child {
+            reap(child);
         }
         loop {
             let next = {
                 let mut q = queue();
                 let next = q.waiting.pop_front();
-                if next.is_none() {
-                    q.running -= 1;
+                match next {
+                    Some(_) => q.starting += 1,
+                    None => q.running -= 1,
                 }
                 next
             };
             let Some(mut c) = next else { return };
-            if let Some(mut child) = start(&mut c) {
-                let _ = child.wait();
+            let child = start(&mut c);
+            queue().starting -= 1;
+            if let Some(child) = child {
+                reap(child);
             }
         }
     });
@@ -261,11 +282,39 @@ fn start(c: &mut std::process::Command) -> Option<std::process::Child> {
         .ok()
 }
 
+/// Wait for a notifier, killing it after `NOTIFIER_TIMEOUT`.
+fn reap(mut child: std::process::Child) {
+    let deadline = std::time::Instant::now() + NOTIFIER_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return,
+            Ok(None) if std::time::Instant::now() >= deadline => {
+                tracing::warn!(
+                    "notify_command (pid {}) still running after {} s: killed",
+                    child.id(),
+                    NOTIFIER_TIMEOUT.as_secs()
+                );
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+}
+
 /// Wait (up to `within`) until every queued notifier has been started: for a process about
 /// to exit (`watch --once`), so no notice is lost in the queue.
 pub fn flush(within: std::time::Duration) {
     let deadline = std::time::Instant::now() + within;
-    while !queue().waiting.is_empty() && std::time::Instant::now() < deadline {
+    loop {
+        let pending = {
+            let q = queue();
+            !q.waiting.is_empty() || q.starting > 0
+        };
+        if !pending || std::time::Instant::now() >= deadline {
+            return;
+        }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }

@@ -121,11 +121,15 @@ impl TokenStore {
 
     pub fn save(&self, name: &str, set: &TokenSet) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(set).map_err(std::io::Error::other)?;
-        write_atomic(&self.paths.tokens_dir, &self.token_path(name), &bytes)
+        write_atomic(&self.paths.tokens_dir, &self.token_path(name), &bytes)?;
+        // A whole new set (a sign-in) supersedes a refresh cut off earlier.
+        let _ = std::fs::remove_file(reserve::marker(&self.paths.tokens_dir, name));
+        Ok(())
     }
 
     /// Forget the tokens. Returns whether a file was there.
     pub fn purge(&self, name: &str) -> std::io::Result<bool> {
+        let _ = std::fs::remove_file(reserve::marker(&self.paths.tokens_dir, name));
         match std::fs::remove_file(self.token_path(name)) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),

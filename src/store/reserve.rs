@@ -1,17 +1,19 @@
 //! Room for a refresh's answer, taken before the refresh token is spent (ARCHITECTURE.md,
 //! "Bounds"). With a rotating provider the old refresh token dies the moment the request
 //! reaches it; an answer that then cannot be saved (a full disk) or is never saved (connwatch
-//! killed mid-refresh) loses the grant. So, under the connection's lock and before the
-//! request: a file `.NAME.refreshing` is created in the tokens directory with room for the
-//! answer already allocated; the answer is written into it the moment it arrives and renamed
-//! over `NAME.json`. A full disk refuses the refresh before anything is sent. A leftover
+//! killed mid-refresh, the connection broken after sending) loses the grant. So, under the
+//! connection's lock and before the request: a file `.NAME.refreshing` is created in the
+//! tokens directory with room for the answer already allocated; the answer is written into
+//! it the moment it arrives and renamed over `NAME.json`. A full disk refuses the refresh
+//! before anything is sent. The marker stays unless the refresh is known not to have spent
+//! anything (`release`: the provider answered without new tokens), so a leftover
 //! `.NAME.refreshing` says a refresh was cut off after it may have reached the provider.
 use std::fs::File;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 
 pub struct Reservation {
-    file: Option<File>,
+    file: File,
     path: PathBuf,
     dir: PathBuf,
     target: PathBuf,
@@ -24,7 +26,7 @@ pub fn marker(tokens_dir: &Path, name: &str) -> PathBuf {
 
 impl Reservation {
     /// Create the marker with `len` bytes allocated and make it durable. `Err` (a full disk,
-    /// a file size limit) means: do not send the request.
+    /// a file size limit) means: do not send the request (the marker is gone again).
     pub fn take(dir: &Path, name: &str, target: &Path, len: u64) -> std::io::Result<Reservation> {
         super::ensure_private_dir(dir)?;
         let path = marker(dir, name);
@@ -33,43 +35,50 @@ impl Reservation {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path)?;
-        let r = Reservation {
-            file: Some(file),
+        let made = allocate(&file, len)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| sync_dir(dir));
+        if let Err(e) = made {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(Reservation {
+            file,
             path,
             dir: dir.to_path_buf(),
             target: target.to_path_buf(),
-        };
-        let f = r.file.as_ref().expect("just opened");
-        allocate(f, len)?;
-        f.sync_all()?;
-        #[cfg(unix)]
-        File::open(dir)?.sync_all()?;
-        Ok(r)
+        })
     }
 
-    /// Write `bytes` into the reserved room and rename it over the target, durably.
+    /// Write `bytes` into the reserved room and rename it over the target, durably. On
+    /// failure the marker is removed: the caller says what was lost, once.
     pub fn commit(mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let mut f = self.file.take().expect("a reservation is committed once");
-        f.rewind()?;
-        f.write_all(bytes)?;
-        f.set_len(bytes.len() as u64)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&self.path, &self.target)?;
-        #[cfg(unix)]
-        File::open(&self.dir)?.sync_all()?;
-        Ok(())
+        let written = (|| {
+            self.file.rewind()?;
+            self.file.write_all(bytes)?;
+            self.file.set_len(bytes.len() as u64)?;
+            self.file.sync_all()?;
+            std::fs::rename(&self.path, &self.target)?;
+            sync_dir(&self.dir)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        written
+    }
+
+    /// Nothing was spent (the provider answered, without new tokens): the marker goes.
+    pub fn release(self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
-impl Drop for Reservation {
-    /// Not committed (the request failed, or saving did and the caller has said so): the
-    /// marker goes, so a later refresh does not report a cut-off one.
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// `len` bytes of real blocks for `f`: posix_fallocate where the file system has it, else

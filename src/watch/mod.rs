@@ -246,8 +246,11 @@ impl Tracker {
     /// A sign-in is waiting for the user: a device code to enter, or (no code) the browser
     /// page, which is opened. The notification shows either in place of the alert.
     fn sign_in_waiting(&mut self, c: &worker::DeviceCodeView) {
-        self.sign_in_url
-            .insert(c.name.clone(), c.verification_uri.clone());
+        // What the provider sent, defused for the notification and CONNWATCH_URL; the
+        // browser is given the address as it came.
+        let shown_uri = crate::sanitize::line(&c.verification_uri).into_owned();
+        let shown_code = crate::sanitize::line(&c.user_code).into_owned();
+        self.sign_in_url.insert(c.name.clone(), shown_uri.clone());
         if !self.reauthorizing.contains(&c.name) {
             return;
         }
@@ -257,11 +260,7 @@ impl Tracker {
             tracing::warn!(connection = %c.name, "cannot open the browser: {e}");
         }
         if let Some(d) = &self.desktop {
-            d.show(Note::sign_in_started(
-                &c.name,
-                &c.verification_uri,
-                &c.user_code,
-            ));
+            d.show(Note::sign_in_started(&c.name, &shown_uri, &shown_code));
         }
     }
 
@@ -540,6 +539,8 @@ async fn email(
     desktop: Option<Desktop>,
 ) {
     if let Err(why) = try_email(&via, &store, &to, &n).await {
+        // It quotes the provider and the mail server: one defused line.
+        let why = crate::sanitize::line(&why).into_owned();
         tracing::error!(connection = %n.name, "the email alert to {to} through {} failed: {why}", via.name);
         if let Some(d) = desktop {
             d.show(Note::info(

@@ -205,41 +205,53 @@ impl JobContext {
                 "No room to save new tokens ({e}): the refresh was not sent, and the saved refresh token is untouched."
             ))
         })?;
-        let resp = oauth::refresh(
+        let sent = oauth::refresh(
             &self.http,
             &endpoints.token_endpoint,
             &self.client(secret.as_ref()),
             rt.expose(),
             &self.cfg.scopes,
         )
-        .await
-        .map_err(|f| {
-            let mut d = f.diagnose(self.hint());
-            // A provider that quotes the refresh token back in its error gets it masked in
-            // every field (the record, the screen, --json).
-            d.mask(&[rt.expose().to_owned()]);
-            if cut_off && d.needs_reauth {
-                d.summary = format!(
-                    "An earlier refresh was cut off (connwatch stopped after sending it, before saving the answer) and spent the saved refresh token. {}",
-                    d.summary
-                );
+        .await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(f) => {
+                // The provider answered, without new tokens: this request spent nothing.
+                // Otherwise (no answer, a broken or oversized one) it may have reached the
+                // provider and rotated: the marker stays to say so later. A cancelled
+                // refresh (shutdown) leaves it too.
+                if matches!(f, oauth::OAuthFailure::Http { .. }) {
+                    reservation.release();
+                }
+                let mut d = f.diagnose(self.hint());
+                // A provider that quotes the refresh token back in its error gets it masked
+                // in every field (the record, the screen, --json).
+                d.mask(&[rt.expose().to_owned()]);
+                if cut_off && d.needs_reauth {
+                    d.summary = format!(
+                        "An earlier refresh was cut off (connwatch stopped, or the connection broke, after sending it and before its answer was saved) and spent the saved refresh token. {}",
+                        d.summary
+                    );
+                }
+                return Err(d);
             }
-            d
-        })?;
+        };
         let rotated = resp.refresh_token.as_ref().is_some_and(|n| n != &rt);
         let set = self.token_set(resp, Some(&current));
         let bytes = serde_json::to_vec_pretty(&set)
             .map_err(|e| local_failure(format!("cannot encode the new tokens: {e}")))?;
         reservation.commit(&bytes).map_err(|e| {
             if rotated {
+                // Not retried on a timer: the saved refresh token may be spent, and spending
+                // it again trips reuse detection (Okta, Auth0 revoke the whole grant).
                 let mut d = Diagnosis::of(
                     Cause::Unknown,
-                    true,
+                    false,
                     false,
                     format!(
                         "The provider issued new tokens and a new refresh token, but they could not be saved ({e}). Where a refresh token is retired once used (Zoom, oidc-provider, single-page apps), the saved one is now spent."
                     ),
-                    "Free space in the data directory; if the next refresh is refused, sign in again.",
+                    "Free space in the data directory, then press r (or run connwatch refresh); if that is refused, sign in again.",
                 );
                 d.fix_by = crate::diagnose::FixBy::User;
                 d

@@ -138,3 +138,22 @@ async fn not_signed_in_unknown_name_and_dead_idp() {
         "a dead IdP loses nothing"
     );
 }
+
+/// A provider answering `expires_in: 0`: the token obtained a moment ago is already
+/// expired; `token` does not refresh again on every call of a polling mail client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_already_expired_token_just_obtained_is_not_refreshed_per_call() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let mut set = seed_mail(&idp, &cfg, 0);
+    set.obtained_at = jiff::Timestamp::now();
+    store(&cfg).save("mail", &set).unwrap();
+    for _ in 0..3 {
+        let out = token_cmd(&cfg, "mail").code(1);
+        assert!(out.get_output().stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(err.contains("min_refresh_interval"), "{err}");
+    }
+    assert_eq!(idp.token_requests(), 0);
+}

@@ -254,3 +254,20 @@ async fn a_refresh_cut_off_mid_flight_is_named_when_the_grant_is_gone() {
         "said once, then cleared"
     );
 }
+
+/// A refresh whose answer never arrives (the connection broke after sending) may have spent
+/// the refresh token: the marker stays to say so; a refusal (an answer without tokens)
+/// spends nothing and clears it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_leaves_the_marker_and_a_refusal_clears_it() {
+    let (idp, _dir, cfg, _) = rotating_mail().await;
+    let store = crate::common::store(&cfg);
+    idp.inject(connwatch::demo::idp::Fault::DropConnection, 1);
+    let run = crate::common::run_connwatch(&cfg.path, &["refresh", "mail"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(store.refresh_was_cut_off("mail"), "{}", run.stderr);
+    idp.inject(connwatch::demo::idp::Fault::Status500, 1);
+    let run = crate::common::run_connwatch(&cfg.path, &["refresh", "mail"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(!store.refresh_was_cut_off("mail"));
+}
