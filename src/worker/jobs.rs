@@ -242,16 +242,18 @@ impl JobContext {
             .map_err(|e| local_failure(format!("cannot encode the new tokens: {e}")))?;
         reservation.commit(&bytes).map_err(|e| {
             if rotated {
-                // Not retried on a timer: the saved refresh token may be spent, and spending
-                // it again trips reuse detection (Okta, Auth0 revoke the whole grant).
+                // Retried like any local failure: where rotation is enforced the only live
+                // refresh token is the unsaved one, so a retry loses nothing more (a reuse
+                // detector revokes a family whose new member we do not have); where it is not
+                // (Entra), the retry succeeds once there is room.
                 let mut d = Diagnosis::of(
                     Cause::Unknown,
-                    false,
+                    true,
                     false,
                     format!(
                         "The provider issued new tokens and a new refresh token, but they could not be saved ({e}). Where a refresh token is retired once used (Zoom, oidc-provider, single-page apps), the saved one is now spent."
                     ),
-                    "Free space in the data directory, then press r (or run connwatch refresh); if that is refused, sign in again.",
+                    "Free space in the data directory; connwatch retries, and if the provider refuses the saved refresh token, sign in again.",
                 );
                 d.fix_by = crate::diagnose::FixBy::User;
                 d
