@@ -6,15 +6,11 @@ use crate::worker::{ConnectionView, Event, Request};
 pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
     let mut fx = Effects::draw();
     match event {
-        Event::Connection(view) => on_view(state, defused(*view), &mut fx),
-        Event::DeviceCode(mut code) => {
-            // Outside text that reaches the screen and the clipboard (`c`): a hostile
-            // provider's user code or address cannot carry a control or bidi character.
-            let l = |s: &str| crate::sanitize::line(s).into_owned();
-            code.user_code = l(&code.user_code);
-            code.verification_uri = l(&code.verification_uri);
-            code.message = code.message.as_deref().map(l);
-            code.refused = code.refused.as_deref().map(l);
+        // The dashboard's one boundary with outside text: what reaches the screen and the
+        // clipboard (`c`) carries no control or bidi character (crate::sanitize).
+        Event::Connection(view) => on_view(state, view.for_display(), &mut fx),
+        Event::DeviceCode(code) => {
+            let code = code.for_display();
             if let Some(Popup::SignIn {
                 name, code: slot, ..
             }) = &mut state.popup
@@ -45,30 +41,8 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
             }
         }
         Event::Watched { pid } => state.watched_by = pid,
-        Event::Decoded { name, mut report } => {
-            // A token's claims are the provider's words too.
-            let l = |s: &str| crate::sanitize::line(s).into_owned();
-            for v in [&mut report.header, &mut report.claims]
-                .into_iter()
-                .flatten()
-            {
-                crate::sanitize::json(v);
-            }
-            for s in [
-                &mut report.token_type,
-                &mut report.audience,
-                &mut report.tenant,
-                &mut report.issuer_version,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                *s = l(s);
-            }
-            report.scopes = report.scopes.iter().map(|s| l(s)).collect();
-            for f in &mut report.findings {
-                f.message = l(&f.message);
-            }
+        Event::Decoded { name, report } => {
+            let report = Box::new(report.for_display());
             if state.detail && state.selected_row().is_some_and(|r| r.name == name) {
                 state.detail_report = Some((name, report));
             } else {
@@ -78,20 +52,6 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
         }
     }
     fx
-}
-
-/// The view with every provider's and server's text made safe to draw (the dashboard's one
-/// boundary with outside text; crate::sanitize).
-fn defused(mut view: ConnectionView) -> ConnectionView {
-    view.last_error = view.last_error.map(|d| d.for_display());
-    for p in &mut view.probes {
-        p.diagnosis = p.diagnosis.as_ref().map(|d| d.for_display());
-        for line in &mut p.transcript {
-            *line = crate::sanitize::line(line).into_owned();
-        }
-    }
-    view.note = view.note.map(|n| crate::sanitize::line(&n).into_owned());
-    view
 }
 
 fn on_view(state: &mut State, view: ConnectionView, fx: &mut Effects) {

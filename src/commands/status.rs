@@ -19,8 +19,8 @@ pub fn status(cli: &Cli, args: &StatusArgs) -> Result<ExitCode, CommandError> {
     } else if args.prometheus {
         report::prometheus::render(&statuses, now)
     } else {
-        // The table holds outside text (codes, summaries): defused at the terminal.
-        crate::sanitize::text(&report::table::render(&statuses, now)).into_owned()
+        // Defused cell by cell in the table (ConnectionStatus::for_display).
+        report::table::render(&statuses, now)
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)

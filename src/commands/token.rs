@@ -36,10 +36,7 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
     // A token that still works and was obtained less than min_refresh_interval ago is
     // printed as it is: a mail client polling on tokens that live under a minute must not
     // turn into a refresh loop (worker::schedule).
-    let recent = set
-        .obtained_at
-        .checked_add(jiff::SignedDuration::try_from(conn.min_refresh_interval).unwrap_or_default())
-        .is_ok_and(|floor| floor > clock.now());
+    let recent = crate::worker::schedule::floor(&set, conn.min_refresh_interval) > clock.now();
     let still_valid = set.expires_at.is_some_and(|e| e > clock.now());
     // Obtained moments ago and already expired (a provider answering `expires_in: 0`): a
     // refresh now would be one per call of a polling mail client. Say so and when to retry.

@@ -99,11 +99,6 @@ impl Pacer {
     fn scale(&self, d: Duration) -> Duration {
         d.mul_f64(self.scale)
     }
-
-    /// Sleep an already scaled wait (the rest of a code's life), recording nothing.
-    async fn sleep_scaled(&self, d: Duration) {
-        tokio::time::sleep(d).await;
-    }
 }
 
 pub async fn start_device(
@@ -136,16 +131,17 @@ pub async fn poll_device(
     pacer: &Pacer,
     provider: ProviderHint,
 ) -> Result<TokenResponse, Diagnosis> {
-    let expires_in = auth.expires_in.min(limits::MAX_DEVICE_CODE_S);
+    // Both already clamped by `DeviceAuthorization::parse` (crate::limits).
+    let expires_in = auth.expires_in;
     let deadline = tokio::time::Instant::now() + pacer.scale(Duration::from_secs(expires_in));
-    let mut interval = limits::device_interval_s(auth.interval);
+    let mut interval = auth.interval;
     loop {
         // Never wait past the code's end: an interval longer than the code's lifetime would
         // otherwise keep `login` waiting long after the code died.
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let wait = Duration::from_secs(interval);
         if pacer.scale(wait) >= left {
-            pacer.sleep_scaled(left).await;
+            tokio::time::sleep(left).await;
             return Err(expired(expires_in));
         }
         pacer.wait(wait).await;

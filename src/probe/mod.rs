@@ -39,6 +39,22 @@ pub struct ProbeResult {
     pub transcript: Vec<String>,
 }
 
+impl ProbeResult {
+    /// This result with the server's words made one safe line each (crate::sanitize), for
+    /// the status table and the dashboard; records and `--json` keep them exact.
+    pub fn for_display(&self) -> ProbeResult {
+        ProbeResult {
+            diagnosis: self.diagnosis.as_ref().map(Diagnosis::for_display),
+            transcript: self
+                .transcript
+                .iter()
+                .map(|l| crate::sanitize::line(l).into_owned())
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
 /// What a probe needs besides the token.
 #[derive(Clone)]
 pub struct ProbeContext {

@@ -46,7 +46,6 @@ pub struct ConnectionStatus {
 }
 
 impl ConnectionStatus {
-    /// Seconds until the access token expires (negative once it has).
     /// This status with every outside text (the provider's and servers' words, the
     /// account and realm an ID token named) made one safe line (crate::sanitize), for the
     /// table and the plugin line; `--json` uses the exact one.
@@ -58,13 +57,15 @@ impl ConnectionStatus {
         s.note = s.note.as_ref().map(l);
         s.sign_in_by_reason = s.sign_in_by_reason.as_ref().map(l);
         s.last_error = s.last_error.as_ref().map(Diagnosis::for_display);
-        for p in &mut s.probes {
-            p.diagnosis = p.diagnosis.as_ref().map(Diagnosis::for_display);
-            p.transcript = p.transcript.iter().map(l).collect();
-        }
+        s.probes = s
+            .probes
+            .iter()
+            .map(crate::probe::ProbeResult::for_display)
+            .collect();
         s
     }
 
+    /// Seconds until the access token expires (negative once it has).
     pub fn access_expires_in_s(&self, now: Timestamp) -> Option<i64> {
         self.access_expires_at
             .map(|at| at.as_second() - now.as_second())

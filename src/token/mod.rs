@@ -91,6 +91,34 @@ pub struct TokenReport {
     pub findings: Vec<Finding>,
 }
 
+impl TokenReport {
+    /// This report with the issuer's words (claims, audience, tenant, findings) made safe
+    /// to draw (crate::sanitize); `--json` keeps them exact.
+    pub fn for_display(&self) -> TokenReport {
+        let l = |s: &String| crate::sanitize::line(s).into_owned();
+        let mut r = self.clone();
+        for v in [&mut r.header, &mut r.claims].into_iter().flatten() {
+            crate::sanitize::json(v);
+        }
+        for s in [
+            &mut r.token_type,
+            &mut r.audience,
+            &mut r.tenant,
+            &mut r.issuer_version,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *s = l(s);
+        }
+        r.scopes = r.scopes.iter().map(l).collect();
+        for f in &mut r.findings {
+            f.message = l(&f.message);
+        }
+        r
+    }
+}
+
 mod input;
 mod inspect;
 mod response;

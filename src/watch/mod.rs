@@ -248,9 +248,9 @@ impl Tracker {
     fn sign_in_waiting(&mut self, c: &worker::DeviceCodeView) {
         // What the provider sent, defused for the notification and CONNWATCH_URL; the
         // browser is given the address as it came.
-        let shown_uri = crate::sanitize::line(&c.verification_uri).into_owned();
-        let shown_code = crate::sanitize::line(&c.user_code).into_owned();
-        self.sign_in_url.insert(c.name.clone(), shown_uri.clone());
+        let shown = c.for_display();
+        self.sign_in_url
+            .insert(c.name.clone(), shown.verification_uri.clone());
         if !self.reauthorizing.contains(&c.name) {
             return;
         }
@@ -260,7 +260,11 @@ impl Tracker {
             tracing::warn!(connection = %c.name, "cannot open the browser: {e}");
         }
         if let Some(d) = &self.desktop {
-            d.show(Note::sign_in_started(&c.name, &shown_uri, &shown_code));
+            d.show(Note::sign_in_started(
+                &c.name,
+                &shown.verification_uri,
+                &shown.user_code,
+            ));
         }
     }
 

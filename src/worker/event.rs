@@ -115,3 +115,34 @@ pub struct DeviceCodeView {
     /// Why the last pasted text was not taken (the sign-in waits for another).
     pub refused: Option<String>,
 }
+
+impl ConnectionView {
+    /// This view with every provider's and server's text made safe to draw
+    /// (crate::sanitize): the dashboard's boundary with outside text.
+    pub fn for_display(mut self) -> ConnectionView {
+        self.last_error = self.last_error.map(|d| d.for_display());
+        self.probes = self
+            .probes
+            .iter()
+            .map(crate::probe::ProbeResult::for_display)
+            .collect();
+        self.note = self.note.map(|n| crate::sanitize::line(&n).into_owned());
+        self
+    }
+}
+
+impl DeviceCodeView {
+    /// This code with the provider's text (user code, page, message) made one safe line
+    /// each (crate::sanitize), for the screen, the clipboard and notifications. The browser
+    /// is still given the page as it came.
+    pub fn for_display(&self) -> DeviceCodeView {
+        let l = |s: &str| crate::sanitize::line(s).into_owned();
+        DeviceCodeView {
+            user_code: l(&self.user_code),
+            verification_uri: l(&self.verification_uri),
+            message: self.message.as_deref().map(l),
+            refused: self.refused.as_deref().map(l),
+            ..self.clone()
+        }
+    }
+}

@@ -37,11 +37,16 @@ pub fn refresh_due(
     let at = expires
         .checked_sub(lead.saturating_add(jitter))
         .unwrap_or(expires);
-    let floor = t
-        .obtained_at
+    Some(at.max(floor(t, min_interval)))
+}
+
+/// The earliest instant of an automatic renewal: `min_interval` after the tokens were
+/// obtained, by any process (a person's own refresh is not held back). `connwatch token`
+/// honours it too.
+pub fn floor(t: &TokenSet, min_interval: Duration) -> Timestamp {
+    t.obtained_at
         .checked_add(SignedDuration::try_from(min_interval).unwrap_or(SignedDuration::MAX))
-        .unwrap_or(Timestamp::MAX);
-    Some(at.max(floor))
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// Whether the tokens are due for renewal at `now` by the rule (no jitter). Unknown expiry:
