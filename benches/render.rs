@@ -50,6 +50,7 @@ fn state(n: usize) -> State {
             probes: Vec::new(),
             sign_in_by: None,
             sign_in_by_reason: None,
+            activity: None,
         };
         app::update(&mut s, Action::Worker(Event::Connection(Box::new(v))));
     }

@@ -21,6 +21,7 @@ pub mod provider;
 pub mod report;
 pub mod sanitize;
 pub mod secret;
+pub mod state;
 pub mod store;
 pub mod token;
 pub mod tui;

@@ -97,7 +97,7 @@ async fn no_secret_outside_the_token_files() {
                 });
             }
             Event::Decoded { .. } => decoded = signed_in,
-            Event::Connection(_) | Event::Watched { .. } => {}
+            Event::Connection(_) | Event::Watched { .. } | Event::Finished { .. } => {}
         }
         app::update(&mut ui, Action::Worker(ev.clone()));
         seen.push(ev);

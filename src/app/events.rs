@@ -41,6 +41,8 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
             }
         }
         Event::Watched { pid } => state.watched_by = pid,
+        // The dashboard sends no tracked requests; the views before say everything.
+        Event::Finished { .. } => return Effects::default(),
         Event::Decoded { name, report } => {
             let report = Box::new(report.for_display());
             if state.detail && state.selected_row().is_some_and(|r| r.name == name) {

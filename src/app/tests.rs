@@ -36,6 +36,7 @@ fn view(name: &str, state: ConnState) -> ConnectionView {
         probes: vec![],
         sign_in_by: None,
         sign_in_by_reason: None,
+        activity: None,
     }
 }
 

@@ -28,6 +28,8 @@ pub struct ConnectionJson<'a> {
     pub realm: Option<&'a str>,
     pub state: ConnState,
     pub note: Option<&'a str>,
+    /// Work in flight by a live process (additive in version 2): what and by whom.
+    pub activity: Option<crate::state::Activity>,
     pub access_expires_at: Option<Timestamp>,
     pub access_expires_in_s: Option<i64>,
     pub has_refresh_token: bool,
@@ -73,6 +75,7 @@ pub fn document(
                 realm: s.realm.as_deref(),
                 state: s.state,
                 note: s.note.as_deref(),
+                activity: s.activity,
                 access_expires_at: s.access_expires_at,
                 access_expires_in_s: s.access_expires_in_s(now),
                 has_refresh_token: s.has_refresh_token,

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Connection};
 use crate::connection::ConnState;
-use crate::diagnose::{self, Diagnosis};
+use crate::diagnose::Diagnosis;
 use crate::store::{StatusRecord, StoreError, TokenSet, TokenStore};
 
 /// One connection as `status` reports it. Never holds a token.
@@ -26,8 +26,11 @@ pub struct ConnectionStatus {
     /// Tenant (entra) or issuer (oidc).
     pub realm: Option<String>,
     pub state: ConnState,
-    /// Why the state is what it is when no provider error says it.
+    /// Why the state is what it is when no provider error says it; work in progress by a
+    /// live process is named first ("sign-in in progress (pid 4242)").
     pub note: Option<String>,
+    /// Work in flight by a live process, beside the state.
+    pub activity: Option<crate::state::Activity>,
     pub access_expires_at: Option<Timestamp>,
     pub has_refresh_token: bool,
     pub tokens_obtained_at: Option<Timestamp>,
@@ -100,13 +103,26 @@ pub fn collect(config: &Config, store: &TokenStore, now: Timestamp) -> Vec<Conne
         .collect()
 }
 
-/// The pure part: one connection's status from what the store gave back.
+/// The pure part: one connection's status from what the store gave back, decided by the
+/// one rule every process uses (crate::state::decide).
 pub fn derive(
     cfg: &Connection,
     tokens: Result<Option<TokenSet>, StoreError>,
     record: Option<StatusRecord>,
     now: Timestamp,
 ) -> ConnectionStatus {
+    derive_with(cfg, tokens, record, now, &crate::state::process_alive)
+}
+
+/// `derive`, with `alive` saying which processes still run (tests).
+pub fn derive_with(
+    cfg: &Connection,
+    tokens: Result<Option<TokenSet>, StoreError>,
+    record: Option<StatusRecord>,
+    now: Timestamp,
+    alive: &dyn Fn(u32) -> bool,
+) -> ConnectionStatus {
+    let mut facts = record.as_ref().map(StatusRecord::facts).unwrap_or_default();
     let mut s = ConnectionStatus {
         name: cfg.name.clone(),
         kind: cfg.kind.as_str(),
@@ -115,14 +131,15 @@ pub fn derive(
         realm: cfg.realm().map(str::to_owned),
         state: ConnState::SignedOut,
         note: None,
+        activity: None,
         access_expires_at: None,
         has_refresh_token: false,
         tokens_obtained_at: None,
         granted_scopes: Vec::new(),
-        last_success: record.as_ref().and_then(|r| r.last_success),
+        last_success: facts.last_success,
         last_error: None,
         last_error_at: None,
-        failures: record.as_ref().map_or(0, |r| r.failures),
+        failures: facts.failures,
         unreadable: false,
         probes: record
             .as_ref()
@@ -132,51 +149,35 @@ pub fn derive(
         sign_in_by_reason: None,
     };
     let frequency = record.as_ref().and_then(|r| r.sign_in_frequency_s);
-    let tokens = match tokens {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            s.note = Some("not signed in".into());
-            return s;
+    match &tokens {
+        Ok(Some(t)) => {
+            facts.tokens = Some(t.facts());
+            s.access_expires_at = t.expires_at;
+            s.has_refresh_token = t.refresh_token.is_some();
+            s.tokens_obtained_at = Some(t.obtained_at);
+            s.granted_scopes = t.granted_scopes.clone();
+            s.last_success = s.last_success.max(Some(t.obtained_at));
+            if let Some(f) = crate::forecast::sign_in_by(cfg.provider, cfg.realm(), t, frequency) {
+                s.sign_in_by = Some(f.by);
+                s.sign_in_by_reason = Some(f.reason);
+            }
         }
+        Ok(None) => {}
         Err(e) => {
             s.unreadable = matches!(e, StoreError::Io { .. });
-            s.state = ConnState::Misconfigured;
-            s.note = Some(e.to_string());
-            return s;
+            facts.store_problem = Some(e.to_string());
         }
+    }
+    let cx = crate::state::Context {
+        asks_offline_access: cfg.asks_offline_access(),
+        no_refresh_token_note: cfg.no_refresh_token_note(),
     };
-    s.access_expires_at = tokens.expires_at;
-    s.has_refresh_token = tokens.refresh_token.is_some();
-    s.tokens_obtained_at = Some(tokens.obtained_at);
-    s.granted_scopes = tokens.granted_scopes.clone();
-    s.last_success = s.last_success.max(Some(tokens.obtained_at));
-    if let Some(f) = crate::forecast::sign_in_by(cfg.provider, cfg.realm(), &tokens, frequency) {
-        s.sign_in_by = Some(f.by);
-        s.sign_in_by_reason = Some(f.reason);
-    }
-    s.state = ConnState::Connected;
-    // The record's verdict stands only if nothing newer was obtained since it was made.
-    if let Some(r) = record
-        && r.last_error_at.is_some_and(|at| at >= tokens.obtained_at)
-    {
-        if r.state.needs_attention() {
-            s.state = r.state;
-        }
-        s.last_error = r.last_error;
-        s.last_error_at = r.last_error_at;
-    }
-    let expired = tokens.expires_at.is_some_and(|e| e <= now);
-    if expired && !s.has_refresh_token {
-        s.state = ConnState::NeedsReauth;
-        if s.last_error.is_none() {
-            s.last_error = Some(diagnose::no_refresh_token(cfg.asks_offline_access()));
-            s.last_error_at = tokens.expires_at;
-        }
-    } else if expired && s.state == ConnState::Connected {
-        s.note = Some("access token expired; the next use refreshes it".into());
-    } else if !s.has_refresh_token {
-        s.note = Some(cfg.no_refresh_token_note().into());
-    }
+    let d = crate::state::decide(&facts, now, cx, alive);
+    s.state = d.state;
+    s.note = d.note;
+    s.activity = d.activity;
+    s.last_error = d.last_error;
+    s.last_error_at = d.last_error_at;
     s
 }
 

@@ -75,6 +75,7 @@ fn refused(state: ConnState, when: i64) -> StatusRecord {
         history: Vec::new(),
         probes: Vec::new(),
         sign_in_frequency_s: None,
+        activity: None,
     }
 }
 
@@ -127,17 +128,18 @@ fn tokens_obtained_after_a_refusal_supersede_it() {
 }
 
 #[test]
-fn an_expired_token_with_a_refresh_token_is_still_connected() {
+fn an_expired_token_with_a_refresh_token_is_disconnected_until_renewed() {
     let s = derive(
         &conn(OFFLINE),
         Ok(Some(tokens(-7200, -10, true))),
         None,
         now(),
     );
-    assert_eq!(s.state, ConnState::Connected);
+    // The worker says the same (DESIGN.md, one truth): not connected past expiry.
+    assert_eq!(s.state, ConnState::Disconnected);
     assert_eq!(s.access_expires_in_s(now()), Some(-10));
-    assert!(s.note.as_deref().unwrap().contains("next use refreshes"));
-    assert_eq!(judge(&s, now(), Duration::from_secs(600)).0, Level::Ok);
+    assert!(s.note.as_deref().unwrap().contains("next use renews"));
+    assert_eq!(judge(&s, now(), Duration::from_secs(600)).0, Level::Warning);
 }
 
 #[test]
@@ -180,6 +182,7 @@ fn a_transient_failure_warns_and_disconnected_warns() {
         history: Vec::new(),
         probes: Vec::new(),
         sign_in_frequency_s: None,
+        activity: None,
     };
     let s = derive(
         &conn(OFFLINE),

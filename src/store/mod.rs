@@ -39,6 +39,17 @@ pub struct TokenSet {
     pub signed_in_at: Option<Timestamp>,
 }
 
+impl TokenSet {
+    /// What these tokens are, without them (crate::state).
+    pub fn facts(&self) -> crate::state::TokenFacts {
+        crate::state::TokenFacts {
+            obtained_at: self.obtained_at,
+            expires_at: self.expires_at,
+            has_refresh_token: self.refresh_token.is_some(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot read {path}: {source}")]

@@ -25,6 +25,26 @@ pub struct StatusRecord {
     /// A forced sign-in period the tenant revealed (AADSTS70043), in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in_frequency_s: Option<u64>,
+    /// Work in flight and the process doing it (crate::state::Activity); `state` is the
+    /// last verdict beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<crate::state::Activity>,
+}
+
+impl StatusRecord {
+    /// The facts a record holds (the tokens come from the token file).
+    pub fn facts(&self) -> crate::state::Facts {
+        crate::state::Facts {
+            tokens: None,
+            store_problem: None,
+            verdict: crate::state::Verdict::of(self.state),
+            last_error: self.last_error.clone(),
+            last_error_at: self.last_error_at,
+            last_success: self.last_success,
+            failures: self.failures,
+            activity: self.activity,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

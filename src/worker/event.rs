@@ -45,6 +45,46 @@ pub enum Request {
         name: String,
     },
     Shutdown,
+    /// `request`, to be answered with `Event::Finished { id, .. }` once it is done (see
+    /// `WorkerHandle::track`).
+    Tracked {
+        id: u64,
+        request: Box<Request>,
+    },
+}
+
+impl Request {
+    /// The connection it is about, if one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Request::SignIn { name }
+            | Request::SignInBrowser { name }
+            | Request::CancelSignIn { name }
+            | Request::Pasted { name, .. }
+            | Request::Refresh { name }
+            | Request::Purge { name }
+            | Request::Decode { name }
+            | Request::Probe { name } => Some(name),
+            Request::Tracked { request, .. } => request.name(),
+            Request::RefreshAll | Request::Shutdown => None,
+        }
+    }
+}
+
+/// How a tracked request ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    /// Nothing was started: unknown name, no tokens, nothing to probe, or already busy.
+    NotStarted,
+    /// New tokens are saved (and every probe accepted them).
+    Renewed,
+    /// Every probe accepted the token.
+    Probed,
+    Purged,
+    /// The provider, a resource or the disk said no; the diagnosis says why.
+    Failed(Box<Diagnosis>),
+    /// A purge or a newer sign-in took over before it ended.
+    Superseded,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +98,13 @@ pub enum Event {
     Decoded {
         name: String,
         report: Box<TokenReport>,
+    },
+    /// A tracked request ended (`Request::Tracked`); the connection's view, sent just
+    /// before, shows the state it left.
+    Finished {
+        id: u64,
+        name: String,
+        outcome: Finish,
     },
     /// A `connwatch watch` now holds the store (its pid), or none does any more. Sent only
     /// by a worker that yields to one (`WorkerOptions::yield_to_watch`).
@@ -76,8 +123,11 @@ pub struct ConnectionView {
     /// Tenant (entra) or issuer (oidc).
     pub realm: Option<String>,
     pub state: ConnState,
-    /// Why the state is what it is when no provider error says it (e.g. a corrupt file).
+    /// Why the state is what it is when no provider error says it (e.g. a corrupt file);
+    /// work in progress is named first ("sign-in in progress (pid 4242)").
     pub note: Option<String>,
+    /// Work in flight on the connection, by this or another live process.
+    pub activity: Option<crate::state::Activity>,
     pub access_expires_at: Option<Timestamp>,
     pub has_refresh_token: bool,
     /// What the config asks for, beside what the provider granted.

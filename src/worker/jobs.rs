@@ -517,7 +517,7 @@ pub async fn refresh_connection(
 }
 
 /// A failure on our side (disk, lock): not the provider's fault, not fixed by signing in.
-fn local_failure(summary: String) -> Diagnosis {
+pub(super) fn local_failure(summary: String) -> Diagnosis {
     Diagnosis::of(
         Cause::Unknown,
         true,

@@ -2,12 +2,16 @@
 //! every timer. It speaks `Request` in and `Event` out and imports nothing of the UI.
 
 mod backoff;
+mod changed;
 mod conn;
+mod context;
 mod event;
 mod follow;
 mod jobs;
+mod outcome;
 mod run;
 pub mod schedule;
+mod start;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,14 +19,18 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 pub use backoff::Backoff;
-pub use event::{ConnectionView, DeviceCodeView, Event, Request};
+pub use context::{expectations, probe_context};
+pub use event::{ConnectionView, DeviceCodeView, Event, Finish, Request};
 pub use jobs::refresh_connection;
-pub use run::{expectations, probe_context};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::oauth::{HttpClient, Pacer};
 use crate::store::TokenStore;
+
+/// How late a timer may fire after a suspend or a wall-clock step, at most; also the one
+/// wake-up an idle worker with timers pays.
+pub const WALL_CHECK: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct WorkerOptions {
@@ -39,6 +47,10 @@ pub struct WorkerOptions {
     /// While a `connwatch watch` holds this store, leave scheduled refreshes and probes to
     /// it (keys still act at once), and say so with `Event::Watched` (the dashboard).
     pub yield_to_watch: bool,
+    /// The longest the worker sleeps before it looks at the wall clock again: due times
+    /// are wall-clock times, and a monotonic timer stands still while the machine sleeps
+    /// (ARCHITECTURE.md, Refresh schedule).
+    pub wall_check: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -52,6 +64,7 @@ impl Default for WorkerOptions {
             auto_refresh: true,
             follow_store: true,
             yield_to_watch: false,
+            wall_check: WALL_CHECK,
         }
     }
 }
@@ -60,6 +73,20 @@ pub struct WorkerHandle {
     pub requests: mpsc::UnboundedSender<Request>,
     pub events: mpsc::UnboundedReceiver<Event>,
     pub task: tokio::task::JoinHandle<()>,
+    next_id: u64,
+}
+
+impl WorkerHandle {
+    /// Send `request`; its end comes back as `Event::Finished` with the id returned.
+    pub fn track(&mut self, request: Request) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        let _ = self.requests.send(Request::Tracked {
+            id,
+            request: Box::new(request),
+        });
+        id
+    }
 }
 
 /// Start the worker on the current tokio runtime. It first reports every connection as
@@ -74,5 +101,6 @@ pub fn spawn(config: &Config, store: TokenStore, opts: WorkerOptions) -> WorkerH
         requests: req_tx,
         events: ev_rx,
         task,
+        next_id: 0,
     }
 }

@@ -97,6 +97,7 @@ async fn a_claims_challenge_rides_on_the_next_sign_in() {
                 history: vec![],
                 probes: vec![],
                 sign_in_frequency_s: None,
+                activity: None,
             },
         )
         .unwrap();

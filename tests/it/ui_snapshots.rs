@@ -63,6 +63,7 @@ fn row(name: &str, kind: Kind, account: &str, tenant: &str, state: ConnState) ->
         probes: vec![],
         sign_in_by: None,
         sign_in_by_reason: None,
+        activity: None,
     }
 }
 

@@ -1,0 +1,136 @@
+//! What another process wrote to the store, and `watch` taking or leaving it. Our own
+//! writes come back here too: they match what we hold and change nothing.
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use super::Event;
+use super::follow::Changed;
+use super::run::Worker;
+use crate::state::machine::Input;
+
+/// Looks at `watch.lock` after an event that showed no change (see `Worker::lock_recheck`).
+/// Linux queues the close event of a dying `watch` before it drops the process's lock, so
+/// the first look can still see the lock held.
+const LOCK_RECHECKS: u8 = 10;
+const LOCK_RECHECK_EVERY: Duration = Duration::from_millis(50);
+
+impl Worker {
+    pub(super) fn changed(&mut self, ch: Changed) {
+        let now = self.now();
+        match ch {
+            Changed::WatchLock => self.watch_changed(now, LOCK_RECHECKS),
+            Changed::Tokens(name) => {
+                let Some(&i) = self.by_name.get(&name) else {
+                    return;
+                };
+                if self.conns[i].busy {
+                    return; // our own job is writing; its outcome will say what happened
+                }
+                match self.store.load(&name) {
+                    Ok(None) => {
+                        let c = &mut self.conns[i];
+                        if c.tokens.is_some() {
+                            c.set_tokens(None);
+                            c.remember(now, "purged elsewhere");
+                            c.local_note = Some("tokens purged (by another process)".into());
+                            let fx = c.apply(Input::Purged, now);
+                            c.probe_due = None;
+                            self.effects(i, fx, now);
+                            self.emit(i);
+                        }
+                    }
+                    Ok(Some(set)) => {
+                        let c = &mut self.conns[i];
+                        let same = c.tokens.as_ref().is_some_and(|t| {
+                            t.access_token.expose() == set.access_token.expose()
+                                && t.refresh_token.as_ref().map(|r| r.expose())
+                                    == set.refresh_token.as_ref().map(|r| r.expose())
+                        });
+                        let newer = c
+                            .tokens
+                            .as_ref()
+                            .is_none_or(|t| set.obtained_at >= t.obtained_at);
+                        if same || !newer {
+                            return;
+                        }
+                        // A sign-in or refresh elsewhere: whatever was wrong with the old
+                        // tokens is over. The record that process writes says the rest.
+                        let facts = set.facts();
+                        c.set_tokens(Some(set));
+                        c.local_note = None;
+                        c.remember(now, "new tokens (from another process)");
+                        let activity = c.facts.activity;
+                        let fx = c.apply(Input::Renewed(facts), now);
+                        // Whose work goes on is for that process's record to say.
+                        c.facts.activity = activity;
+                        c.facts.last_success = Some(facts.obtained_at);
+                        self.effects(i, fx, now);
+                        self.emit(i);
+                    }
+                    Err(_) => {}
+                }
+            }
+            Changed::Status(name) => {
+                let Some(&i) = self.by_name.get(&name) else {
+                    return;
+                };
+                if self.conns[i].busy {
+                    return;
+                }
+                let Some(r) = self.store.load_status(&name) else {
+                    return;
+                };
+                let c = &mut self.conns[i];
+                if r == c.record() || !c.adopt(&r) {
+                    return;
+                }
+                self.plan(i, now);
+                // The record on disk already says it: tell the UI, write nothing.
+                self.show(i);
+            }
+        }
+    }
+
+    /// A `watch` took the store or let it go. While one holds it, it refreshes and probes on
+    /// schedule and this worker only follows (and acts on requests); when it ends, this worker
+    /// takes the schedule back at once, so nothing is left unwatched.
+    /// `rechecks`: how many more looks, 50 ms apart, while the lock still seems held.
+    pub(super) fn watch_changed(&mut self, now: Timestamp, rechecks: u8) {
+        if !self.opts.yield_to_watch {
+            return;
+        }
+        let holder = crate::store::watch_lock::holder(&self.store.paths().root);
+        if holder == self.watched {
+            if holder.is_some() && rechecks > 0 {
+                self.lock_recheck = Some((Instant::now() + LOCK_RECHECK_EVERY, rechecks - 1));
+            }
+            return;
+        }
+        self.lock_recheck = None;
+        let was_watched = self.watched.is_some();
+        self.watched = holder;
+        self.opts.auto_refresh = self.schedules && holder.is_none();
+        let _ = self.events.send(Event::Watched { pid: holder });
+        if was_watched == holder.is_some() {
+            return; // one watch replaced by another: nothing to reschedule
+        }
+        tracing::info!(watch_pid = ?holder, "watch changed; scheduling {}", if holder.is_some() { "left to it" } else { "taken back" });
+        for i in 0..self.conns.len() {
+            if self.conns[i].busy {
+                continue; // its outcome schedules what comes next, under the new rule
+            }
+            if holder.is_some() {
+                self.conns[i].due = None;
+                self.conns[i].probe_due = None;
+            } else if self.conns[i].tokens.is_some() {
+                self.plan(i, now);
+                if self.schedules && self.conns[i].cfg.probe_interval().is_some() {
+                    self.conns[i].probe_due = Some(super::conn::Due::at(now, now));
+                }
+                self.show(i);
+            }
+        }
+    }
+}
