@@ -2,10 +2,11 @@
 use serde::{Deserialize, Serialize};
 
 /// Stable strings of DESIGN.md ("Connection states").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnState {
     /// No token: never signed in, or purged.
+    #[default]
     SignedOut,
     /// An interactive sign-in is in progress.
     Authorizing,

@@ -106,6 +106,13 @@ pub fn human(d: &Diagnosis) -> String {
         d.summary,
         d.action
     );
+    // The provider's own words, verbatim, beside ours (and its page about them).
+    if let Some(w) = d.provider_words() {
+        out.push_str(&format!("  provider said: \u{201c}{w}\u{201d}\n"));
+    }
+    if let Some(u) = &d.error_uri {
+        out.push_str(&format!("  more: {u}\n"));
+    }
     let class = match (d.cause, d.needs_reauth, d.retryable) {
         (Cause::AuthorizationPending | Cause::SlowDown, _, _) => {
             "sign-in in progress: keep polling"

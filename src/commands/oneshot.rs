@@ -122,7 +122,11 @@ pub fn failure_line(name: &str, d: &Diagnosis) -> String {
     } else {
         d.action.clone()
     };
-    let line = format!("{name}: {}{code}: {} {fix}", d.cause, d.summary);
+    let line = format!(
+        "{name}: {}{code}: {} {fix}",
+        d.cause,
+        d.summary_with_words()
+    );
     crate::sanitize::line(&line).into_owned()
 }
 

@@ -138,7 +138,7 @@ fn raw_line(name: &str, p: &ProbeResult) -> String {
                 "{name}  {}  refused  {} ms  {code}: {} {}",
                 p.url,
                 p.latency_ms,
-                d.summary,
+                d.summary_with_words(),
                 d.action_for(name)
             )
         }

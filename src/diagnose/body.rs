@@ -18,6 +18,7 @@ pub(super) struct Said {
     pub claims: Option<String>,
     /// A non-OAuth code (Graph's `error.code`, Zoom's numeric `code`).
     pub other_code: Option<String>,
+    pub error_uri: Option<String>,
     /// What kind of body it was when it was not JSON ("an HTML page", "an empty body").
     pub shape: Option<String>,
 }
@@ -86,6 +87,7 @@ fn read_object(obj: &Map<String, Value>, said: &mut Said) {
             .and_then(|c| c.as_i64().map(|n| n.to_string()));
     }
     said.suberror = s("suberror").filter(|s| !s.is_empty());
+    said.error_uri = s("error_uri").filter(|s| !s.is_empty());
     said.claims = s("claims").filter(|c| !c.is_empty());
     let desc = said.description.clone().unwrap_or_default();
     let codes: Vec<u32> = obj

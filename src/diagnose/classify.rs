@@ -26,6 +26,9 @@ pub(super) fn from_http(input: &HttpFailure<'_>, now: Timestamp) -> Diagnosis {
     if said.description.is_none() {
         said.description = headers.challenge("error_description");
     }
+    if said.error_uri.is_none() {
+        said.error_uri = headers.challenge("error_uri");
+    }
     said.aadsts = said.aadsts.or_else(|| headers.clitelem_code());
     let status = input.status;
     let description = said.description.as_deref().unwrap_or_default();
@@ -100,6 +103,8 @@ pub(super) fn from_http(input: &HttpFailure<'_>, now: Timestamp) -> Diagnosis {
         Some(e) => e.action.to_owned(),
         None => default_action(&d).to_owned(),
     };
+    d.description = said.description.filter(|t| !t.trim().is_empty());
+    d.error_uri = said.error_uri;
     d.error = said.error;
     d.suberror = said.suberror;
     d.trace_id = said.trace_id;

@@ -128,6 +128,14 @@ pub struct Diagnosis {
     /// The probe's exchange, one line each, `C:`/`S:` prefixed, secrets replaced by `***`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<Vec<String>>,
+    /// The provider's own words, verbatim: `error_description` (of the body, the redirect
+    /// or `WWW-Authenticate`), or the text it answered with. For a code outside the
+    /// catalogue this is the only truth there is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The provider's page about the error (`error_uri`), as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_uri: Option<String>,
 }
 
 impl Diagnosis {
@@ -149,7 +157,25 @@ impl Diagnosis {
             claims: o(&self.claims),
             probe: o(&self.probe),
             transcript: self.transcript.as_ref().map(|t| t.iter().map(l).collect()),
+            description: o(&self.description),
+            error_uri: o(&self.error_uri),
             ..self.clone()
+        }
+    }
+
+    /// The provider's words when our summary does not already carry them: "nonce required".
+    pub fn provider_words(&self) -> Option<&str> {
+        let words = self.description.as_deref()?.trim();
+        let first = words.lines().next().unwrap_or_default().trim();
+        (!first.is_empty() && !self.summary.contains(first)).then_some(words)
+    }
+
+    /// Our summary, then the provider's own words (verbatim, when they say more): what
+    /// every place that shows a diagnosis in one line shows.
+    pub fn summary_with_words(&self) -> String {
+        match self.provider_words() {
+            Some(w) => format!("{} The provider said: \u{201c}{w}\u{201d}", self.summary),
+            None => self.summary.clone(),
         }
     }
 
@@ -176,6 +202,8 @@ impl Diagnosis {
             &mut self.timestamp,
             &mut self.claims,
             &mut self.probe,
+            &mut self.description,
+            &mut self.error_uri,
         ]
         .into_iter()
         .flatten()
@@ -216,6 +244,8 @@ impl Diagnosis {
             http_status: None,
             probe: None,
             transcript: None,
+            description: None,
+            error_uri: None,
         }
     }
 }
@@ -282,6 +312,30 @@ pub fn diagnose_network(detail: &str) -> Diagnosis {
 
 /// A token response that came back without a refresh token: nothing can renew the access
 /// token when it expires. `offline_access_requested` says whether the config asked for it.
+/// A 400 or 401 that names no cause (an empty or non-OAuth body, a bare 401) where a token
+/// or grant was presented: it was refused all the same, and only a sign-in gets a new one
+/// (DESIGN.md: a refused token is `needs_reauth`). `what` is what was refused ("the
+/// refresh", "the token"). A recognised answer keeps its own meaning; 429 and 5xx stay
+/// transient. Whether this applied.
+pub fn refused_without_reason(d: &mut Diagnosis, what: &str) -> bool {
+    let bare = d.cause == Cause::Unknown
+        && d.error.is_none()
+        && d.code.is_none()
+        && matches!(d.http_status, Some(400 | 401));
+    if !bare {
+        return false;
+    }
+    d.summary = format!(
+        "The provider refused {what} without saying why ({}).",
+        d.summary.trim_end_matches('.')
+    );
+    d.needs_reauth = true;
+    d.retryable = false;
+    d.fix_by = FixBy::User;
+    d.action = catalogue::SIGN_IN.to_owned();
+    true
+}
+
 pub fn no_refresh_token(offline_access_requested: bool) -> Diagnosis {
     classify::no_refresh_token(offline_access_requested)
 }

@@ -40,7 +40,7 @@ impl Notice {
             cause: error.as_ref().map(|d| d.cause.to_string()),
             code: error.as_ref().and_then(|d| d.code.clone()),
             action: error.as_ref().map(|d| d.action_for(&view.name)),
-            summary: error.as_ref().map(|d| d.summary.clone()),
+            summary: error.as_ref().map(|d| d.summary_with_words()),
             fix_by: view.last_error.as_ref().map(|d| d.fix_by),
             who: view
                 .last_error

@@ -174,7 +174,12 @@ async fn https(
                     format!("S: HTTP {status}, answer longer than {limit} bytes (not read further)")
                 }
             });
-            (Some(f.diagnose(ctx.provider)), transcript)
+            let mut d = f.diagnose(ctx.provider);
+            // A bare 401 (no WWW-Authenticate, no body that says why): the token was refused.
+            if d.http_status == Some(401) {
+                diagnose::refused_without_reason(&mut d, "the token");
+            }
+            (Some(d), transcript)
         }
     }
 }

@@ -74,7 +74,7 @@ pub fn render(statuses: &[ConnectionStatus], now: Timestamp) -> String {
                 Some(format!(
                     "{}: {} {}",
                     s.name,
-                    d.summary,
+                    d.summary_with_words(),
                     d.action_for(&s.name)
                 ))
             }

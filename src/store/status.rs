@@ -11,7 +11,7 @@ use crate::diagnose::Diagnosis;
 /// How many history entries a record keeps.
 pub const HISTORY_LEN: usize = 20;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StatusRecord {
     pub state: ConnState,
     pub last_error: Option<Diagnosis>,
@@ -32,6 +32,16 @@ pub struct StatusRecord {
 }
 
 impl StatusRecord {
+    /// Write `facts` back (the tokens live in the token file).
+    pub fn set_facts(&mut self, facts: &crate::state::Facts) {
+        self.state = facts.verdict.state();
+        self.last_error = facts.last_error.clone();
+        self.last_error_at = facts.last_error_at;
+        self.last_success = facts.last_success;
+        self.failures = facts.failures;
+        self.activity = facts.activity;
+    }
+
     /// The facts a record holds (the tokens come from the token file).
     pub fn facts(&self) -> crate::state::Facts {
         crate::state::Facts {

@@ -275,6 +275,16 @@ fn error(out: &mut Vec<Line<'static>>, r: &ConnectionView, now: Timestamp) {
         ],
     ));
     out.push(more(vec![Span::raw(d.summary.clone())]));
+    // The provider's own words, verbatim, beside ours.
+    if let Some(w) = d.provider_words() {
+        out.push(more(vec![Span::styled(
+            format!("provider said: \u{201c}{w}\u{201d}"),
+            theme::dim(),
+        )]));
+    }
+    if let Some(u) = &d.error_uri {
+        out.push(more(vec![Span::styled(format!("more: {u}"), theme::dim())]));
+    }
     out.push(more(vec![Span::styled(
         format!("→ {}", d.action_for(&r.name)),
         theme::flash(),
@@ -353,7 +363,7 @@ fn probes(out: &mut Vec<Line<'static>>, r: &ConnectionView, now: Timestamp) {
                 let code = d.code.clone().unwrap_or_else(|| d.cause.to_string());
                 out.push(more(vec![
                     Span::styled(format!("  {code}"), theme::code()),
-                    Span::raw(format!(" {}", d.summary)),
+                    Span::raw(format!(" {}", d.summary_with_words())),
                 ]));
             }
             let skip = p.transcript.len().saturating_sub(TRANSCRIPT_LINES);

@@ -15,6 +15,7 @@ use crate::oauth::{self, HttpClient, Pacer, TokenResponse};
 use crate::probe::{self, ProbeResult};
 use crate::provider::{self, Endpoints};
 use crate::secret::Secret;
+use crate::state::machine::Input;
 use crate::store::{TokenSet, TokenStore};
 
 /// Everything a job needs, cloned out of the worker.
@@ -30,6 +31,9 @@ pub(super) struct JobContext {
     /// interactive sign-in sends them so the new token satisfies the challenge.
     pub claims: Option<String>,
 }
+
+/// What a refresh did when another process had renewed the tokens first.
+const REFRESHED_ELSEWHERE: &str = "loaded (refreshed elsewhere)";
 
 /// How long a browser sign-in may take before it is given up.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -190,7 +194,7 @@ impl JobContext {
             self.clock.now(),
         );
         if changed && current.expires_at.is_some() && !due {
-            return Ok((current, "loaded (refreshed elsewhere)"));
+            return Ok((current, REFRESHED_ELSEWHERE));
         }
         let Some(rt) = current.refresh_token.clone() else {
             return Err(diagnose::no_refresh_token(self.cfg.asks_offline_access()));
@@ -224,6 +228,8 @@ impl JobContext {
                     reservation.release();
                 }
                 let mut d = f.diagnose(self.hint());
+                // A non-compliant provider's bare 400/401 still refused the refresh token.
+                diagnose::refused_without_reason(&mut d, "the refresh");
                 // A provider that quotes the refresh token back in its error gets it masked
                 // in every field (the record, the screen, --json).
                 d.mask(&[rt.expose().to_owned()]);
@@ -513,7 +519,18 @@ pub async fn refresh_connection(
         endpoints: Arc::new(OnceCell::new()),
         claims: None,
     };
-    ctx.refresh_inner(known_access).await.map(|(set, _)| set)
+    let out = ctx.refresh_inner(known_access).await;
+    // Recorded like the worker's own outcomes (worker/record.rs); tokens another process
+    // renewed meanwhile are that process's to record.
+    let input = match &out {
+        Ok((set, what)) if *what != REFRESHED_ELSEWHERE => Some(Input::Renewed(set.facts())),
+        Ok(_) => None,
+        Err(d) => Some(Input::RefreshFailed(d.clone())),
+    };
+    if let Some(input) = input {
+        super::record::record_outcome(store, &cfg.name, input, ctx.clock.now()).await;
+    }
+    out.map(|(set, _)| set)
 }
 
 /// A failure on our side (disk, lock): not the provider's fault, not fixed by signing in.

@@ -9,6 +9,7 @@ mod event;
 mod follow;
 mod jobs;
 mod outcome;
+mod record;
 mod run;
 pub mod schedule;
 mod start;

@@ -117,6 +117,30 @@ async fn a_refused_refresh_says_why_on_stderr_and_prints_no_token() {
         before,
         "nothing lost"
     );
+    // Recorded like the dashboard's own refusals (one truth): status and check say it.
+    let status = Command::cargo_bin("connwatch")
+        .unwrap()
+        .arg("--config")
+        .arg(&cfg.path)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let c = &doc["connections"][0];
+    assert_ne!(c["state"], "connected", "{c}");
+    assert!(
+        c["state"] == "needs_reauth" || c["state"] == "blocked",
+        "{c}"
+    );
+    assert_eq!(c["last_error"]["code"], "AADSTS53003", "{c}");
+    let check = Command::cargo_bin("connwatch")
+        .unwrap()
+        .arg("--config")
+        .arg(&cfg.path)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2), "{check:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -363,3 +363,42 @@ async fn a_revoked_grant_needs_reauth_keeps_the_tokens_and_is_not_retried() {
     assert_eq!(idp.token_requests(), 1, "no retry storm (AADSTS50196)");
     h.send(Request::Shutdown);
 }
+
+/// A non-compliant provider refuses the refresh grant with a 400 or 401 and says nothing
+/// (an empty body, an HTML page): the refresh token was refused all the same. Not `unknown`
+/// with the state unchanged, and never retried on a timer: `needs_reauth`, in its words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_400_or_401_to_the_refresh_grant_needs_a_sign_in() {
+    for (status, body) in [(400u16, ""), (401, "<html><title>Nope</title></html>")] {
+        let idp = DemoIdp::start(fast_idp()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+        let before = seed_mail(&idp, &cfg, 60);
+        idp.inject(
+            Fault::Raw {
+                status,
+                body: body.into(),
+            },
+            1,
+        );
+        let now = clock_now();
+        let mut h = spawn(&cfg, opts(now));
+        let v = first_failure(&mut h).await;
+        let d = v.last_error.clone().unwrap();
+        assert_eq!(v.state, ConnState::NeedsReauth, "{status}: {d:?}");
+        assert!(d.needs_reauth && !d.retryable, "{status}: {d:?}");
+        assert!(
+            d.summary
+                .contains("The provider refused the refresh without saying why"),
+            "{}",
+            d.summary
+        );
+        assert_eq!(d.http_status, Some(status));
+        assert_eq!(v.next_attempt_at, None, "{status}: no retry on a timer");
+        assert_eq!(store(&cfg).load("mail").unwrap().unwrap(), before);
+        let rec = store(&cfg).load_status("mail").unwrap();
+        assert_eq!(rec.state, ConnState::NeedsReauth);
+        h.shutdown().await;
+        idp.shutdown().await;
+    }
+}

@@ -187,3 +187,87 @@ async fn the_demo_shows_smtp_auth_disabled_while_the_token_is_valid() {
     assert!(mail.probes.iter().all(|p| p.ok), "{:?}", mail.probes);
     w.shutdown().await;
 }
+
+/// A resource that answers a bare `401` (no `WWW-Authenticate`, no body) and then stops
+/// answering at all. The 401 is a refusal of the token (`needs_reauth`, not
+/// `misconfigured`); the timeout after it is not knowing, and does not overturn it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_401_needs_a_sign_in_and_a_timeout_after_it_changes_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        let mut first = true;
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            if first {
+                first = false;
+                let _ = s
+                    .write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            } else {
+                held.push(s); // silent from now on
+            }
+        }
+    });
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = with_probe(
+        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
+        &format!("http://127.0.0.1:{port}"),
+    );
+    seed_graph(&idp, &cfg);
+    let (mut opts, _) = worker_opts();
+    opts.auto_refresh = false;
+    opts.http_timeout = std::time::Duration::from_millis(500);
+    let mut h = spawn(&cfg, opts);
+    h.wait_state("graph", ConnState::Connected).await;
+
+    let finished = |id: u64| {
+        move |ev: &connwatch::worker::Event| match ev {
+            connwatch::worker::Event::Finished { id: i, outcome, .. } if *i == id => {
+                Some(outcome.clone())
+            }
+            _ => None,
+        }
+    };
+    let id = h.w.track(Request::Probe {
+        name: "graph".into(),
+    });
+    let outcome = h.wait_for(finished(id)).await;
+    assert!(
+        matches!(&outcome, connwatch::worker::Finish::Failed(d) if d.needs_reauth),
+        "{outcome:?}"
+    );
+    let v = h.views["graph"].clone();
+    assert_eq!(v.state, ConnState::NeedsReauth, "{:?}", v.last_error);
+    let d = v.last_error.unwrap();
+    assert_eq!(d.http_status, Some(401));
+    assert!(
+        d.summary.contains("refused the token without saying why"),
+        "{}",
+        d.summary
+    );
+
+    // The server goes silent: the probe times out, and the refusal stands, in its words.
+    let id = h.w.track(Request::Probe {
+        name: "graph".into(),
+    });
+    let outcome = h.wait_for(finished(id)).await;
+    assert!(
+        matches!(&outcome, connwatch::worker::Finish::Failed(d) if d.cause == Cause::Network),
+        "{outcome:?}"
+    );
+    let v = h.views["graph"].clone();
+    assert_eq!(v.state, ConnState::NeedsReauth);
+    assert_eq!(v.last_error.unwrap().http_status, Some(401));
+    let rec = store(&cfg).load_status("graph").unwrap();
+    assert_eq!(rec.state, ConnState::NeedsReauth);
+    h.shutdown().await;
+    server.abort();
+}

@@ -33,6 +33,8 @@ fn diagnosis(cause: Cause, code: &str, summary: &str) -> Diagnosis {
         http_status: Some(400),
         probe: None,
         transcript: None,
+        description: None,
+        error_uri: None,
     }
 }
 
