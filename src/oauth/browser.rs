@@ -40,6 +40,9 @@ pub struct BrowserAuth {
     pub url: String,
     pub redirect_uri: String,
     state: String,
+    /// The `nonce` sent with an `openid` request (OIDC Core §3.1.2.1), to be found again in
+    /// the ID token: an answer minted for another request is refused.
+    nonce: Option<String>,
     verifier: Secret,
     /// 127.0.0.1 and/or ::1, on one port; none when the address is pasted back.
     listeners: Vec<TcpListener>,
@@ -116,6 +119,13 @@ pub async fn start(
     };
     let state = random_b64(16)?;
     let verifier = random_b64(32)?;
+    // A nonce with every OpenID request (some providers require one); one the config's
+    // auth_params already sets is the one checked.
+    let nonce = match opts.extra.iter().find(|(k, _)| k == "nonce") {
+        Some((_, v)) => Some(v.clone()),
+        None if scopes.iter().any(|s| s == "openid") => Some(random_b64(16)?),
+        None => None,
+    };
     let mut url = url::Url::parse(authorization_endpoint).map_err(|e| {
         let mut d = local(format!(
             "the authorization endpoint {authorization_endpoint:?} is not a URL: {e}"
@@ -132,6 +142,12 @@ pub async fn start(
             .append_pair("state", &state)
             .append_pair("code_challenge", &challenge(&verifier))
             .append_pair("code_challenge_method", "S256");
+        if let Some(n) = nonce
+            .as_ref()
+            .filter(|_| !opts.extra.iter().any(|(k, _)| k == "nonce"))
+        {
+            q.append_pair("nonce", n);
+        }
         if let Some(h) = &opts.login_hint {
             q.append_pair("login_hint", h);
         }
@@ -149,6 +165,7 @@ pub async fn start(
         url: url.into(),
         redirect_uri,
         state,
+        nonce,
         verifier: Secret::new(verifier),
         listeners,
         path,
@@ -316,6 +333,32 @@ impl BrowserAuth {
                     d.retryable = false;
                     return Err(d);
                 }
+            }
+        }
+    }
+
+    /// The ID token must carry the nonce this sign-in sent. Another nonce is an answer
+    /// minted for another request (a replayed or substituted code): refused, its tokens
+    /// never saved. No nonce at all is a provider that ignores the parameter (OIDC Core
+    /// says it must not): accepted, and logged.
+    pub fn check_nonce(&self, resp: &TokenResponse) -> Result<(), Diagnosis> {
+        let (Some(sent), Some(id_token)) = (&self.nonce, &resp.id_token) else {
+            return Ok(());
+        };
+        match crate::token::id_token_nonce(id_token.expose()) {
+            Some(got) if got == *sent => Ok(()),
+            Some(_) => {
+                Err(Diagnosis::of(
+                    Cause::Unknown,
+                    false,
+                    true,
+                    "The ID token carries another nonce than the one connwatch sent with this sign-in (an answer meant for another request), so the sign-in was refused and its tokens not saved.".into(),
+                    "Sign in again; if it happens again, something between you and the provider is replaying answers.",
+                ))
+            }
+            None => {
+                tracing::warn!("the provider's ID token carries no nonce although one was sent");
+                Ok(())
             }
         }
     }
@@ -536,5 +579,43 @@ mod tests {
             "https://localhost/callback?error=access_denied&error_description=AADSTS65004&state={st}"
         )));
         assert_eq!(d.cause, Cause::AccessDenied);
+    }
+
+    fn with_id_token(claims: serde_json::Value) -> TokenResponse {
+        use base64::Engine;
+        let b = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let jwt = format!(
+            "{}.{}.sig",
+            b(&serde_json::json!({"alg": "RS256"})),
+            b(&claims)
+        );
+        let body = serde_json::json!({"access_token": "at-123456789", "token_type": "Bearer", "id_token": jwt});
+        TokenResponse::parse(body.to_string().as_bytes()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_openid_sign_in_sends_a_nonce_and_finds_it_in_the_id_token() {
+        let a = pasting().await;
+        let sent = a.nonce.clone().expect("openid asks for a nonce");
+        assert!(a.url.contains(&format!("nonce={sent}")), "{}", a.url);
+        assert!(
+            a.check_nonce(&with_id_token(serde_json::json!({"nonce": sent})))
+                .is_ok()
+        );
+        // A provider that ignores it: accepted.
+        assert!(
+            a.check_nonce(&with_id_token(serde_json::json!({"sub": "x"})))
+                .is_ok()
+        );
+        // Another request's answer: refused, a sign-in again.
+        let d = a
+            .check_nonce(&with_id_token(
+                serde_json::json!({"nonce": "someone-elses"}),
+            ))
+            .unwrap_err();
+        assert!(d.needs_reauth && !d.retryable, "{d:?}");
+        assert!(d.summary.contains("nonce"), "{}", d.summary);
     }
 }

@@ -140,6 +140,12 @@ pub fn auth_time(id_token: &str) -> Option<Timestamp> {
     time_claim(&claims, "auth_time")
 }
 
+/// The ID token's `nonce` claim (no signature check, as above).
+pub fn id_token_nonce(id_token: &str) -> Option<String> {
+    let claims = inspect::b64json(id_token.split('.').nth(1)?)?;
+    claims.get("nonce")?.as_str().map(str::to_owned)
+}
+
 /// A time claim that can be a sign-in: after 2001-09-09 (10⁹ s). Providers that do not
 /// track it send `auth_time: 0`, which once became a sign-in in 1970 (and a forecast long
 /// past); such a value counts as absent.

@@ -465,6 +465,7 @@ impl JobContext {
             )
             .await
             .map_err(|f| f.diagnose(self.hint()))?;
+        auth.check_nonce(&resp)?;
         self.signed_in(resp, "signed in (browser)").await
     }
 }

@@ -406,6 +406,9 @@ async fn browser_flow_with_pkce_then_purge_revokes_at_the_provider() {
         url.contains("ui_locales=de-CH"),
         "auth_params are sent: {url}"
     );
+    // OpenID: a nonce is sent, and the sign-in below only completes if the ID token that
+    // oidc-provider issues carries it back (BrowserAuth::check_nonce).
+    assert!(url.contains("&nonce="), "{url}");
     assert!(
         url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A") && url.contains("%2Fcallback&"),
         "{url}"
@@ -419,6 +422,17 @@ async fn browser_flow_with_pkce_then_purge_revokes_at_the_provider() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("sso: signed in;"), "{stdout}");
     let rt = saved_rt(&env);
+    // oidc-provider put the nonce sent back into the ID token, which connwatch checked.
+    let sent = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "nonce")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert_eq!(
+        connwatch::token::id_token_nonce(&saved(&env, "id_token")),
+        Some(sent)
+    );
     let (code, token, _) = run(&env, &["token", "sso"]);
     assert_eq!(code, 0);
     assert!(token.trim().starts_with("ey"), "a JWT access token");
