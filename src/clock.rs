@@ -23,3 +23,27 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// The system clock moved by a settable offset: a wall-clock step or a suspend (the wall
+/// clock jumps, the monotonic clock stood still) in tests of the timers.
+#[derive(Debug, Default)]
+pub struct SteppedClock {
+    offset_s: std::sync::atomic::AtomicI64,
+}
+
+impl SteppedClock {
+    /// Move this clock's wall time forward by `seconds` (backward when negative).
+    pub fn step(&self, seconds: i64) {
+        self.offset_s
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for SteppedClock {
+    fn now(&self) -> Timestamp {
+        let off = self.offset_s.load(std::sync::atomic::Ordering::SeqCst);
+        Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(off))
+            .unwrap_or(Timestamp::MAX)
+    }
+}

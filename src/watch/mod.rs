@@ -432,11 +432,13 @@ pub async fn run(
         let reminder = tracker.until_reminder(&config);
         let forecast = tracker.until_forecast();
         tokio::select! {
-            () = sleep_for(forecast), if forecast.is_some() => tracker.forecast_due(&config),
+            // Wall-clock due times: a monotonic sleep stands still while the machine is
+            // suspended, so none is longer than WALL_CHECK (ARCHITECTURE.md, Refresh schedule).
+            () = sleep_for(forecast.map(|d| d.min(worker::WALL_CHECK))), if forecast.is_some() => tracker.forecast_due(&config),
             _ = tick(&mut pet), if pet.is_some() => {
                 let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
             }
-            () = sleep_for(reminder), if reminder.is_some() => tracker.remind(&config),
+            () = sleep_for(reminder.map(|d| d.min(worker::WALL_CHECK))), if reminder.is_some() => tracker.remind(&config),
             Some(name) = pressed(&mut buttons) => tracker.reauthorize(name, &handle),
             ev = handle.events.recv() => match ev {
                 Some(Event::Connection(v)) => tracker.on_view(&v, &config, Some(&metrics)),
@@ -457,15 +459,15 @@ pub async fn run(
                     Ok(new) => {
                         let new = Arc::new(with_watch_defaults(new));
                         log_changes(&config, &new);
-                        // Stop the worker (refreshes in flight finish and save), start one on
-                        // the new config: added connections start, removed ones stop, and
-                        // every token stays where it is, in the store.
-                        stop(handle).await;
+                        // In place: unchanged connections keep their state, jobs and
+                        // sign-ins; added ones start; changed ones restart alone; removed
+                        // ones stop (a refresh in flight still saves what it gets).
                         config = new;
                         tracker.alerts.retain(&names(&config));
                         metrics.set_config(config.clone());
-                        tracker.busy_since.clear();
-                        handle = worker::spawn(&config, store.clone(), WorkerOptions::default());
+                        let _ = handle
+                            .requests
+                            .send(Request::Reload(worker::NewConfig(config.clone())));
                     }
                     Err(e) => {
                         let why = e.one_line();

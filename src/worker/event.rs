@@ -8,7 +8,7 @@ use crate::diagnose::Diagnosis;
 use crate::store::HistoryEntry;
 use crate::token::TokenReport;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// Interactive sign-in (device code) for one connection.
     SignIn {
@@ -45,12 +45,24 @@ pub enum Request {
         name: String,
     },
     Shutdown,
+    /// Apply a new config in place (SIGHUP in `watch`).
+    Reload(NewConfig),
     /// `request`, to be answered with `Event::Finished { id, .. }` once it is done (see
     /// `WorkerHandle::track`).
     Tracked {
         id: u64,
         request: Box<Request>,
     },
+}
+
+/// A config for `Request::Reload` (equal only to itself: configs are not compared here).
+#[derive(Debug, Clone)]
+pub struct NewConfig(pub std::sync::Arc<crate::config::Config>);
+
+impl PartialEq for NewConfig {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Request {
@@ -66,7 +78,7 @@ impl Request {
             | Request::Decode { name }
             | Request::Probe { name } => Some(name),
             Request::Tracked { request, .. } => request.name(),
-            Request::RefreshAll | Request::Shutdown => None,
+            Request::RefreshAll | Request::Shutdown | Request::Reload(_) => None,
         }
     }
 }

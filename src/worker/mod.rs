@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 pub use backoff::Backoff;
 pub use context::{expectations, probe_context};
-pub use event::{ConnectionView, DeviceCodeView, Event, Finish, Request};
+pub use event::{ConnectionView, DeviceCodeView, Event, Finish, NewConfig, Request};
 pub use jobs::refresh_connection;
 
 use crate::clock::{Clock, SystemClock};

@@ -13,7 +13,9 @@ use crate::state::machine::{Effect, Input};
 
 impl Worker {
     pub(super) fn finish(&mut self, done: Finished) {
-        let i = done.index;
+        let Some(&i) = self.by_name.get(&done.name) else {
+            return; // removed by a reload; its job saved what it got
+        };
         let now = self.now();
         let c = &mut self.conns[i];
         if done.generation != c.generation {

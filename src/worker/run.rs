@@ -18,9 +18,10 @@ use crate::state::machine::Input;
 use crate::store::TokenStore;
 use crate::token;
 
-/// What finished, for which connection and which generation of it.
+/// What finished, for which connection (by name: a reload may move it) and which
+/// generation of it.
 pub(super) struct Finished {
-    pub index: usize,
+    pub name: String,
     pub generation: u64,
     /// The request that asked for it, if one did (`Event::Finished`).
     pub id: Option<u64>,
@@ -111,6 +112,7 @@ impl Worker {
                 req = requests.recv() => match req {
                     None | Some(Request::Shutdown) => break,
                     Some(Request::Tracked { id, request }) => self.handle(Some(id), *request, &mut jobs, &code_tx),
+                    Some(Request::Reload(config)) => self.reload(&config.0),
                     Some(req) => self.handle(None, req, &mut jobs, &code_tx),
                 },
                 Some(done) = jobs.join_next(), if !jobs.is_empty() => {
@@ -204,6 +206,69 @@ impl Worker {
         }
     }
 
+    /// A new config, applied in place (SIGHUP): unchanged connections keep their state,
+    /// jobs and sign-ins; added ones start; changed ones restart alone; removed ones stop
+    /// (a refresh in flight still saves what it gets: its job holds the lock and writes the
+    /// tokens before it reports).
+    fn reload(&mut self, config: &Config) {
+        let now = self.now();
+        let mut old: HashMap<String, Conn> = self
+            .conns
+            .drain(..)
+            .map(|c| (c.cfg.name.clone(), c))
+            .collect();
+        let mut fresh = Vec::new();
+        for cfg in &config.connections {
+            let record = || self.store.load_status(&cfg.name);
+            match old.remove(&cfg.name) {
+                Some(c) if c.cfg == *cfg => self.conns.push(c),
+                Some(mut c) => {
+                    tracing::info!(connection = %cfg.name, "config changed: restarting it");
+                    self.stop_conn(&mut c, now);
+                    let mut n = Conn::new(cfg.clone(), record());
+                    // Results of the old one's jobs are superseded.
+                    n.generation = c.generation + 1;
+                    fresh.push(self.conns.len());
+                    self.conns.push(n);
+                }
+                None => {
+                    tracing::info!(connection = %cfg.name, "added");
+                    fresh.push(self.conns.len());
+                    self.conns.push(Conn::new(cfg.clone(), record()));
+                }
+            }
+        }
+        for (name, mut c) in old {
+            tracing::info!(connection = %name, "removed");
+            self.stop_conn(&mut c, now);
+        }
+        self.by_name = self
+            .conns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.cfg.name.clone(), i))
+            .collect();
+        share_frequencies(&mut self.conns);
+        for i in fresh {
+            self.load(i);
+            self.show(i);
+        }
+    }
+
+    /// A connection leaves (removed, or replaced by its changed config): a sign-in waiting
+    /// on a person ends, and says so in the record.
+    fn stop_conn(&self, c: &mut Conn, now: Timestamp) {
+        if let Some(h) = c.sign_in.take() {
+            h.abort();
+            c.apply(Input::SignInCancelled, now);
+            if let Err(e) = self.store.save_status(&c.cfg.name, &c.record()) {
+                tracing::warn!(connection = %c.cfg.name, "cannot save status record: {e}");
+            }
+            let name = c.cfg.name.clone();
+            let _ = self.events.send(Event::SignInEnded { name, ok: false });
+        }
+    }
+
     fn handle(
         &mut self,
         id: Option<u64>,
@@ -286,7 +351,7 @@ impl Worker {
                     self.start_probe(i, id, jobs)
                 }
             }),
-            Request::Shutdown | Request::Tracked { .. } => false,
+            Request::Shutdown | Request::Tracked { .. } | Request::Reload(_) => false,
         };
         // A request that started nothing is finished at once, so no caller waits for it.
         if let Some(id) = id.filter(|_| !started) {

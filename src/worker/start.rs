@@ -86,12 +86,13 @@ impl Worker {
         let c = &mut self.conns[i];
         c.generation += 1;
         let generation = c.generation;
+        let name = c.cfg.name.clone();
         let browser = flow == crate::config::Flow::Browser;
         let (paste_tx, paste_rx) = mpsc::unbounded_channel();
         c.pasted = browser.then_some(paste_tx);
         let handle = jobs.spawn(async move {
             Finished {
-                index: i,
+                name,
                 generation,
                 id,
                 outcome: if browser {
@@ -145,16 +146,17 @@ impl Worker {
         c.due = None;
         let generation = c.generation;
         let name = c.cfg.name.clone();
+        let owned = name.clone();
         jobs.spawn(async move {
             let removed = tokio::task::spawn_blocking(move || {
-                let _lock = store.lock(&name)?;
-                store.purge(&name)
+                let _lock = store.lock(&owned)?;
+                store.purge(&owned)
             })
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
             .map_err(|e| e.to_string());
             Finished {
-                index: i,
+                name,
                 generation,
                 id,
                 outcome: JobOutcome::Purged(removed),
@@ -172,11 +174,12 @@ impl Worker {
         job: impl std::future::Future<Output = JobOutcome> + Send + 'static,
     ) {
         let generation = self.conns[i].generation;
+        let name = self.conns[i].cfg.name.clone();
         let permits = self.permits.clone();
         jobs.spawn(async move {
             let _permit = permits.acquire_owned().await;
             Finished {
-                index: i,
+                name,
                 generation,
                 id,
                 outcome: job.await,
