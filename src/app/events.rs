@@ -1,7 +1,7 @@
 //! What the worker reports, applied to the state: rows, sign-in codes, decoded tokens, the
 //! progress of a refresh-all, and the start of each needs-attention episode (notified once).
 use super::{Effects, Notice, Popup, State, view};
-use crate::worker::{ConnectionView, Event, Request};
+use crate::worker::{ConnectionView, Event, Finish, Request};
 
 pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
     let mut fx = Effects::draw();
@@ -41,8 +41,33 @@ pub(super) fn on_event(state: &mut State, event: Event) -> Effects {
             }
         }
         Event::Watched { pid } => state.watched_by = pid,
-        // The dashboard sends no tracked requests; the views before say everything.
-        Event::Finished { .. } => return Effects::default(),
+        // The end of a job: counts for a refresh-all in progress.
+        Event::Finished {
+            name,
+            outcome,
+            probe_refusal,
+            ..
+        } => {
+            let Some(p) = state
+                .refresh_all
+                .as_mut()
+                .filter(|p| p.pending.contains(&name))
+            else {
+                return Effects::default();
+            };
+            p.pending.remove(&name);
+            let ok = matches!(outcome, Finish::Renewed) && probe_refusal.is_none();
+            p.failed += usize::from(!ok);
+            if p.pending.is_empty() {
+                let p = state.refresh_all.take().unwrap_or_default();
+                state.flash = Some(format!(
+                    "refreshed {} connection(s): {} ok, {} failed",
+                    p.total,
+                    p.total - p.failed,
+                    p.failed
+                ));
+            }
+        }
         Event::Decoded { name, report } => {
             let report = Box::new(report.for_display());
             if state.detail && state.selected_row().is_some_and(|r| r.name == name) {
@@ -73,29 +98,6 @@ fn on_view(state: &mut State, view: ConnectionView, fx: &mut Effects) {
         if state.watched_by.is_none() {
             fx.notices.push(Notice::of(&view));
         }
-    }
-    if let Some(p) = &mut state.refresh_all
-        && p.pending.contains(&name)
-    {
-        if view.busy {
-            p.started.insert(name.clone());
-        } else if p.started.contains(&name) {
-            p.pending.remove(&name);
-            p.failed += usize::from(view.last_error.is_some());
-        }
-    }
-    if state
-        .refresh_all
-        .as_ref()
-        .is_some_and(|p| p.pending.is_empty())
-    {
-        let p = state.refresh_all.take().unwrap_or_default();
-        state.flash = Some(format!(
-            "refreshed {} connection(s): {} ok, {} failed",
-            p.total,
-            p.total - p.failed,
-            p.failed
-        ));
     }
     let reorder = match before {
         Some(i) => {

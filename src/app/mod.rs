@@ -56,10 +56,8 @@ impl std::fmt::Debug for PasteField {
 pub struct Progress {
     pub total: usize,
     pub failed: usize,
-    /// Not finished yet.
+    /// Not finished yet (each ends with its own `Event::Finished`).
     pub pending: HashSet<String>,
-    /// Seen busy (so the next idle view ends it).
-    started: HashSet<String>,
 }
 
 impl Progress {

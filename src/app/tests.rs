@@ -281,27 +281,45 @@ fn refresh_all_goes_through_the_worker_and_counts_progress() {
     let fx = update(&mut s, key('R'));
     assert_eq!(fx.requests, vec![Request::RefreshAll]);
     assert_eq!(s.refresh_all.as_ref().unwrap().total, 2);
-    let mut busy = view("a", ConnState::Refreshing);
+    let mut busy = view("a", ConnState::Connected);
     busy.busy = true;
     send_view(&mut s, busy);
     assert!(
         s.tick_every().unwrap() < std::time::Duration::from_secs(1),
         "spinner ticks"
     );
+    // A view going idle is not the end: the job's own Finished is.
     send_view(&mut s, view("a", ConnState::Connected));
+    assert_eq!(s.refresh_all.as_ref().unwrap().done(), 0);
+    let finished = |name: &str, outcome: crate::worker::Finish| Event::Finished {
+        id: None,
+        name: name.into(),
+        outcome,
+        probe_refusal: None,
+        took: std::time::Duration::from_millis(5),
+    };
+    update(
+        &mut s,
+        Action::Worker(finished("a", crate::worker::Finish::Renewed)),
+    );
     assert_eq!(s.refresh_all.as_ref().unwrap().done(), 1);
-    let mut busy = view("b", ConnState::Refreshing);
-    busy.busy = true;
-    send_view(&mut s, busy);
-    let mut failed = view("b", ConnState::NeedsReauth);
-    failed.last_error = Some(crate::diagnose::Diagnosis::of(
+    let revoked = crate::diagnose::Diagnosis::of(
         crate::diagnose::Cause::GrantRevoked,
         false,
         true,
         "revoked".into(),
         "sign in",
-    ));
+    );
+    let mut failed = view("b", ConnState::NeedsReauth);
+    failed.last_error = Some(revoked.clone());
     send_view(&mut s, failed);
+    update(
+        &mut s,
+        Action::Worker(finished(
+            "b",
+            crate::worker::Finish::Failed(Box::new(revoked)),
+        )),
+    );
     assert!(s.refresh_all.is_none());
     assert_eq!(
         s.flash.as_deref(),

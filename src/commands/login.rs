@@ -23,10 +23,9 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
     let account = scope.config.connections[0].account.clone();
     runtime()?.block_on(async {
         let mut handle = oneshot::spawn(&scope);
-        oneshot::initial_views(&mut handle, 1).await;
-        let mut pending = Pending::default();
-        pending.add(&name);
-        let _ = handle.requests.send(Request::SignIn { name: name.clone() });
+        let views = oneshot::initial_views(&mut handle, 1).await;
+        let mut pending = Pending::new(views);
+        pending.send(&mut handle, Request::SignIn { name: name.clone() });
         let mut result = None;
         // Lines typed or pasted on stdin, once a sign-in asks for the address back.
         let mut pasted: Option<tokio::sync::mpsc::UnboundedReceiver<String>> = None;
@@ -60,6 +59,10 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
                     return Ok(ExitCode::from(INTERRUPTED));
                 }
             };
+            if let Some((v, _)) = event.as_ref().and_then(|e| pending.finished(e)) {
+                result = Some(v);
+                continue;
+            }
             match event {
                 None => break,
                 Some(Event::DeviceCode(code)) if code.paste.is_some() => {
@@ -106,7 +109,6 @@ pub fn run(cli: &Cli, args: &LoginArgs) -> Result<ExitCode, CommandError> {
                         crate::sanitize::text(&device_prompt(&code, account.as_deref()))
                     );
                 }
-                Some(Event::Connection(v)) if pending.finished(&v) => result = Some(*v),
                 Some(_) => {}
             }
         }

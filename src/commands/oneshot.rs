@@ -82,34 +82,57 @@ pub async fn initial_views(
     views
 }
 
-/// Tracks one request per connection: started when the worker says it is busy, done when it
-/// says it is not any more.
+/// Requests sent to the worker and not finished yet: each is tracked (`Request::Tracked`)
+/// and ends with its own `Event::Finished`, never inferred from `busy` flipping.
 #[derive(Default)]
 pub struct Pending {
-    started: HashMap<String, bool>,
+    ids: HashMap<u64, String>,
+    /// The latest view of each connection (the worker sends it before `Finished`).
+    views: HashMap<String, ConnectionView>,
 }
 
 impl Pending {
-    pub fn add(&mut self, name: &str) {
-        self.started.insert(name.to_owned(), false);
+    pub fn new(views: HashMap<String, ConnectionView>) -> Self {
+        Pending {
+            ids: HashMap::new(),
+            views,
+        }
+    }
+
+    pub fn send(&mut self, handle: &mut WorkerHandle, request: crate::worker::Request) {
+        let name = request.name().unwrap_or_default().to_owned();
+        let id = handle.track(request);
+        self.ids.insert(id, name);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.started.is_empty()
+        self.ids.is_empty()
     }
 
-    /// The view if it ends this connection's request.
-    pub fn finished(&mut self, view: &ConnectionView) -> bool {
-        match self.started.get_mut(&view.name) {
-            Some(started) if view.busy => {
-                *started = true;
-                false
+    /// Follow `event`; when it ends one of our requests, the connection's view after it and
+    /// how it ended (a resource's refusal of the new token counts as a failure).
+    pub fn finished(&mut self, event: &Event) -> Option<(ConnectionView, crate::worker::Finish)> {
+        use crate::worker::Finish;
+        match event {
+            Event::Connection(v) => {
+                self.views.insert(v.name.clone(), (**v).clone());
+                None
             }
-            Some(true) => {
-                self.started.remove(&view.name);
-                true
+            Event::Finished {
+                id: Some(id),
+                name,
+                outcome,
+                probe_refusal,
+                ..
+            } => {
+                self.ids.remove(id)?;
+                let outcome = match (outcome, probe_refusal) {
+                    (Finish::Renewed | Finish::Probed, Some(d)) => Finish::Failed(d.clone()),
+                    (o, _) => o.clone(),
+                };
+                Some((self.views.get(name)?.clone(), outcome))
             }
-            _ => false,
+            _ => None,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::oneshot::{self, Pending};
 use super::runtime;
 use crate::cli::Cli;
 use crate::probe::ProbeResult;
-use crate::worker::{ConnectionView, Event, Request};
+use crate::worker::{ConnectionView, Finish, Request};
 
 pub fn run(cli: &Cli, names: &[String], json: bool) -> Result<ExitCode, CommandError> {
     let scope = oneshot::scope(cli, names, names.is_empty())?;
@@ -27,8 +27,8 @@ pub fn run(cli: &Cli, names: &[String], json: bool) -> Result<ExitCode, CommandE
         let mut handle = oneshot::spawn(&scope);
         let views = oneshot::initial_views(&mut handle, scope.config.connections.len()).await;
         let mut failed = 0usize;
-        let mut pending = Pending::default();
-        let mut done: Vec<ConnectionView> = Vec::new();
+        let mut pending = Pending::new(views.clone());
+        let mut done: Vec<(ConnectionView, Finish)> = Vec::new();
         for c in &scope.config.connections {
             let Some(v) = views.get(&c.name) else {
                 failed += 1;
@@ -45,10 +45,12 @@ pub fn run(cli: &Cli, names: &[String], json: bool) -> Result<ExitCode, CommandE
                 let why = v.note.as_deref().unwrap_or("not signed in");
                 eprintln!("{}: {why}; run: connwatch login {}", c.name, c.name);
             } else {
-                pending.add(&c.name);
-                let _ = handle.requests.send(Request::Probe {
-                    name: c.name.clone(),
-                });
+                pending.send(
+                    &mut handle,
+                    Request::Probe {
+                        name: c.name.clone(),
+                    },
+                );
             }
         }
         while !pending.is_empty() {
@@ -61,11 +63,8 @@ pub fn run(cli: &Cli, names: &[String], json: bool) -> Result<ExitCode, CommandE
                 }
             };
             let Some(event) = event else { break };
-            let Event::Connection(v) = event else {
-                continue;
-            };
-            if pending.finished(&v) {
-                done.push(*v);
+            if let Some(finished) = pending.finished(&event) {
+                done.push(finished);
             }
         }
         // In config order, whatever order the probes finished in.
@@ -77,16 +76,16 @@ pub fn run(cli: &Cli, names: &[String], json: bool) -> Result<ExitCode, CommandE
                 .position(|c| c.name == name)
                 .unwrap_or(usize::MAX)
         };
-        done.sort_by_key(|v| order(&v.name));
+        done.sort_by_key(|(v, _)| order(&v.name));
         let mut rows = Vec::new();
-        for v in &done {
+        for (v, outcome) in &done {
             let fresh: Vec<&ProbeResult> = v.probes.iter().filter(|p| p.checked_at >= started).collect();
             if fresh.is_empty() {
                 // The refresh before the probe failed: that is the answer.
                 failed += 1;
-                match &v.last_error {
-                    Some(d) => eprintln!("{}", oneshot::failure_line(&v.name, d)),
-                    None => eprintln!("{}: no probe ran", v.name),
+                match outcome {
+                    Finish::Failed(d) => eprintln!("{}", oneshot::failure_line(&v.name, d)),
+                    _ => eprintln!("{}: no probe ran", v.name),
                 }
                 continue;
             }

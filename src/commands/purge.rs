@@ -9,7 +9,7 @@ use super::exit::CommandError;
 use super::oneshot::{self, Pending};
 use super::runtime;
 use crate::cli::{Cli, PurgeArgs};
-use crate::worker::{Event, Request};
+use crate::worker::{Finish, Request};
 
 pub fn run(cli: &Cli, args: &PurgeArgs) -> Result<ExitCode, CommandError> {
     let scope = oneshot::scope(cli, &args.names, false)?;
@@ -51,36 +51,36 @@ pub fn run(cli: &Cli, args: &PurgeArgs) -> Result<ExitCode, CommandError> {
             names = kept;
         }
         let mut handle = oneshot::spawn(&scope);
-        oneshot::initial_views(&mut handle, scope.config.connections.len()).await;
-        let mut pending = Pending::default();
+        let views = oneshot::initial_views(&mut handle, scope.config.connections.len()).await;
+        let mut pending = Pending::new(views);
         for n in &names {
-            pending.add(n);
-            let _ = handle.requests.send(Request::Purge { name: n.clone() });
+            pending.send(&mut handle, Request::Purge { name: n.clone() });
         }
         while !pending.is_empty() {
             let Some(event) = handle.events.recv().await else {
                 break;
             };
-            let Event::Connection(v) = event else {
+            let Some((v, outcome)) = pending.finished(&event) else {
                 continue;
             };
-            if !pending.finished(&v) {
-                continue;
-            }
             let had = all_names
                 .iter()
                 .position(|n| n == &v.name)
                 .is_some_and(|i| had_file[i]);
-            match v.note.as_deref() {
-                Some(note) if note.starts_with("purge failed") => {
-                    failed += 1;
-                    eprintln!("{}: {note}", v.name);
-                }
-                _ if had => println!(
+            match outcome {
+                Finish::Purged if had => println!(
                     "{}: tokens purged; sign in again with: connwatch login {}",
                     v.name, v.name
                 ),
-                _ => println!("{}: nothing to purge (not signed in)", v.name),
+                Finish::Purged => println!("{}: nothing to purge (not signed in)", v.name),
+                Finish::Failed(d) => {
+                    failed += 1;
+                    eprintln!("{}: {}", v.name, crate::sanitize::line(&d.summary));
+                }
+                _ => {
+                    failed += 1;
+                    eprintln!("{}: not purged", v.name);
+                }
             }
         }
         Ok(oneshot::finish(handle, failed).await)

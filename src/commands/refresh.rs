@@ -8,7 +8,7 @@ use super::oneshot::{self, Pending};
 use super::runtime;
 use crate::cli::Cli;
 use crate::clock::{Clock, SystemClock};
-use crate::worker::{Event, Request};
+use crate::worker::{Finish, Request};
 
 pub fn run(cli: &Cli, names: &[String], all: bool) -> Result<ExitCode, CommandError> {
     if names.is_empty() && !all {
@@ -27,15 +27,15 @@ pub fn run(cli: &Cli, names: &[String], all: bool) -> Result<ExitCode, CommandEr
         let mut handle = oneshot::spawn(&scope);
         let views = oneshot::initial_views(&mut handle, scope.config.connections.len()).await;
         let mut failed = 0usize;
-        let mut pending = Pending::default();
+        let mut pending = Pending::new(views.clone());
         for c in &scope.config.connections {
             match views.get(&c.name) {
-                Some(v) if v.token_preview.is_some() => {
-                    pending.add(&c.name);
-                    let _ = handle.requests.send(Request::Refresh {
+                Some(v) if v.token_preview.is_some() => pending.send(
+                    &mut handle,
+                    Request::Refresh {
                         name: c.name.clone(),
-                    });
-                }
+                    },
+                ),
                 Some(v) => {
                     failed += 1;
                     let why = v.note.as_deref().unwrap_or("not signed in");
@@ -56,19 +56,23 @@ pub fn run(cli: &Cli, names: &[String], all: bool) -> Result<ExitCode, CommandEr
                 }
             };
             let Some(event) = event else { break };
-            let Event::Connection(v) = event else {
+            let Some((v, outcome)) = pending.finished(&event) else {
                 continue;
             };
-            if !pending.finished(&v) {
-                continue;
-            }
-            // A successful refresh clears the last error; a failed one sets it.
-            match &v.last_error {
-                Some(d) => {
+            match outcome {
+                // The provider's refusal, or a resource refusing the new token.
+                Finish::Failed(d) => {
                     failed += 1;
-                    eprintln!("{}", oneshot::failure_line(&v.name, d));
+                    eprintln!("{}", oneshot::failure_line(&v.name, &d));
                 }
-                None => {
+                Finish::NotStarted | Finish::Superseded => {
+                    failed += 1;
+                    eprintln!(
+                        "{}: not refreshed (another request on it was running)",
+                        v.name
+                    );
+                }
+                Finish::Renewed | Finish::Probed | Finish::Purged => {
                     let what = v
                         .history
                         .last()

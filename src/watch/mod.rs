@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::connection::ConnState;
@@ -59,8 +59,6 @@ struct Tracker {
     store: TokenStore,
     /// Email alerts being sent (`watch --once` waits for them before it exits).
     mail: Vec<tokio::task::JoinHandle<()>>,
-    /// When each connection's current job started (for the latency histogram).
-    busy_since: HashMap<String, Instant>,
     /// The page of a sign-in in progress, for CONNWATCH_URL.
     sign_in_url: HashMap<String, String>,
     last: HashMap<String, ConnectionView>,
@@ -110,7 +108,6 @@ impl Tracker {
             alerts: alerts::Alerts::load(&store.paths().root),
             store: store.clone(),
             mail: Vec::new(),
-            busy_since: HashMap::new(),
             sign_in_url: HashMap::new(),
             last: HashMap::new(),
             forecasts: HashMap::new(),
@@ -303,42 +300,25 @@ impl Tracker {
         )
     }
 
-    fn on_view(&mut self, v: &ConnectionView, cfg: &Config, metrics: Option<&metrics::Metrics>) {
-        match (v.busy, self.busy_since.contains_key(&v.name)) {
-            (true, false) => {
-                self.busy_since.insert(v.name.clone(), Instant::now());
-            }
-            (false, true) => {
-                let took = self
-                    .busy_since
-                    .remove(&v.name)
-                    .map(|t| t.elapsed())
-                    .unwrap_or_default();
-                // What the job was, from what changed: new tokens (a refresh or sign-in that
-                // worked, whatever its probes said), a new non-probe error (a refresh that
-                // failed), or neither (a probe only: its own series say how it went).
-                let before = self.last.get(&v.name);
-                let new_tokens = v.obtained_at.is_some()
-                    && before.is_none_or(|b| b.obtained_at != v.obtained_at);
-                let new_error = v
-                    .last_error
-                    .as_ref()
-                    .filter(|d| d.probe.is_none())
-                    .is_some()
-                    && before.is_none_or(|b| b.last_error_at != v.last_error_at);
-                let outcome = if new_tokens {
-                    Some("ok".to_owned())
-                } else if new_error {
-                    v.last_error.as_ref().map(|d| d.cause.to_string())
-                } else {
-                    None
-                };
-                if let (Some(m), Some(outcome)) = (metrics, outcome) {
-                    m.observe(&v.name, &outcome, took);
-                }
-            }
-            _ => {}
-        }
+    /// A job ended: its duration and outcome for `/metrics` — new tokens (a refresh or
+    /// sign-in that worked, whatever its probes said) or the failure's cause; a probe alone
+    /// has its own series.
+    fn on_finished(
+        &mut self,
+        name: &str,
+        outcome: &worker::Finish,
+        took: Duration,
+        metrics: &metrics::Metrics,
+    ) {
+        let outcome = match outcome {
+            worker::Finish::Renewed => "ok".to_owned(),
+            worker::Finish::Failed(d) if d.probe.is_none() => d.cause.to_string(),
+            _ => return,
+        };
+        metrics.observe(name, &outcome, took);
+    }
+
+    fn on_view(&mut self, v: &ConnectionView, cfg: &Config) {
         if v.busy {
             self.tried.insert(v.name.clone());
         }
@@ -364,7 +344,9 @@ impl Tracker {
                 self.notify(cfg, &Notice::of(v));
             }
         }
-        if v.state != ConnState::Authorizing {
+        if v.activity
+            .is_none_or(|a| a.kind != crate::state::ActivityKind::SignIn)
+        {
             self.sign_in_url.remove(&v.name);
         }
         self.track_forecast(v);
@@ -441,7 +423,10 @@ pub async fn run(
             () = sleep_for(reminder.map(|d| d.min(worker::WALL_CHECK))), if reminder.is_some() => tracker.remind(&config),
             Some(name) = pressed(&mut buttons) => tracker.reauthorize(name, &handle),
             ev = handle.events.recv() => match ev {
-                Some(Event::Connection(v)) => tracker.on_view(&v, &config, Some(&metrics)),
+                Some(Event::Connection(v)) => tracker.on_view(&v, &config),
+                Some(Event::Finished { name, outcome, took, .. }) => {
+                    tracker.on_finished(&name, &outcome, took, &metrics);
+                }
                 Some(Event::DeviceCode(c)) => tracker.sign_in_waiting(&c),
                 Some(Event::SignInEnded { name, ok }) => tracker.sign_in_ended(&name, ok),
                 Some(_) => {}
@@ -674,28 +659,35 @@ async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
             None => break,
         }
     }
-    let mut pending: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // Each refresh is tracked and ends with its own Event::Finished.
+    let mut pending: HashMap<u64, String> = HashMap::new();
     let mut started: std::collections::HashSet<String> = std::collections::HashSet::new();
     for c in &config.connections {
         if views
             .get(&c.name)
             .is_some_and(|v| v.token_preview.is_some())
         {
-            pending.insert(c.name.clone());
-            let _ = handle.requests.send(Request::Refresh {
+            let id = handle.track(Request::Refresh {
                 name: c.name.clone(),
             });
+            pending.insert(id, c.name.clone());
         }
     }
     while !pending.is_empty() {
         match handle.events.recv().await {
             Some(Event::Connection(v)) => {
-                if v.busy {
-                    started.insert(v.name.clone());
-                } else if started.contains(&v.name) {
-                    pending.remove(&v.name);
-                }
                 views.insert(v.name.clone(), (*v).clone());
+            }
+            Some(Event::Finished {
+                id: Some(id),
+                outcome,
+                ..
+            }) => {
+                if let Some(name) = pending.remove(&id)
+                    && outcome != worker::Finish::NotStarted
+                {
+                    started.insert(name);
+                }
             }
             Some(_) => {}
             None => break,
@@ -707,7 +699,7 @@ async fn once(config: Config, store: TokenStore) -> Vec<ConnectionView> {
     tracker.tried.extend(started.iter().cloned());
     for c in &config.connections {
         if let Some(v) = views.remove(&c.name) {
-            tracker.on_view(&v, &config, None);
+            tracker.on_view(&v, &config);
             out.push(v);
         }
     }

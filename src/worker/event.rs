@@ -111,12 +111,17 @@ pub enum Event {
         name: String,
         report: Box<TokenReport>,
     },
-    /// A tracked request ended (`Request::Tracked`); the connection's view, sent just
-    /// before, shows the state it left.
+    /// A job ended, or a tracked request (`Request::Tracked`) that started none; the
+    /// connection's view, sent just before, shows the state it left.
     Finished {
-        id: u64,
+        /// The tracked request's id; `None` for work the worker started on its own.
+        id: Option<u64>,
         name: String,
         outcome: Finish,
+        /// A resource refused the token the job ended with (its probes ran after it).
+        probe_refusal: Option<Box<Diagnosis>>,
+        /// How long the job ran (from when it got a permit).
+        took: std::time::Duration,
     },
     /// A `connwatch watch` now holds the store (its pid), or none does any more. Sent only
     /// by a worker that yields to one (`WorkerOptions::yield_to_watch`).

@@ -20,11 +20,13 @@ impl Worker {
         let c = &mut self.conns[i];
         if done.generation != c.generation {
             // Superseded by a purge or a newer sign-in: whoever asked hears so.
-            if let Some(id) = done.id {
+            if done.id.is_some() {
                 let _ = self.events.send(Event::Finished {
-                    id,
+                    id: done.id,
                     name: c.cfg.name.clone(),
                     outcome: Finish::Superseded,
+                    probe_refusal: None,
+                    took: done.took,
                 });
             }
             return;
@@ -95,21 +97,17 @@ impl Worker {
             });
         }
         self.emit(i);
-        if let Some(id) = done.id {
-            // A probe's refusal is this request's failure too.
-            let outcome = match outcome {
-                Finish::Renewed | Finish::Probed => match self.conns[i].probe_failure() {
-                    Some(d) => Finish::Failed(Box::new(d)),
-                    None => outcome,
-                },
-                o => o,
-            };
-            let _ = self.events.send(Event::Finished {
-                id,
-                name: self.conns[i].cfg.name.clone(),
-                outcome,
-            });
-        }
+        let probe_refusal = match outcome {
+            Finish::Renewed | Finish::Probed => self.conns[i].probe_failure().map(Box::new),
+            _ => None,
+        };
+        let _ = self.events.send(Event::Finished {
+            id: done.id,
+            name: self.conns[i].cfg.name.clone(),
+            outcome,
+            probe_refusal,
+            took: done.took,
+        });
     }
 
     /// Keep the probes' answers and step the machine with them.

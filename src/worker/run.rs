@@ -26,6 +26,8 @@ pub(super) struct Finished {
     /// The request that asked for it, if one did (`Event::Finished`).
     pub id: Option<u64>,
     pub outcome: JobOutcome,
+    /// How long the job ran.
+    pub took: Duration,
 }
 
 pub(super) struct Worker {
@@ -283,8 +285,16 @@ impl Worker {
             }
             Request::RefreshAll => {
                 for i in 0..self.conns.len() {
-                    if self.conns[i].tokens.is_some() {
-                        self.start_refresh(i, None, jobs);
+                    // One that is busy already says so, so a caller counting ends hears
+                    // from every connection with tokens.
+                    if self.conns[i].tokens.is_some() && !self.start_refresh(i, None, jobs) {
+                        let _ = self.events.send(Event::Finished {
+                            id: None,
+                            name: self.conns[i].cfg.name.clone(),
+                            outcome: super::Finish::NotStarted,
+                            probe_refusal: None,
+                            took: Duration::ZERO,
+                        });
                     }
                 }
                 false
@@ -357,9 +367,11 @@ impl Worker {
         if let Some(id) = id.filter(|_| !started) {
             let name = req.name().unwrap_or_default().to_owned();
             let _ = self.events.send(Event::Finished {
-                id,
+                id: Some(id),
                 name,
                 outcome: super::Finish::NotStarted,
+                probe_refusal: None,
+                took: Duration::ZERO,
             });
         }
     }

@@ -2,6 +2,7 @@
 //! connection (crate::state::Activity, with this process's pid) before its job runs.
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use super::DeviceCodeView;
 use super::jobs::{JobContext, JobOutcome};
@@ -91,15 +92,18 @@ impl Worker {
         let (paste_tx, paste_rx) = mpsc::unbounded_channel();
         c.pasted = browser.then_some(paste_tx);
         let handle = jobs.spawn(async move {
+            let started = Instant::now();
+            let outcome = if browser {
+                ctx.browser_sign_in(code_tx, paste_rx).await
+            } else {
+                ctx.device_sign_in(code_tx).await
+            };
             Finished {
                 name,
                 generation,
                 id,
-                outcome: if browser {
-                    ctx.browser_sign_in(code_tx, paste_rx).await
-                } else {
-                    ctx.device_sign_in(code_tx).await
-                },
+                outcome,
+                took: started.elapsed(),
             }
         });
         c.sign_in = Some(handle);
@@ -148,6 +152,7 @@ impl Worker {
         let name = c.cfg.name.clone();
         let owned = name.clone();
         jobs.spawn(async move {
+            let started = Instant::now();
             let removed = tokio::task::spawn_blocking(move || {
                 let _lock = store.lock(&owned)?;
                 store.purge(&owned)
@@ -160,6 +165,7 @@ impl Worker {
                 generation,
                 id,
                 outcome: JobOutcome::Purged(removed),
+                took: started.elapsed(),
             }
         });
         self.emit(i);
@@ -178,11 +184,14 @@ impl Worker {
         let permits = self.permits.clone();
         jobs.spawn(async move {
             let _permit = permits.acquire_owned().await;
+            let started = Instant::now();
+            let outcome = job.await;
             Finished {
                 name,
                 generation,
                 id,
-                outcome: job.await,
+                outcome,
+                took: started.elapsed(),
             }
         });
     }
