@@ -116,14 +116,15 @@ pub fn render(statuses: &[ConnectionStatus], now: Timestamp) -> String {
     family(
         "connwatch_last_error_info",
         "gauge",
-        "The last error's cause and provider code (always 1; absent when the last attempt succeeded).",
+        "The last error's cause, provider code and who can fix it (always 1; absent when the last attempt succeeded).",
         &mut statuses.iter().filter_map(|s| {
             s.last_error.as_ref().map(|d| {
                 format!(
-                    "{{{},cause=\"{}\",code=\"{}\"}} 1",
+                    "{{{},cause=\"{}\",code=\"{}\",fix_by=\"{}\"}} 1",
                     ident(s),
                     d.cause,
-                    escape(d.code.as_deref().unwrap_or(""))
+                    escape(d.code.as_deref().unwrap_or("")),
+                    d.fix_by
                 )
             })
         }),

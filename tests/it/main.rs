@@ -36,6 +36,7 @@ mod hostile_text;
 mod interop;
 mod layering;
 mod mail_hostile;
+mod one_truth;
 mod probe_flows;
 mod provider_presets;
 mod readme_keys;
