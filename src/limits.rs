@@ -25,6 +25,11 @@ pub const MAX_DEVICE_CODE_S: u64 = 3600;
 pub const MIN_DEVICE_INTERVAL_S: u64 = 1;
 pub const MAX_DEVICE_INTERVAL_S: u64 = 60;
 
+/// Work recorded in flight (crate::state::Activity) is believed for at most this long,
+/// even while its pid runs: the longest sign-in (a device code) lasts an hour, and a pid
+/// the system has given to another program since must not claim a sign-in for ever.
+pub const MAX_ACTIVITY_S: i64 = 3600;
+
 /// `Retry-After` is obeyed up to an hour; past that the backoff's own schedule resumes.
 /// (A 429's Retry-After of 317 years was once obeyed.)
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);

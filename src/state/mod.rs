@@ -127,9 +127,13 @@ pub struct Decided {
 /// - an expired access token is `needs_reauth` without a refresh token, else `disconnected`;
 /// - otherwise `connected` (a transient failure is shown, but the token still works).
 ///
-/// `alive` says whether a process still runs; an activity of a dead one is ignored.
+/// `alive` says whether a process still runs; an activity of a dead one is ignored, and so is
+/// one older than any sign-in lasts (`limits::MAX_ACTIVITY_S`: the pid may be another
+/// program's by now).
 pub fn decide(f: &Facts, now: Timestamp, cx: Context<'_>, alive: &dyn Fn(u32) -> bool) -> Decided {
-    let activity = f.activity.filter(|a| alive(a.pid));
+    let fresh =
+        |a: &Activity| now.duration_since(a.since).as_secs() <= crate::limits::MAX_ACTIVITY_S;
+    let activity = f.activity.filter(|a| fresh(a) && alive(a.pid));
     let mut d = Decided {
         state: ConnState::SignedOut,
         note: None,

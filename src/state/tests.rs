@@ -191,6 +191,9 @@ fn sign_in_shows_beside_the_verdict_and_ends_in_one_place() {
     let gone = decide(&f, at(21), cx(), &|_| false);
     assert_eq!(gone.note, None);
     assert_eq!(gone.activity, None);
+    // An hour and more later the pid is someone else's: the claim is ignored too.
+    let stale = decide(&f, at(20 + 3601), cx(), &|_| true);
+    assert_eq!(stale.activity, None);
     // Cancelled: where it was.
     let (c, _) = step(f.clone(), Input::SignInCancelled, at(30));
     assert_eq!(state(&c, at(30)), ConnState::NeedsReauth);

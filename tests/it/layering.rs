@@ -37,6 +37,13 @@ const RULES: &[(&str, &[&str])] = &[
         &["app", "ui", "tui", "worker", "commands", "watch", "config"],
     ),
     ("notify", &["app", "ui", "tui", "commands", "watch"]),
+    (
+        "state",
+        &[
+            "app", "ui", "tui", "worker", "commands", "watch", "config", "oauth", "store", "probe",
+            "report", "notify",
+        ],
+    ),
     ("watch", &["app", "ui", "tui", "commands"]),
 ];
 
