@@ -76,6 +76,7 @@ fn refused(state: ConnState, when: i64) -> StatusRecord {
         probes: Vec::new(),
         sign_in_frequency_s: None,
         activity: None,
+        changed_at: None,
     }
 }
 
@@ -183,6 +184,7 @@ fn a_transient_failure_warns_and_disconnected_warns() {
         probes: Vec::new(),
         sign_in_frequency_s: None,
         activity: None,
+        changed_at: None,
     };
     let s = derive(
         &conn(OFFLINE),

@@ -58,9 +58,14 @@ pub fn refusal(d: &Diagnosis) -> Option<ConnState> {
 }
 
 /// A resource's refusal of a token: a claims challenge or a refused token needs a sign-in;
-/// what is not transient and not the token's is the probe's own configuration.
+/// an expired one needs a renewal (transient here); what is not transient and not the
+/// token's is the probe's own configuration.
 pub fn probe_refusal(d: &Diagnosis) -> Option<ConnState> {
-    if d.needs_reauth || d.cause == Cause::ClaimsChallenge {
+    if d.cause == Cause::TokenExpired {
+        // The access token ran out (clock skew, or probed at its very end): the renewal
+        // answers, not the resource.
+        None
+    } else if d.needs_reauth || d.cause == Cause::ClaimsChallenge {
         Some(ConnState::NeedsReauth)
     } else if d.fix_by.is_someone_else() && !d.retryable {
         Some(ConnState::Blocked)
@@ -81,6 +86,14 @@ pub fn step(mut f: Facts, input: Input, now: Timestamp) -> (Facts, Vec<Effect>) 
                 (Some(_), None) => false,
             }
     };
+    // A refusal on record about older tokens than those held says nothing any more: a
+    // failure stamped now must not bring it back.
+    if f.verdict.is_refusal() && !refused_now(&f) {
+        f.verdict = Verdict::of(ConnState::Connected);
+    }
+    if !matches!(input, Input::Started(_) | Input::Idle) {
+        f.changed_at = Some(now);
+    }
     let effects = match input {
         Input::Started(a) => {
             // A sign-in claims the connection over a refresh or probe in flight elsewhere.
@@ -135,6 +148,13 @@ pub fn step(mut f: Facts, input: Input, now: Timestamp) -> (Facts, Vec<Effect>) 
         Input::ProbeRefused(d) => {
             end_work(&mut f);
             f.failures += 1;
+            // The provider's own refusal of these tokens says more than any resource can
+            // (a dead refresh token stays dead whatever a probe of the access token says).
+            let provider_refused =
+                refused_now(&f) && f.last_error.as_ref().is_some_and(|e| e.probe.is_none());
+            if provider_refused {
+                return (f, vec![Effect::Wait]);
+            }
             match probe_refusal(&d) {
                 Some(s) => {
                     record(&mut f, d, s, now);
@@ -152,7 +172,10 @@ pub fn step(mut f: Facts, input: Input, now: Timestamp) -> (Facts, Vec<Effect>) 
         Input::SignInFailed(d) => {
             f.activity = None;
             f.failures += 1;
-            match refusal(&d).filter(|s| *s != ConnState::NeedsReauth) {
+            // Someone else's refusal of a new sign-in says nothing about tokens that still
+            // renew: it is the state only where there are none, or where they were refused.
+            let applies = f.tokens.is_none() || refused_now(&f);
+            match refusal(&d).filter(|s| *s != ConnState::NeedsReauth && applies) {
                 Some(s) => {
                     record(&mut f, d, s, now);
                     vec![Effect::Wait]

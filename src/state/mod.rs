@@ -65,6 +65,9 @@ pub struct Facts {
     pub last_success: Option<Timestamp>,
     pub failures: u64,
     pub activity: Option<Activity>,
+    /// When a step last changed the verdict or the error on record: of two records of one
+    /// connection (two processes), the later says how things stand.
+    pub changed_at: Option<Timestamp>,
 }
 
 /// A recorded verdict: a [`ConnState`] that is never `authorizing` or `refreshing` (those

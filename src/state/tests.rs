@@ -156,6 +156,43 @@ fn a_probe_accepting_does_not_lift_the_idps_refusal() {
     let (f, _) = step(connected(3600), Input::RefreshFailed(revoked()), at(10));
     let (f, _) = step(f, Input::ProbesAccepted, at(20));
     assert_eq!(state(&f, at(20)), ConnState::NeedsReauth);
+    // Nor does a probe's refusal replace it, to be lifted by the next probe's acceptance.
+    let mut claims = probed(revoked());
+    claims.cause = Cause::ClaimsChallenge;
+    let (f, _) = step(f, Input::ProbeRefused(claims), at(30));
+    assert_eq!(f.last_error.as_ref().unwrap().cause, Cause::GrantRevoked);
+    let (f, _) = step(f, Input::ProbesAccepted, at(40));
+    assert_eq!(state(&f, at(40)), ConnState::NeedsReauth);
+}
+
+#[test]
+fn an_expired_token_refused_by_a_probe_is_for_the_renewal_to_answer() {
+    let mut expired = probed(timeout());
+    expired.cause = Cause::TokenExpired;
+    expired.retryable = false;
+    let (f, fx) = step(connected(3600), Input::ProbeRefused(expired), at(10));
+    assert_eq!(fx, vec![Effect::RetryProbe]);
+    assert_eq!(state(&f, at(10)), ConnState::Connected);
+}
+
+#[test]
+fn someone_elses_refusal_of_a_new_sign_in_leaves_working_tokens_alone() {
+    let (f, fx) = step(connected(3600), Input::SignInFailed(admin()), at(10));
+    assert_eq!(fx, vec![Effect::Schedule]);
+    let d = decide(&f, at(10), cx(), &|_| true);
+    assert_eq!(d.state, ConnState::Connected);
+    assert_eq!(d.last_error.unwrap().cause, Cause::ProtocolDisabled);
+}
+
+#[test]
+fn a_refusal_about_older_tokens_is_not_brought_back_by_a_later_failure() {
+    // A refusal on record, then tokens from a sign-in elsewhere (only the token file
+    // changed), then a transient probe failure stamped now.
+    let (mut f, _) = step(connected(3600), Input::RefreshFailed(revoked()), at(10));
+    f.tokens = Some(tokens(20, 3600, true));
+    let (f, _) = step(f, Input::ProbeRefused(probed(timeout())), at(30));
+    assert_eq!(state(&f, at(30)), ConnState::Connected);
+    assert_eq!(f.changed_at, Some(at(30)));
 }
 
 #[test]
@@ -326,6 +363,8 @@ proptest! {
         let mut now = t0();
         // The last outcome about the current tokens that was a refusal, if any.
         let mut refused_since_tokens = false;
+        // The IdP refused the current tokens' renewal: nothing but new tokens lifts that.
+        let mut idp_refused = false;
         for (event, gap) in events {
             now += SignedDuration::from_secs(gap);
             // Tokens renewed "now" (the strategy's obtained_at is a placeholder).
@@ -360,6 +399,17 @@ proptest! {
             }
             if matches!(event, Input::Renewed(_) | Input::Purged) {
                 refused_since_tokens = false;
+                idp_refused = false;
+            }
+            if let Input::RefreshFailed(d) = &event
+                && super::machine::refusal(d).is_some()
+                && next.tokens.is_some()
+            {
+                idp_refused = true;
+            }
+            // Never connected while the IdP's refusal of these tokens stands.
+            if idp_refused {
+                prop_assert_ne!(shown.state, ConnState::Connected, "connected after the IdP refused: {:?}", next);
             }
             if was_refusal && next.tokens.is_some() {
                 refused_since_tokens = true;

@@ -29,6 +29,9 @@ pub struct StatusRecord {
     /// last verdict beside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<crate::state::Activity>,
+    /// When the verdict or error last changed (crate::state::Facts::changed_at).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<Timestamp>,
 }
 
 impl StatusRecord {
@@ -40,6 +43,7 @@ impl StatusRecord {
         self.last_success = facts.last_success;
         self.failures = facts.failures;
         self.activity = facts.activity;
+        self.changed_at = facts.changed_at;
     }
 
     /// The facts a record holds (the tokens come from the token file).
@@ -53,6 +57,7 @@ impl StatusRecord {
             last_success: self.last_success,
             failures: self.failures,
             activity: self.activity,
+            changed_at: self.changed_at,
         }
     }
 }

@@ -26,70 +26,115 @@ impl Worker {
                     return;
                 };
                 if self.conns[i].busy {
-                    return; // our own job is writing; its outcome will say what happened
+                    // Our own job may be writing; what another process wrote meanwhile is
+                    // looked at when the job ends (`catch_up`).
+                    self.conns[i].missed = true;
+                    return;
                 }
-                match self.store.load(&name) {
-                    Ok(None) => {
-                        let c = &mut self.conns[i];
-                        if c.tokens.is_some() {
-                            c.set_tokens(None);
-                            c.remember(now, "purged elsewhere");
-                            c.local_note = Some("tokens purged (by another process)".into());
-                            let fx = c.apply(Input::Purged, now);
-                            c.probe_due = None;
-                            self.effects(i, fx, now);
-                            self.emit(i);
-                        }
-                    }
-                    Ok(Some(set)) => {
-                        let c = &mut self.conns[i];
-                        let same = c.tokens.as_ref().is_some_and(|t| {
-                            t.access_token.expose() == set.access_token.expose()
-                                && t.refresh_token.as_ref().map(|r| r.expose())
-                                    == set.refresh_token.as_ref().map(|r| r.expose())
-                        });
-                        let newer = c
-                            .tokens
-                            .as_ref()
-                            .is_none_or(|t| set.obtained_at >= t.obtained_at);
-                        if same || !newer {
-                            return;
-                        }
-                        // A sign-in or refresh elsewhere: whatever was wrong with the old
-                        // tokens is over. The record that process writes says the rest.
-                        let facts = set.facts();
-                        c.set_tokens(Some(set));
-                        c.local_note = None;
-                        c.remember(now, "new tokens (from another process)");
-                        let activity = c.facts.activity;
-                        let fx = c.apply(Input::Renewed(facts), now);
-                        // Whose work goes on is for that process's record to say.
-                        c.facts.activity = activity;
-                        c.facts.last_success = Some(facts.obtained_at);
-                        self.effects(i, fx, now);
-                        self.emit(i);
-                    }
-                    Err(_) => {}
-                }
+                self.tokens_changed(i, now);
             }
             Changed::Status(name) => {
                 let Some(&i) = self.by_name.get(&name) else {
                     return;
                 };
                 if self.conns[i].busy {
+                    self.conns[i].missed = true;
                     return;
                 }
-                let Some(r) = self.store.load_status(&name) else {
-                    return;
-                };
-                let c = &mut self.conns[i];
-                if r == c.record() || !c.adopt(&r) {
-                    return;
-                }
-                self.plan(i, now);
-                // The record on disk already says it: tell the UI, write nothing.
-                self.show(i);
+                self.status_changed(i, now);
             }
+        }
+    }
+
+    /// Before a job's outcome is applied: a later verdict another process recorded while
+    /// the job ran (`connwatch token` met a refusal). Our outcome then steps from it, so a
+    /// transient failure of ours does not write over it.
+    pub(super) fn catch_up_record(&mut self, i: usize, now: Timestamp) {
+        if self.conns[i].missed {
+            self.status_changed(i, now);
+        }
+    }
+
+    /// After a job's outcome: the token file as another process left it — newer tokens (a
+    /// sign-in elsewhere, after which a failure of ours was about the old ones) or none (a
+    /// purge elsewhere, after our save: it took the lock after us).
+    pub(super) fn catch_up_tokens(&mut self, i: usize, now: Timestamp) {
+        if std::mem::take(&mut self.conns[i].missed) {
+            self.tokens_changed(i, now);
+        }
+    }
+
+    fn tokens_changed(&mut self, i: usize, now: Timestamp) {
+        let name = self.conns[i].cfg.name.clone();
+        match self.store.load(&name) {
+            Ok(None) => {
+                let c = &mut self.conns[i];
+                if c.tokens.is_some() {
+                    c.set_tokens(None);
+                    c.remember(now, "purged elsewhere");
+                    c.local_note = Some("tokens purged (by another process)".into());
+                    let fx = c.apply(Input::Purged, now);
+                    c.probe_due = None;
+                    self.effects(i, fx, now);
+                    self.emit(i);
+                }
+            }
+            Ok(Some(set)) => {
+                let c = &mut self.conns[i];
+                let same = c.tokens.as_ref().is_some_and(|t| {
+                    t.access_token.expose() == set.access_token.expose()
+                        && t.refresh_token.as_ref().map(|r| r.expose())
+                            == set.refresh_token.as_ref().map(|r| r.expose())
+                });
+                let newer = c
+                    .tokens
+                    .as_ref()
+                    .is_none_or(|t| set.obtained_at >= t.obtained_at);
+                if same || !newer {
+                    return;
+                }
+                // A sign-in or refresh elsewhere: whatever was wrong with the old tokens is
+                // over, and so is the work that wrote them (its claim ends with it). The
+                // record that process writes says the rest.
+                let facts = set.facts();
+                c.set_tokens(Some(set));
+                c.local_note = None;
+                c.remember(now, "new tokens (from another process)");
+                let fx = c.apply(Input::Renewed(facts), now);
+                c.facts.last_success = Some(facts.obtained_at);
+                self.effects(i, fx, now);
+                self.emit(i);
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn status_changed(&mut self, i: usize, now: Timestamp) {
+        let name = self.conns[i].cfg.name.clone();
+        let Some(r) = self.store.load_status(&name) else {
+            return;
+        };
+        let c = &mut self.conns[i];
+        if r == c.record() {
+            return;
+        }
+        // A claim in our name that we do not hold (a stale copy another process wrote
+        // back): only we can say so, on disk too.
+        let stale_claim = r.activity.is_some_and(|a| a.pid == std::process::id())
+            && c.facts.activity != r.activity;
+        let (changed, verdict) = c.adopt(&r);
+        if !changed && !stale_claim {
+            return;
+        }
+        if verdict {
+            // A refusal (or its end) decided elsewhere: the timers follow it.
+            self.plan(i, now);
+        }
+        if stale_claim {
+            self.emit(i);
+        } else {
+            // The record on disk already says it: tell the UI, write nothing.
+            self.show(i);
         }
     }
 

@@ -73,6 +73,9 @@ pub(super) struct Conn {
     pub probe_due: Option<Due>,
     /// Consecutive transient probe failures (for backoff).
     pub probe_attempt: u32,
+    /// Another process wrote this connection's files while a job of ours ran: looked at
+    /// again once the job ends (worker/changed.rs).
+    pub missed: bool,
     /// A forced sign-in period the tenant revealed (for this or another connection of the
     /// same tenant), in seconds.
     pub sign_in_frequency_s: Option<u64>,
@@ -102,6 +105,7 @@ impl Conn {
             probes,
             probe_due: None,
             probe_attempt: 0,
+            missed: false,
             sign_in_frequency_s,
         }
     }
@@ -121,9 +125,14 @@ impl Conn {
             }
             _ => None,
         };
+        // Another process's claim ends with that process's own outcome, not ours.
+        let foreign = self.facts.activity.filter(|a| a.pid != std::process::id());
         let facts = std::mem::take(&mut self.facts);
         let (facts, effects) = machine::step(facts, input, now);
         self.facts = facts;
+        if self.facts.activity.is_none() && self.tokens.is_some() {
+            self.facts.activity = foreign;
+        }
         if let Some(code) = code {
             let state = self.decided(now).state;
             self.remember(now, format!("{state}: {code}"));
@@ -181,6 +190,7 @@ impl Conn {
             probes: self.probes.clone(),
             sign_in_frequency_s: self.sign_in_frequency_s,
             activity: f.activity,
+            changed_at: f.changed_at,
         }
     }
 
@@ -232,31 +242,44 @@ impl Conn {
         self.decided(now).state.waits_for_someone()
     }
 
-    /// Take another process's verdict when it is newer than ours (the record it wrote).
-    pub fn adopt(&mut self, r: &StatusRecord) -> bool {
+    /// Take another process's verdict when it is newer than ours (the record it wrote), and
+    /// its claim of work in flight: whether anything changed, and whether the verdict did.
+    pub fn adopt(&mut self, r: &StatusRecord) -> (bool, bool) {
         let theirs = r.facts();
         let f = &mut self.facts;
         let mut changed = false;
-        if theirs.activity != f.activity {
-            f.activity = theirs.activity;
+        // What this process is doing only it knows: a claim in its name that it does not
+        // hold is a stale copy; its own claim stands whatever another record says.
+        let me = std::process::id();
+        let activity = match (f.activity, theirs.activity) {
+            (Some(mine), _) if mine.pid == me => Some(mine),
+            (_, Some(stale)) if stale.pid == me => None,
+            (_, other) => other,
+        };
+        if activity != f.activity {
+            f.activity = activity;
             changed = true;
         }
-        let newer_error = theirs.last_error_at > f.last_error_at;
+        // Their verdict is later than ours (a refusal, or a refusal lifted): it holds.
+        // (A record from an older connwatch has no changed_at: its newer error counts.)
+        let newer = match theirs.changed_at {
+            Some(_) => theirs.changed_at > f.changed_at,
+            None => theirs.last_error_at > f.last_error_at.max(f.changed_at),
+        };
         let newer_success = theirs.last_success > f.last_success;
-        if !newer_error && !newer_success {
-            return changed;
+        if !newer && !newer_success {
+            return (changed, false);
         }
         f.failures = f.failures.max(theirs.failures);
-        if newer_success {
-            f.last_success = theirs.last_success;
-        }
-        if newer_error || theirs.last_error.is_none() {
+        f.last_success = f.last_success.max(theirs.last_success);
+        if newer {
             f.verdict = theirs.verdict;
             f.last_error = theirs.last_error;
             f.last_error_at = theirs.last_error_at;
+            f.changed_at = theirs.changed_at;
         }
         self.history = r.history.clone();
         self.probes = r.probes.clone();
-        true
+        (true, newer)
     }
 }

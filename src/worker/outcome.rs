@@ -14,26 +14,37 @@ use crate::state::machine::{Effect, Input};
 impl Worker {
     pub(super) fn finish(&mut self, done: Finished) {
         let Some(&i) = self.by_name.get(&done.name) else {
-            return; // removed by a reload; its job saved what it got
-        };
-        let now = self.now();
-        let c = &mut self.conns[i];
-        if done.generation != c.generation {
-            // Superseded by a purge or a newer sign-in: whoever asked hears so.
+            // Removed by a reload; its job saved what it got. Whoever asked hears the end.
             if done.id.is_some() {
                 let _ = self.events.send(Event::Finished {
                     id: done.id,
-                    name: c.cfg.name.clone(),
+                    name: done.name,
                     outcome: Finish::Superseded,
                     probe_refusal: None,
                     took: done.took,
                 });
             }
             return;
+        };
+        let now = self.now();
+        let c = &mut self.conns[i];
+        if done.generation != c.generation {
+            // Superseded by a purge or a newer sign-in: whoever asked hears so.
+            let _ = self.events.send(Event::Finished {
+                id: done.id,
+                name: c.cfg.name.clone(),
+                outcome: Finish::Superseded,
+                probe_refusal: None,
+                took: done.took,
+            });
+            return;
         }
         c.busy = false;
         let was_sign_in = c.sign_in.take().is_some();
         c.pasted = None;
+        // What other processes wrote while the job ran (worker/changed.rs).
+        self.catch_up_record(i, now);
+        let c = &mut self.conns[i];
         let outcome = match done.outcome {
             JobOutcome::Tokens { set, what, probes } => {
                 tracing::info!(connection = %c.cfg.name, "{what}");
@@ -48,6 +59,10 @@ impl Worker {
             }
             JobOutcome::Probed(probes) => {
                 self.probed(i, now, probes);
+                // A renewal that fell due while the probe ran was left for now (run_due).
+                if self.conns[i].due.is_none() {
+                    self.plan(i, now);
+                }
                 Finish::Probed
             }
             JobOutcome::Purged(Ok(_)) => {
@@ -89,6 +104,16 @@ impl Worker {
                 failure
             }
         };
+        // Scheduled probes go on after any job (a sign-in that failed probed nothing).
+        let c = &mut self.conns[i];
+        if self.opts.auto_refresh
+            && c.probe_due.is_none()
+            && c.tokens.is_some()
+            && let Some(every) = c.cfg.probe_interval()
+        {
+            c.probe_due = Some(Due::after(now, every));
+        }
+        self.catch_up_tokens(i, now);
         if was_sign_in {
             let ok = self.conns[i].decided(now).state == crate::connection::ConnState::Connected;
             let _ = self.events.send(Event::SignInEnded {
@@ -124,7 +149,9 @@ impl Worker {
             tracing::info!(connection = %c.cfg.name, probe = %p.url, latency_ms = p.latency_ms, "probe {verdict}");
         }
         c.keep_probes(probes);
-        c.probe_due = every.map(|e| Due::after(now, e));
+        if self.opts.auto_refresh {
+            c.probe_due = every.map(|e| Due::after(now, e));
+        }
         let fx = match refused {
             Some(d) => {
                 // Logged on one line, defused: a code with a newline once forged a log line.

@@ -25,7 +25,11 @@ pub async fn record_outcome(store: &TokenStore, name: &str, input: Input, now: T
             )),
             _ => None,
         };
-        let (facts, _) = machine::step(facts, input, now);
+        // `token` claims no work: whatever claim is on record (a dashboard's sign-in) is
+        // that process's to end.
+        let activity = facts.activity;
+        let (mut facts, _) = machine::step(facts, input, now);
+        facts.activity = activity;
         record.set_facts(&facts);
         if let Some(what) = line {
             record.history.push(HistoryEntry { at: now, what });

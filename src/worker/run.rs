@@ -30,8 +30,32 @@ pub(super) struct Finished {
     pub took: Duration,
 }
 
+/// The jobs in flight by task id: whose, which generation, which request. A job that
+/// panics or is aborted returns no `Finished`; this is how it still ends, and says so.
+#[derive(Default)]
+pub(super) struct Tasks(HashMap<tokio::task::Id, (String, u64, Option<u64>)>);
+
+impl Tasks {
+    pub fn spawn(
+        &mut self,
+        jobs: &mut JoinSet<Finished>,
+        name: &str,
+        generation: u64,
+        id: Option<u64>,
+        job: impl std::future::Future<Output = Finished> + Send + 'static,
+    ) -> tokio::task::AbortHandle {
+        let handle = jobs.spawn(job);
+        self.0
+            .insert(handle.id(), (name.to_owned(), generation, id));
+        handle
+    }
+}
+
 pub(super) struct Worker {
     pub conns: Vec<Conn>,
+    pub tasks: Tasks,
+    /// The last generation of each connection a reload removed (see `reload`).
+    pub retired: HashMap<String, u64>,
     pub by_name: HashMap<String, usize>,
     pub store: TokenStore,
     pub http: HttpClient,
@@ -70,6 +94,8 @@ impl Worker {
         let schedules = opts.auto_refresh;
         Worker {
             conns,
+            tasks: Tasks::default(),
+            retired: HashMap::new(),
             by_name,
             store,
             http,
@@ -117,11 +143,7 @@ impl Worker {
                     Some(Request::Reload(config)) => self.reload(&config.0),
                     Some(req) => self.handle(None, req, &mut jobs, &code_tx),
                 },
-                Some(done) = jobs.join_next(), if !jobs.is_empty() => {
-                    if let Ok(done) = done {
-                        self.finish(done);
-                    }
-                },
+                Some(done) = jobs.join_next_with_id(), if !jobs.is_empty() => self.joined(done),
                 Some(code) = code_rx.recv() => {
                     let _ = self.events.send(Event::DeviceCode(code));
                 },
@@ -171,9 +193,8 @@ impl Worker {
         }
         let deadline = Instant::now() + self.opts.http_timeout + Duration::from_secs(1);
         while !jobs.is_empty() {
-            match tokio::time::timeout_at(deadline, jobs.join_next()).await {
-                Ok(Some(Ok(done))) => self.finish(done),
-                Ok(Some(Err(_))) => {}
+            match tokio::time::timeout_at(deadline, jobs.join_next_with_id()).await {
+                Ok(Some(done)) => self.joined(done),
                 Ok(None) => break,
                 Err(_) => {
                     tracing::warn!("shutting down with {} job(s) still running", jobs.len());
@@ -182,6 +203,54 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// A job's task ended: with its outcome, or aborted (a sign-in cancelled or replaced)
+    /// or panicked, which returns none. Either way it ends here, and whoever asked hears so.
+    fn joined(&mut self, done: Result<(tokio::task::Id, Finished), tokio::task::JoinError>) {
+        let (tid, failure) = match done {
+            Ok((tid, finished)) => {
+                self.tasks.0.remove(&tid);
+                self.finish(finished);
+                return;
+            }
+            Err(e) => (e.id(), e.is_panic()),
+        };
+        let Some((name, generation, id)) = self.tasks.0.remove(&tid) else {
+            return;
+        };
+        let now = self.now();
+        if let Some(&i) = self.by_name.get(&name)
+            && self.conns[i].generation == generation
+        {
+            // Still the current job (a panic: an abort always comes with a new generation).
+            tracing::error!(connection = %name, "a job ended without an outcome (a bug)");
+            let c = &mut self.conns[i];
+            c.busy = false;
+            c.pasted = None;
+            let input = if c.sign_in.take().is_some() {
+                Input::SignInCancelled
+            } else {
+                Input::Idle
+            };
+            let fx = c.apply(input, now);
+            self.effects(i, fx, now);
+            self.emit(i);
+        }
+        let outcome = if failure {
+            super::Finish::Failed(Box::new(super::jobs::local_failure(
+                "the job ended without an outcome (a bug in connwatch; the saved tokens are untouched)".into(),
+            )))
+        } else {
+            super::Finish::Superseded
+        };
+        let _ = self.events.send(Event::Finished {
+            id,
+            name,
+            outcome,
+            probe_refusal: None,
+            took: Duration::ZERO,
+        });
     }
 
     /// Start-up: read the store and decide what each connection needs.
@@ -235,14 +304,20 @@ impl Worker {
                 }
                 None => {
                     tracing::info!(connection = %cfg.name, "added");
+                    let mut n = Conn::new(cfg.clone(), record());
+                    // Back after a removal: jobs of its earlier self are superseded.
+                    if let Some(g) = self.retired.get(&cfg.name) {
+                        n.generation = g + 1;
+                    }
                     fresh.push(self.conns.len());
-                    self.conns.push(Conn::new(cfg.clone(), record()));
+                    self.conns.push(n);
                 }
             }
         }
         for (name, mut c) in old {
             tracing::info!(connection = %name, "removed");
             self.stop_conn(&mut c, now);
+            self.retired.insert(name, c.generation);
         }
         self.by_name = self
             .conns
@@ -378,6 +453,26 @@ impl Worker {
 
     fn run_due(&mut self, jobs: &mut JoinSet<Finished>) {
         let now = self.now();
+        // Renewals first: a probe due at the same moment (start-up, after a suspend) then
+        // asks about the new token, never about one that expired meanwhile.
+        let due: Vec<usize> = (0..self.conns.len())
+            .filter(|&i| self.conns[i].due.is_some_and(|d| d.reached(now)))
+            .collect();
+        for i in due {
+            self.conns[i].due = None;
+            if self.conns[i].busy {
+                // Its job's end plans the next renewal (outcome.rs, `finish`); planning now
+                // would find it due again at once, and spin until the job ends.
+                continue;
+            }
+            let has_rt = self.conns[i]
+                .tokens
+                .as_ref()
+                .is_some_and(|t| t.refresh_token.is_some());
+            if !has_rt || !self.start_refresh(i, None, jobs) {
+                self.plan(i, now);
+            }
+        }
         let probes: Vec<usize> = (0..self.conns.len())
             .filter(|&i| self.conns[i].probe_due.is_some_and(|d| d.reached(now)))
             .collect();
@@ -388,19 +483,6 @@ impl Worker {
                 continue;
             }
             self.start_probe(i, None, jobs);
-        }
-        let due: Vec<usize> = (0..self.conns.len())
-            .filter(|&i| self.conns[i].due.is_some_and(|d| d.reached(now)))
-            .collect();
-        for i in due {
-            self.conns[i].due = None;
-            let has_rt = self.conns[i]
-                .tokens
-                .as_ref()
-                .is_some_and(|t| t.refresh_token.is_some());
-            if !has_rt || !self.start_refresh(i, None, jobs) {
-                self.plan(i, now);
-            }
         }
         // The state changes by time alone (the access token expired): say so now.
         let expired: Vec<usize> = (0..self.conns.len())

@@ -60,6 +60,12 @@ impl Worker {
         if crate::provider::probe_targets(&c.cfg).is_empty() {
             return false;
         }
+        // An expired access token tells nothing about the resource: a refusal would hide
+        // the real cause. Renew it (the renewal probes the new one), or, without a refresh
+        // token, the state already says what is wrong (crate::state::decide).
+        if set.expires_at.is_some_and(|e| e <= self.now()) {
+            return set.refresh_token.is_some() && self.start_refresh(i, id, jobs);
+        }
         let ctx = self.context(i);
         self.spawn_permitted(i, id, jobs, ctx.probe_only(set));
         let c = &mut self.conns[i];
@@ -91,7 +97,8 @@ impl Worker {
         let browser = flow == crate::config::Flow::Browser;
         let (paste_tx, paste_rx) = mpsc::unbounded_channel();
         c.pasted = browser.then_some(paste_tx);
-        let handle = jobs.spawn(async move {
+        let label = name.clone();
+        let handle = self.tasks.spawn(jobs, &label, generation, id, async move {
             let started = Instant::now();
             let outcome = if browser {
                 ctx.browser_sign_in(code_tx, paste_rx).await
@@ -106,6 +113,7 @@ impl Worker {
                 took: started.elapsed(),
             }
         });
+        let c = &mut self.conns[i];
         c.sign_in = Some(handle);
         c.busy = true;
         c.due = None;
@@ -140,10 +148,18 @@ impl Worker {
     /// writing first and its file is deleted too, never resurrected after the purge.
     pub fn purge(&mut self, i: usize, id: Option<u64>, jobs: &mut JoinSet<Finished>) {
         let store = self.store.clone();
+        let now = self.now();
         let c = &mut self.conns[i];
         if let Some(h) = c.sign_in.take() {
+            // The sign-in waiting ends here, and says so (the popup, the record's claim).
             h.abort();
+            c.apply(Input::SignInCancelled, now);
+            let name = c.cfg.name.clone();
+            let _ = self
+                .events
+                .send(super::Event::SignInEnded { name, ok: false });
         }
+        let c = &mut self.conns[i];
         c.pasted = None;
         c.generation += 1;
         c.busy = true;
@@ -151,7 +167,8 @@ impl Worker {
         let generation = c.generation;
         let name = c.cfg.name.clone();
         let owned = name.clone();
-        jobs.spawn(async move {
+        let label = name.clone();
+        self.tasks.spawn(jobs, &label, generation, id, async move {
             let started = Instant::now();
             let removed = tokio::task::spawn_blocking(move || {
                 let _lock = store.lock(&owned)?;
@@ -173,7 +190,7 @@ impl Worker {
 
     /// Run `job` for connection `i` once one of the bounded permits is free.
     fn spawn_permitted(
-        &self,
+        &mut self,
         i: usize,
         id: Option<u64>,
         jobs: &mut JoinSet<Finished>,
@@ -182,18 +199,19 @@ impl Worker {
         let generation = self.conns[i].generation;
         let name = self.conns[i].cfg.name.clone();
         let permits = self.permits.clone();
-        jobs.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let started = Instant::now();
-            let outcome = job.await;
-            Finished {
-                name,
-                generation,
-                id,
-                outcome,
-                took: started.elapsed(),
-            }
-        });
+        self.tasks
+            .spawn(jobs, &name.clone(), generation, id, async move {
+                let _permit = permits.acquire_owned().await;
+                let started = Instant::now();
+                let outcome = job.await;
+                Finished {
+                    name,
+                    generation,
+                    id,
+                    outcome,
+                    took: started.elapsed(),
+                }
+            });
     }
 
     fn context(&self, i: usize) -> JobContext {

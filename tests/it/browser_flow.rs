@@ -98,6 +98,7 @@ async fn a_claims_challenge_rides_on_the_next_sign_in() {
                 probes: vec![],
                 sign_in_frequency_s: None,
                 activity: None,
+                changed_at: None,
             },
         )
         .unwrap();

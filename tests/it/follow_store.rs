@@ -62,6 +62,8 @@ async fn another_process_purge_sign_in_and_refusal_show_within_a_second() {
         Default::default(),
     ));
     rec.last_error_at = Some(jiff::Timestamp::now());
+    // As every writer's state machine stamps a change of verdict (crate::state::Facts).
+    rec.changed_at = rec.last_error_at;
     store(&cfg).save_status("mail", &rec).unwrap();
     let v = w
         .wait_for(|e| match e {

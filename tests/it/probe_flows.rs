@@ -275,3 +275,98 @@ async fn a_bare_401_needs_a_sign_in_and_a_timeout_after_it_changes_nothing() {
     h.shutdown().await;
     server.abort();
 }
+
+/// After a night off the access token has expired: the start-up probe must not present it
+/// (the resource's "expired token" would read as a refusal and stop renewals). The renewal
+/// goes first and the probe asks about the new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_renewed_before_it_is_probed() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = with_probe(
+        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
+        &idp.base_url(),
+    );
+    seed_graph(&idp, &cfg);
+    // Two hours later by the wall clock.
+    let clock = std::sync::Arc::new(connwatch::clock::SteppedClock::default());
+    clock.step(2 * 3600);
+    let (mut opts, _) = worker_opts();
+    opts.clock = clock;
+    let mut h = spawn(&cfg, opts);
+    let v = h
+        .wait_for(|ev| match ev {
+            connwatch::worker::Event::Connection(v)
+                if v.name == "graph" && !v.busy && !v.probes.is_empty() =>
+            {
+                Some((**v).clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert!(v.probes.iter().all(|p| p.ok), "{:?}", v.probes);
+    assert_eq!(v.state, ConnState::Connected, "{:?}", v.last_error);
+    assert!(v.history.iter().any(|e| e.what.starts_with("refreshed")));
+    h.shutdown().await;
+}
+
+/// Another process records a refusal while this worker's probe is still waiting for its
+/// server: when the probe ends, the refusal stands — in the view and on disk — instead of
+/// being written over by the probe's outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_recorded_elsewhere_during_a_probe_is_not_written_over() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = with_probe(
+        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
+        &format!("http://127.0.0.1:{port}"),
+    );
+    seed_graph(&idp, &cfg);
+    let (mut opts, _) = worker_opts();
+    opts.auto_refresh = false;
+    opts.http_timeout = std::time::Duration::from_millis(1500);
+    let mut h = spawn(&cfg, opts);
+    h.wait_state("graph", ConnState::Connected).await;
+    let id = h.w.track(Request::Probe {
+        name: "graph".into(),
+    });
+    h.wait_for(|ev| match ev {
+        connwatch::worker::Event::Connection(v) if v.name == "graph" && v.busy => Some(()),
+        _ => None,
+    })
+    .await;
+    // `connwatch token graph` elsewhere: the provider refused the renewal.
+    let mut rec = store(&cfg).load_status("graph").unwrap();
+    let now = jiff::Timestamp::now();
+    rec.state = ConnState::NeedsReauth;
+    rec.last_error = Some(connwatch::diagnose::diagnose_text(
+        "AADSTS50173",
+        Default::default(),
+    ));
+    rec.last_error_at = Some(now);
+    rec.changed_at = Some(now);
+    store(&cfg).save_status("graph", &rec).unwrap();
+    h.wait_for(|ev| match ev {
+        connwatch::worker::Event::Finished { id: Some(i), .. } if *i == id => Some(()),
+        _ => None,
+    })
+    .await;
+    let v = h.views["graph"].clone();
+    assert_eq!(v.state, ConnState::NeedsReauth, "{:?}", v.last_error);
+    assert_eq!(
+        v.last_error.and_then(|d| d.code).as_deref(),
+        Some("AADSTS50173")
+    );
+    let rec = store(&cfg).load_status("graph").unwrap();
+    assert_eq!(rec.state, ConnState::NeedsReauth);
+    h.shutdown().await;
+    server.abort();
+}
