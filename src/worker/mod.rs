@@ -10,6 +10,7 @@ mod follow;
 mod jobs;
 mod outcome;
 mod record;
+mod reload;
 mod run;
 pub mod schedule;
 mod start;

@@ -254,7 +254,7 @@ impl Worker {
     }
 
     /// Start-up: read the store and decide what each connection needs.
-    fn load(&mut self, i: usize) {
+    pub(super) fn load(&mut self, i: usize) {
         let now = self.now();
         let name = self.conns[i].cfg.name.clone();
         match self.store.load(&name) {
@@ -274,75 +274,6 @@ impl Worker {
                 c.facts.store_problem = Some(e.to_string());
                 tracing::warn!(connection = %name, "token file unusable: {e}");
             }
-        }
-    }
-
-    /// A new config, applied in place (SIGHUP): unchanged connections keep their state,
-    /// jobs and sign-ins; added ones start; changed ones restart alone; removed ones stop
-    /// (a refresh in flight still saves what it gets: its job holds the lock and writes the
-    /// tokens before it reports).
-    fn reload(&mut self, config: &Config) {
-        let now = self.now();
-        let mut old: HashMap<String, Conn> = self
-            .conns
-            .drain(..)
-            .map(|c| (c.cfg.name.clone(), c))
-            .collect();
-        let mut fresh = Vec::new();
-        for cfg in &config.connections {
-            let record = || self.store.load_status(&cfg.name);
-            match old.remove(&cfg.name) {
-                Some(c) if c.cfg == *cfg => self.conns.push(c),
-                Some(mut c) => {
-                    tracing::info!(connection = %cfg.name, "config changed: restarting it");
-                    self.stop_conn(&mut c, now);
-                    let mut n = Conn::new(cfg.clone(), record());
-                    // Results of the old one's jobs are superseded.
-                    n.generation = c.generation + 1;
-                    fresh.push(self.conns.len());
-                    self.conns.push(n);
-                }
-                None => {
-                    tracing::info!(connection = %cfg.name, "added");
-                    let mut n = Conn::new(cfg.clone(), record());
-                    // Back after a removal: jobs of its earlier self are superseded.
-                    if let Some(g) = self.retired.get(&cfg.name) {
-                        n.generation = g + 1;
-                    }
-                    fresh.push(self.conns.len());
-                    self.conns.push(n);
-                }
-            }
-        }
-        for (name, mut c) in old {
-            tracing::info!(connection = %name, "removed");
-            self.stop_conn(&mut c, now);
-            self.retired.insert(name, c.generation);
-        }
-        self.by_name = self
-            .conns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.cfg.name.clone(), i))
-            .collect();
-        share_frequencies(&mut self.conns);
-        for i in fresh {
-            self.load(i);
-            self.show(i);
-        }
-    }
-
-    /// A connection leaves (removed, or replaced by its changed config): a sign-in waiting
-    /// on a person ends, and says so in the record.
-    fn stop_conn(&self, c: &mut Conn, now: Timestamp) {
-        if let Some(h) = c.sign_in.take() {
-            h.abort();
-            c.apply(Input::SignInCancelled, now);
-            if let Err(e) = self.store.save_status(&c.cfg.name, &c.record()) {
-                tracing::warn!(connection = %c.cfg.name, "cannot save status record: {e}");
-            }
-            let name = c.cfg.name.clone();
-            let _ = self.events.send(Event::SignInEnded { name, ok: false });
         }
     }
 
@@ -518,7 +449,7 @@ async fn sleep_until(at: Option<Instant>) {
 
 /// What one connection learned about its tenant's sign-in frequency holds for every
 /// connection of that tenant (the shortest, when records disagree).
-fn share_frequencies(conns: &mut [Conn]) {
+pub(super) fn share_frequencies(conns: &mut [Conn]) {
     let known: Vec<(Option<&str>, Option<u64>)> = conns
         .iter()
         .map(|c| (c.cfg.realm(), c.sign_in_frequency_s))
