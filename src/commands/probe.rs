@@ -83,8 +83,12 @@ pub fn run(cli: &Cli, names: &[String], json: bool) -> Result<ExitCode, CommandE
             if fresh.is_empty() {
                 // The refresh before the probe failed: that is the answer.
                 failed += 1;
-                match outcome {
-                    Finish::Failed(d) => eprintln!("{}", oneshot::failure_line(&v.name, d)),
+                match (outcome, &v.last_error) {
+                    (Finish::Failed(d), _) => eprintln!("{}", oneshot::failure_line(&v.name, d)),
+                    // Not probed: an expired access token with nothing to renew it says
+                    // nothing about the resource; why it cannot be used is the answer
+                    // (missing_offline_access), not a server's 535.
+                    (_, Some(d)) => eprintln!("{}", oneshot::failure_line(&v.name, d)),
                     _ => eprintln!("{}: no probe ran", v.name),
                 }
                 continue;

@@ -47,8 +47,24 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
             conn.min_refresh_interval.as_secs()
         )));
     }
-    let token = if set.expires_at.is_none_or(|e| e > fresh_until) || (recent && still_valid) {
-        set.access_token
+    if set.expires_at.is_none_or(|e| e > fresh_until) || (recent && still_valid) {
+        println!("{}", set.access_token.expose());
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Renewal is due. What is on record decides first (crate::state::decide): a refusal of
+    // these tokens is not asked again on every call of a polling mail client (a refused
+    // grant retried in a loop is what makes Entra lock it: AADSTS50196).
+    let now = clock.now();
+    let status = crate::report::derive(conn, Ok(Some(set.clone())), store.load_status(name), now);
+    let refused = status
+        .last_error
+        .as_ref()
+        .filter(|_| status.state.waits_for_someone());
+    let failure = if let Some(d) = refused {
+        Some(oneshot::failure_line(name, d))
+    } else if set.refresh_token.is_none() {
+        let d = crate::diagnose::no_refresh_token(conn.asks_offline_access());
+        Some(oneshot::failure_line(name, &d))
     } else {
         let http = HttpClient::new(Duration::from_secs(30));
         let known = Some(set.access_token.expose().to_owned());
@@ -56,10 +72,24 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
             conn, &store, &http, clock, known,
         ));
         match refreshed {
-            Ok(set) => set.access_token,
-            Err(d) => return Err(CommandError::Failed(oneshot::failure_line(name, &d))),
+            Ok(new) => {
+                println!("{}", new.access_token.expose());
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(d) => Some(oneshot::failure_line(name, &d)),
         }
     };
-    println!("{}", token.expose());
-    Ok(ExitCode::SUCCESS)
+    let why = failure.unwrap_or_default();
+    // The access token in hand still works for its last seconds: the mail client gets it
+    // (this fetch succeeds), and the reason it will not be renewed goes to stderr. Once it
+    // has expired there is nothing to print (README, "For mail clients").
+    if still_valid {
+        let left = set
+            .expires_at
+            .map_or(0, |e| e.duration_since(now).as_secs().max(0));
+        eprintln!("{why} (the current token works for {left}s more)");
+        println!("{}", set.access_token.expose());
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(CommandError::Failed(why))
 }

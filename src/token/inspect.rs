@@ -220,14 +220,22 @@ pub(super) fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> Tok
             "app-only token (no user): it cannot read a user's mailbox as that user".into(),
         ));
     }
-    let client = text("appid").or_else(|| text("azp"));
+    let client = text("appid")
+        .or_else(|| text("azp"))
+        .or_else(|| text("client_id"));
+    // RFC 9068: a JWT access token says so in its header (oidc-provider, Keycloak, Auth0);
+    // it carries no `scp` and its audience is the resource, yet it is no ID token.
+    let at_jwt = header.get("typ").and_then(Value::as_str).is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    });
     // An ID token is for the app itself: its audience is the client id, and it carries no
     // delegated or application permissions (access tokens always name the calling app).
     let no_permissions = ["scp", "roles", "scope"]
         .iter()
         .all(|k| claims.get(*k).is_none());
-    let token_type = if (audience.is_some() && audience == client)
-        || (no_permissions && (client.is_none() || claims.get("nonce").is_some()))
+    let token_type = if !at_jwt
+        && ((audience.is_some() && audience == client)
+            || (no_permissions && (client.is_none() || claims.get("nonce").is_some())))
     {
         findings.push(finding(
             FindingKind::IdToken,

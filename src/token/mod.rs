@@ -177,6 +177,41 @@ mod tests {
         )
     }
 
+    /// An RFC 9068 access token (oidc-provider's): `typ: at+jwt`, audience the resource, a
+    /// `client_id` and no `scp`. Once called an ID token by `decode`.
+    #[test]
+    fn an_at_jwt_access_token_is_not_an_id_token() {
+        let b = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let at = format!(
+            "{}.{}.sig",
+            b(serde_json::json!({"alg": "RS256", "typ": "at+jwt"})),
+            b(
+                serde_json::json!({"iss": "http://127.0.0.1:3000", "aud": "https://api.example/", "sub": "alice", "exp": 1_900_000_000, "iat": 1_800_000_000})
+            )
+        );
+        let now = Timestamp::from_second(1_800_000_100).unwrap();
+        let r = inspect(&at, &Expectations::default(), now);
+        assert!(
+            r.findings.iter().all(|f| f.kind != FindingKind::IdToken),
+            "{:?}",
+            r.findings
+        );
+        // The same claims without the header's word: an ID token, as before.
+        let bare = format!(
+            "{}.{}.sig",
+            b(serde_json::json!({"alg": "RS256"})),
+            b(serde_json::json!({"aud": "app", "sub": "alice", "exp": 1_900_000_000}))
+        );
+        assert!(
+            inspect(&bare, &Expectations::default(), now)
+                .findings
+                .iter()
+                .any(|f| f.kind == FindingKind::IdToken)
+        );
+    }
+
     #[test]
     fn auth_time_zero_is_no_sign_in_time() {
         let t = id_token(serde_json::json!({ "auth_time": 0, "iat": 1_800_000_000 }));

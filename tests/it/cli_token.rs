@@ -74,7 +74,7 @@ async fn a_short_token_just_obtained_is_printed_not_refreshed_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_refresh_says_why_on_stderr_and_prints_no_token() {
+async fn a_refused_refresh_prints_the_still_working_token_and_says_why() {
     let idp = DemoIdp::start(fast_idp()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
@@ -97,9 +97,22 @@ async fn a_refused_refresh_says_why_on_stderr_and_prints_no_token() {
         10,
     );
     idp.block_existing_grants("fabrikam.onmicrosoft.com");
-    let out = token_cmd(&cfg, "cal").code(1);
-    assert!(out.get_output().stdout.is_empty());
+    // The access token in hand still works for ~10 s: printed, the refusal on stderr.
+    let out = token_cmd(&cfg, "cal").code(0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout).trim(),
+        before.access_token.expose()
+    );
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("works for"), "{stderr}");
+    // The refusal is on record: the next call does not ask the provider again.
+    let asked = idp.token_requests();
+    token_cmd(&cfg, "cal").code(0);
+    assert_eq!(
+        idp.token_requests(),
+        asked,
+        "a refused grant is not retried per call"
+    );
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(
         stderr.contains("conditional_access (AADSTS53003)"),
@@ -153,9 +166,14 @@ async fn not_signed_in_unknown_name_and_dead_idp() {
     token_cmd(&cfg, "nope").code(2);
     let before = seed_mail(&idp, &cfg, 5);
     idp.shutdown().await;
-    let out = token_cmd(&cfg, "mail").code(1);
+    // 5 s left: the token still works and is printed; the unreachable IdP is said.
+    let out = token_cmd(&cfg, "mail").code(0);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("network"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout).trim(),
+        before.access_token.expose()
+    );
     assert_eq!(
         store(&cfg).load("mail").unwrap().unwrap(),
         before,
@@ -180,4 +198,37 @@ async fn an_already_expired_token_just_obtained_is_not_refreshed_per_call() {
         assert!(err.contains("min_refresh_interval"), "{err}");
     }
     assert_eq!(idp.token_requests(), 0);
+}
+
+/// Once the access token has expired, a refusal leaves stdout empty: exit 1, the reason.
+/// And a connection without a refresh token gets its still-valid token to the last second,
+/// with why it will not be renewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_and_refused_prints_nothing_and_no_refresh_token_prints_to_the_end() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    seed_mail(&idp, &cfg, 0);
+    idp.change_password("alice@contoso.com");
+    let out = token_cmd(&cfg, "mail").code(1);
+    assert!(out.get_output().stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("AADSTS50173"), "{stderr}");
+    assert!(stderr.contains("run: connwatch login mail"), "{stderr}");
+
+    // 30 s left and no refresh token: printed, and said.
+    let mut set = seed_mail(&idp, &cfg, 30);
+    set.refresh_token = None;
+    store(&cfg).save("mail", &set).unwrap();
+    let _ = std::fs::remove_file(store(&cfg).paths().status_dir.join("mail.json"));
+    let asked = idp.token_requests();
+    let out = token_cmd(&cfg, "mail").code(0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout).trim(),
+        set.access_token.expose()
+    );
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("missing_offline_access"), "{stderr}");
+    assert!(stderr.contains("works for"), "{stderr}");
+    assert_eq!(idp.token_requests(), asked, "nothing to renew with");
 }

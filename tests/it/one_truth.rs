@@ -196,13 +196,10 @@ async fn status_the_dashboard_and_watch_say_the_same_at_every_step() {
     // as it is (worker::schedule): the renewal it must attempt comes after that.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let out = connwatch(&cfg, &["token", "graph"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The access token in hand still works for its last seconds: printed, the refusal said.
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("run: connwatch login graph"), "{stderr}");
     let doc = agree(&mut h, &cfg, port, "token refused", ConnState::NeedsReauth).await;
     assert_eq!(doc["last_error"]["fix_by"], "user");
 

@@ -370,3 +370,30 @@ async fn a_refusal_recorded_elsewhere_during_a_probe_is_not_written_over() {
     h.shutdown().await;
     server.abort();
 }
+
+/// No refresh token and an expired access token: `connwatch probe` does not present it (the
+/// server's refusal would hide the cause); it says what is wrong: the missing offline_access.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_without_a_refresh_token_is_not_probed() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = with_probe(
+        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
+        &idp.base_url(),
+    );
+    seed_graph(&idp, &cfg);
+    let mut set = store(&cfg).load("graph").unwrap().unwrap();
+    set.refresh_token = None;
+    set.expires_at = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(10));
+    store(&cfg).save("graph", &set).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_connwatch"))
+        .arg("--config")
+        .arg(&cfg.path)
+        .args(["probe", "graph"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("missing_offline_access"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}
