@@ -114,10 +114,12 @@ fn embedded(line: &str) -> Option<MailReply> {
 
 /// The decoded JSON of an error challenge (`334 eyJ…` or `+ eyJ…`) in a line.
 fn challenge_in(line: &str) -> Option<Value> {
+    // Also quoted in a client's line (neomutt: "SMTP session failed: 334 eyJ…").
     let payload = line
         .strip_prefix("334 ")
         .or_else(|| line.strip_prefix("+ "))
-        .or_else(|| line.strip_prefix('+'))?
+        .or_else(|| line.strip_prefix('+'))
+        .or_else(|| line.find(": 334 eyJ").map(|i| &line[i + ": 334 ".len()..]))?
         .trim();
     if !payload.starts_with("eyJ") {
         return None;

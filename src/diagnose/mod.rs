@@ -4,6 +4,7 @@
 mod body;
 mod catalogue;
 mod classify;
+mod client;
 mod details;
 mod exchange;
 mod fix_by;
@@ -166,6 +167,8 @@ impl Diagnosis {
     /// The provider's words when our summary does not already carry them: "nonce required".
     pub fn provider_words(&self) -> Option<&str> {
         let words = self.description.as_deref()?.trim();
+        // Entra appends its trace, correlation id and timestamp, shown on their own lines.
+        let words = words.split("Trace ID:").next().unwrap_or(words).trim();
         let first = words.lines().next().unwrap_or_default().trim();
         (!first.is_empty() && !self.summary.contains(first)).then_some(words)
     }

@@ -7,12 +7,31 @@ use super::{Diagnosis, HttpFailure, ProviderHint, catalogue, diagnose, zoom};
 
 pub fn diagnose_text(input: &str, provider: ProviderHint) -> Diagnosis {
     let text = input.trim().trim_start_matches('\u{feff}').trim();
-    // Mail servers' replies, transcripts and client logs; JSON, HTML and raw HTTP are not.
-    if !text.starts_with(['{', '<'])
-        && !text.starts_with("HTTP/")
-        && let Some(d) = super::diagnose_mail_text(text)
-    {
-        return d;
+    // JSON, an HTML page (not curl -v's "< " server lines) or raw HTTP; else mail text.
+    let http_like = text.starts_with('{')
+        || (text.starts_with('<') && !text.starts_with("< "))
+        || text.starts_with("HTTP/");
+    if !http_like {
+        // connwatch's own error line (a client passed `token`'s stderr on) names the cause.
+        if let Some(d) = super::client::connwatch_line(text) {
+            return d;
+        }
+        // Mail servers' replies, transcripts and client logs.
+        if let Some(d) = super::diagnose_mail_text(text) {
+            return d;
+        }
+        // A client's own words, when no server reply is in them.
+        if let Some(d) = super::client::token_command_failed(text)
+            .or_else(|| super::client::unreachable(text))
+            .or_else(|| super::client::quoted_imap_code(text))
+            .or_else(|| super::client::client_refusal(text))
+        {
+            return d;
+        }
+        // connwatch's own code for a token without a refresh token (status, check).
+        if text == "missing_offline_access" {
+            return super::no_refresh_token(false);
+        }
     }
     if let Some(mut answer) = raw_http(text) {
         answer.provider = provider;
