@@ -111,6 +111,9 @@ pub(super) fn client_refusal(text: &str) -> Option<Diagnosis> {
             || l.contains("authentication failed.")
             || l.contains("authentication error")
             || l.contains("conn.Auth:")
+            // mbsync when the server answers XOAUTH2 with an error challenge (Dovecot): the
+            // SASL plugin thinks it is done, the server wants the refusal acknowledged.
+            || l.contains("wants more steps despite successful SASL")
     })?;
     let mut d = Diagnosis::of(
         Cause::BadCredentials,

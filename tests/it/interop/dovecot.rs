@@ -21,14 +21,14 @@ fn servers() -> Option<(Idp, Dovecot)> {
     Some((idp, dc))
 }
 
-fn start_dovecot(idp: &Idp, tls: Option<(&PathBuf, &PathBuf)>) -> Dovecot {
+pub(super) fn start_dovecot(idp: &Idp, tls: Option<(&PathBuf, &PathBuf)>) -> Dovecot {
     let url = format!("{}/test/introspect", idp.issuer);
     server::start(&url, tls.map(|(c, k)| (c.as_path(), k.as_path())))
 }
 
 /// A test CA and a certificate for 127.0.0.1 and localhost signed by it (PEM files in `dir`):
 /// (ca.pem, cert.pem, key.pem).
-fn test_ca(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+pub(super) fn test_ca(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -53,7 +53,7 @@ fn test_ca(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 /// A config for the interop IdP's client with these scopes and probes (and `extra` lines).
-fn mail_env(idp: &Idp, scopes: &[&str], probes: &[String], extra: &str) -> Env {
+pub(super) fn mail_env(idp: &Idp, scopes: &[&str], probes: &[String], extra: &str) -> Env {
     let scopes: Vec<String> = scopes.iter().map(|s| format!("{s:?}")).collect();
     let probes: Vec<String> = probes.iter().map(|s| format!("{s:?}")).collect();
     env_with(

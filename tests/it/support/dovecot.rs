@@ -106,6 +106,26 @@ impl Drop for Dovecot {
 }
 
 impl Dovecot {
+    /// Put `message` in `user`'s INBOX as a delivery agent would (a new maildir file): what
+    /// the submission service relayed, delivered back.
+    pub fn deliver(&self, user: &str, message: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let root = self.dir.path().join("mail").join(user);
+        for sub in ["cur", "new", "tmp"] {
+            let d = root.join(sub);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = root.join("new").join(format!("{n}.connwatch-test"));
+        std::fs::write(&path, message).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
     }

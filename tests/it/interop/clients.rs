@@ -1,0 +1,336 @@
+//! Real mail clients from Debian 12 (msmtp, isync's mbsync with the KDE XOAUTH2 SASL plugin,
+//! curl) running the README's recipes — read from README.md, so docs and test cannot drift;
+//! only host, port, user, the connection and a private CA's file are substituted — against a
+//! real Dovecot over TLS whose oauth2 passdb checks each token at the interop IdP
+//! (oidc-provider). A message sent with msmtp is relayed, delivered back to the mailbox and
+//! fetched with mbsync and curl. Then the connection is broken (a revoked grant, a `token`
+//! that fails) and `connwatch explain` reads what each client printed.
+//!
+//! `.ci/run` installs the clients; without them this suite says SKIPPING loudly, and fails
+//! under CONNWATCH_REQUIRE_SUITES (CI).
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use super::dovecot::{mail_env, start_dovecot, test_ca};
+use super::{Env, device_login, node_project, start_idp};
+use crate::support::dovecot::have_dovecot;
+
+const CLIENTS: [(&str, &str); 3] = [("msmtp", "msmtp"), ("mbsync", "isync"), ("curl", "curl")];
+
+fn have_clients() -> bool {
+    let missing: Vec<&str> = CLIENTS
+        .iter()
+        .filter(|(bin, _)| {
+            Command::new(bin)
+                .arg("--version")
+                .output()
+                .map_or(true, |o| !o.status.success() && o.stdout.is_empty())
+        })
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    let sasl = Path::new("/usr/lib/x86_64-linux-gnu/sasl2/libkdexoauth2.so").exists()
+        || std::fs::read_dir("/usr/lib")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|d| d.path().join("sasl2/libkdexoauth2.so").exists());
+    let mut missing: Vec<&str> = missing;
+    if !sasl {
+        missing.push("libsasl2-modules-kdexoauth2");
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let install = format!("apt-get install -y {}", missing.join(" "));
+    assert!(
+        std::env::var_os("CONNWATCH_REQUIRE_SUITES").is_none(),
+        "CONNWATCH_REQUIRE_SUITES is set but the mail clients are missing ({install})"
+    );
+    eprintln!(
+        "clients: {} NOT FOUND — SKIPPING the real-client suite ({install})",
+        missing.join(", ")
+    );
+    false
+}
+
+/// The code block after the README line starting with `heading`.
+fn recipe(heading: &str) -> String {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let at = readme
+        .lines()
+        .position(|l| l.starts_with(heading))
+        .unwrap_or_else(|| panic!("README has no recipe {heading:?}"));
+    readme
+        .lines()
+        .skip(at)
+        .skip_while(|l| !l.starts_with("```"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The `token` command line for `env`'s connection, as a client runs it.
+fn token_cmd(env: &Env) -> String {
+    format!(
+        "{} --config {} token sso",
+        env!("CARGO_BIN_EXE_connwatch"),
+        env.config.display()
+    )
+}
+
+fn explain(text: &str) -> serde_json::Value {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connwatch"))
+        .args(["explain", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `program` under coreutils' `timeout`: a client waiting on a server for ever fails the
+/// test in 8 s instead of hanging it (mbsync 1.4 waits for ever when
+/// Dovecot answers XOAUTH2 with an error challenge).
+fn bounded(program: &str, home: &Path) -> Command {
+    let mut c = Command::new("timeout");
+    // HOME: mbsync keeps its sync state there (~/.mbsync); never the developer's.
+    c.args(["8", program]).env("HOME", home);
+    c
+}
+
+fn text_of(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+struct Clients<'a> {
+    dir: &'a Path,
+    env: &'a Env,
+    ca: &'a Path,
+    submission: u16,
+    imaps: u16,
+}
+
+impl Clients<'_> {
+    fn msmtp(&self, subject: &str) -> Output {
+        let rc = recipe("msmtp (`~/.msmtprc`)")
+            .replace("smtp.office365.com", "127.0.0.1")
+            .replace("port 587", &format!("port {}", self.submission))
+            .replace("user alice@contoso.com", "user alice")
+            .replace("alice@contoso.com", "alice@example.test")
+            .replace("connwatch token work-mail", &token_cmd(self.env))
+            + &format!("tls_trust_file {}\n", self.ca.display());
+        let path = self.dir.join("msmtprc");
+        std::fs::write(&path, rc).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let mut child = bounded("msmtp", self.dir)
+            .args([
+                "-C",
+                path.to_str().unwrap(),
+                "-a",
+                "work",
+                "bob@example.test",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        write!(
+            child.stdin.take().unwrap(),
+            "From: alice@example.test\nTo: bob@example.test\nSubject: {subject}\n\nSent by msmtp with connwatch token.\n"
+        )
+        .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn mbsync(&self) -> Output {
+        let local = self.dir.join("Mail/work");
+        std::fs::create_dir_all(&local).unwrap();
+        // mbsync 1.4 matches the certificate's DNS names only (not its IP address).
+        let rc = recipe("isync / mbsync (`~/.mbsyncrc`")
+            .replace("outlook.office365.com", "localhost")
+            .replace("Port 993", &format!("Port {}", self.imaps))
+            .replace("User alice@contoso.com", "User alice")
+            .replace("connwatch token work-mail", &token_cmd(self.env))
+            .replace("~/Mail/work/", &format!("{}/", local.display()))
+            .replace(
+                "SSLType IMAPS\n",
+                &format!("SSLType IMAPS\nCertificateFile {}\n", self.ca.display()),
+            );
+        let path = self.dir.join("mbsyncrc");
+        std::fs::write(&path, rc).unwrap();
+        bounded("mbsync", self.dir)
+            .args(["-c", path.to_str().unwrap(), "work"])
+            .output()
+            .unwrap()
+    }
+
+    fn curl(&self) -> Output {
+        let line = recipe("curl (one IMAP fetch")
+            .replace(
+                "outlook.office365.com",
+                &format!("127.0.0.1:{}", self.imaps),
+            )
+            .replace("--user alice@contoso.com", "--user alice")
+            .replace("connwatch token work-mail", &token_cmd(self.env));
+        bounded("sh", self.dir)
+            .arg("-c")
+            .arg(format!(
+                "{} -sS --max-time 20 --cacert {}",
+                line.trim(),
+                self.ca.display()
+            ))
+            .output()
+            .unwrap()
+    }
+
+    /// Every message in the local maildir mbsync wrote.
+    fn fetched(&self) -> String {
+        let mut all = String::new();
+        for sub in ["new", "cur"] {
+            let d = self.dir.join("Mail/work/INBOX").join(sub);
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                all.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+            }
+        }
+        all
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
+    if !have_dovecot() || !have_clients() {
+        return;
+    }
+    let Some(project) = node_project() else {
+        return;
+    };
+    let idp = start_idp(&project);
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_ca(certs.path());
+    let dc = start_dovecot(&idp, Some((&cert, &key)));
+    let env = mail_env(
+        &idp,
+        &["openid", "offline_access", "api:read", "mail"],
+        &[format!("imaps://127.0.0.1:{}", dc.imaps)],
+        &format!("ca_file = {:?}\n", ca.display().to_string()),
+    );
+    let (code, _, stderr) = device_login(&env).await;
+    assert_eq!(code, 0, "{stderr}");
+    let work = tempfile::tempdir().unwrap();
+    let clients = Clients {
+        dir: work.path(),
+        env: &env,
+        ca: &ca,
+        submission: dc.submission,
+        imaps: dc.imaps,
+    };
+
+    // Send with msmtp (STARTTLS on 587's stand-in): the submission service relays it.
+    let subject = format!("connwatch recipe {}", std::process::id());
+    let out = clients.msmtp(&subject);
+    assert!(
+        out.status.success(),
+        "msmtp: {}\n{}",
+        text_of(&out),
+        dc.log()
+    );
+    let relayed = dc.relayed.lock().unwrap().clone();
+    let message = relayed
+        .iter()
+        .find(|m| m.contains(&subject))
+        .unwrap_or_else(|| panic!("not relayed: {relayed:?}"))
+        .clone();
+    // Delivered back, then fetched over IMAPS by mbsync and curl.
+    dc.deliver("alice", &message);
+    let out = clients.mbsync();
+    assert!(
+        out.status.success(),
+        "mbsync: {}\n{}",
+        text_of(&out),
+        dc.log()
+    );
+    assert!(
+        clients.fetched().contains(&subject),
+        "mbsync fetched nothing"
+    );
+    let out = clients.curl();
+    assert!(
+        out.status.success(),
+        "curl: {}\n{}",
+        text_of(&out),
+        dc.log()
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&subject));
+
+    // The grant is revoked at the provider: the cached access token is refused by Dovecot.
+    let r = reqwest::Client::new()
+        .post(format!("{}/test/revoke-grants", idp.issuer))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    for (client, out) in [
+        ("msmtp", clients.msmtp("after revocation")),
+        ("mbsync", clients.mbsync()),
+        ("curl", clients.curl()),
+    ] {
+        assert!(
+            !out.status.success(),
+            "{client} still works after revocation"
+        );
+        let said = text_of(&out);
+        let d = explain(&said);
+        assert_eq!(d["needs_reauth"], true, "{client}: {said}\n→ {d}");
+        assert_eq!(d["fix_by"], "user", "{client}: {d}");
+        assert!(
+            ["bad_credentials", "grant_revoked", "missing_scope"]
+                .contains(&d["cause"].as_str().unwrap_or("")),
+            "{client}: {said}\n→ {d}"
+        );
+    }
+
+    // The access token expires with the grant gone: `token` fails, and each client says so
+    // in its own words, with connwatch's line beside them.
+    let tokens = env.data.join("tokens/sso.json");
+    let mut t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tokens).unwrap()).unwrap();
+    t["obtained_at"] = "2020-01-01T00:00:00Z".into();
+    t["expires_at"] = "2020-01-01T01:00:00Z".into();
+    std::fs::write(&tokens, t.to_string()).unwrap();
+    for (client, out) in [
+        ("msmtp", clients.msmtp("after expiry")),
+        ("mbsync", clients.mbsync()),
+        ("curl", clients.curl()),
+    ] {
+        assert!(
+            !out.status.success(),
+            "{client} worked with an expired, revoked grant"
+        );
+        let said = text_of(&out);
+        let d = explain(&said);
+        assert_eq!(d["needs_reauth"], true, "{client}: {said}\n→ {d}");
+        assert!(
+            d["summary"].as_str().unwrap().contains("refresh")
+                || d["cause"] == "grant_revoked"
+                || d["cause"] == "refresh_token_expired"
+                || d["cause"] == "bad_credentials",
+            "{client}: {said}\n→ {d}"
+        );
+    }
+}
