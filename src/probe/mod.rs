@@ -473,9 +473,61 @@ fn verdict_diagnosis(
                 d.action = "Check that the account's user has access to this mailbox.".into();
                 return Some(d);
             }
-            explain_opaque(d, t, ctx, token, now)
+            let d = explain_opaque(d, t, ctx, token, now);
+            scope_action(d, t, ctx, token, now)
         }
     })
+}
+
+/// A refusal for a missing scope, said in the connection's terms. The scope a server's
+/// challenge names is its own configured word (Dovecot says `"scope":"mail"` whatever the
+/// provider calls it): the scope to add comes from the provider (Exchange: one per protocol)
+/// or the connection's expectations. And a sign-in cannot grant a scope nobody asks for:
+/// then the fix is the config (needs_reauth false), not "sign in again".
+fn scope_action(
+    mut d: Diagnosis,
+    t: &ProbeTarget,
+    ctx: &ProbeContext,
+    token: &str,
+    now: Timestamp,
+) -> Diagnosis {
+    if d.cause != Cause::MissingScope {
+        return d;
+    }
+    let report = token::inspect(token, &ctx.expect, now);
+    let same = |a: &str, s: &str| a == s || a.ends_with(&format!("/{s}"));
+    let carried = |s: &str| report.scopes.iter().any(|g| same(g, s));
+    let asked = |s: &str| ctx.scopes_asked.iter().any(|a| same(a, s));
+    let want: Vec<String> = match protocol_scope(t.protocol, ctx.provider) {
+        Some(s) => vec![s.to_owned()],
+        None => ctx.expect.scopes.clone(),
+    }
+    .into_iter()
+    .filter(|s| !carried(s))
+    .collect();
+    let not_asked: Vec<&String> = want.iter().filter(|s| !asked(s)).collect();
+    if want.is_empty() {
+        // Nothing the connection names is missing from the token: only the server knows.
+        d.needs_reauth = false;
+        d.action = "Find the scope this mail server requires (its own word above may not be the provider's name for it), add it to the connection's scopes (and to expect.scopes), then sign in again.".into();
+    } else if not_asked.is_empty() {
+        d.needs_reauth = true;
+        d.action = format!(
+            "The connection asks for {}, but the token does not carry it: sign in again and accept it (if it is not offered, an admin must consent for the tenant).",
+            want.join(", ")
+        );
+    } else {
+        d.needs_reauth = false;
+        d.action = format!(
+            "Add {} to the connection's scopes, then sign in again: a sign-in cannot grant a scope that is not asked for.",
+            not_asked
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    d
 }
 
 /// Mail servers seldom say why a token is refused (Exchange: "AUTHENTICATE failed."); the
@@ -578,4 +630,64 @@ fn token_user(claims: &Option<Value>) -> Option<String> {
         .find_map(|k| c.get(*k).and_then(Value::as_str))
         .filter(|u| u.contains('@'))
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(asked: &[&str], expect: &[&str]) -> ProbeContext {
+        ProbeContext {
+            http: HttpClient::new(Duration::from_secs(1)),
+            timeout: Duration::from_secs(1),
+            ca_file: None,
+            account: None,
+            expect: token::Expectations {
+                audience: None,
+                scopes: expect.iter().map(|s| (*s).to_owned()).collect(),
+            },
+            scopes_asked: asked.iter().map(|s| (*s).to_owned()).collect(),
+            provider: ProviderHint::Unknown,
+        }
+    }
+
+    fn missing_scope() -> Diagnosis {
+        crate::diagnose::diagnose_reply(
+            "535 5.7.8 Authentication failed.",
+            Some(&serde_json::json!({"status": "400", "schemes": "bearer", "scope": "mail"})),
+        )
+    }
+
+    /// The scope to add is the connection's, and a sign-in does not lead when the scope was
+    /// never asked for: the config is the fix.
+    #[test]
+    fn a_missing_scope_is_said_in_the_connections_terms() {
+        let t = ProbeTarget::parse("imap://127.0.0.1:143").unwrap();
+        let now = Timestamp::now();
+        assert_eq!(missing_scope().cause, Cause::MissingScope);
+        // Expected but never asked: add it (no sign-in alone fixes that).
+        let d = scope_action(
+            missing_scope(),
+            &t,
+            &ctx(&["openid"], &["mail.read"]),
+            "x",
+            now,
+        );
+        assert!(!d.needs_reauth);
+        assert!(d.action.starts_with("Add mail.read"), "{}", d.action);
+        // Asked, not granted: a sign-in (with consent) is the fix.
+        let d = scope_action(
+            missing_scope(),
+            &t,
+            &ctx(&["mail.read"], &["mail.read"]),
+            "x",
+            now,
+        );
+        assert!(d.needs_reauth);
+        assert!(d.action.contains("asks for mail.read"), "{}", d.action);
+        // Nothing the connection names: the server's word is not taken for the provider's.
+        let d = scope_action(missing_scope(), &t, &ctx(&["openid"], &[]), "x", now);
+        assert!(!d.needs_reauth);
+        assert!(!d.action.contains("mail scope"), "{}", d.action);
+    }
 }
