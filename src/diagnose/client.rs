@@ -179,6 +179,28 @@ pub(super) fn unreachable(text: &str) -> Option<Diagnosis> {
     Some(d)
 }
 
+/// A client whose output ends while it authenticates (mutt: "Authenticating (XOAUTH2)...",
+/// then nothing: mutt 2.2 waits for ever when Dovecot answers XOAUTH2 with an error
+/// challenge). The server's answer is not in it; the probe shows it.
+pub(super) fn stuck_authenticating(text: &str) -> Option<Diagnosis> {
+    let last = text.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    if !(last.starts_with("Authenticating (") && last.ends_with("...")) {
+        return None;
+    }
+    let mut d = Diagnosis::of(
+        Cause::Unknown,
+        false,
+        false,
+        format!(
+            "The client stopped while signing in to the server ({}): the server's answer is not in its output — usually a refused token answered with an error challenge the client does not finish.",
+            quote(last)
+        ),
+        "Run connwatch probe NAME: it shows the server's own answer and checks the token; sign in again if the token is refused.",
+    );
+    d.code = Some("stuck authenticating".into());
+    Some(d)
+}
+
 fn quote(s: &str) -> String {
     let short: String = s.chars().take(160).collect();
     format!("\u{201c}{short}\u{201d}")

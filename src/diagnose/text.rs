@@ -25,6 +25,7 @@ pub fn diagnose_text(input: &str, provider: ProviderHint) -> Diagnosis {
             .or_else(|| super::client::unreachable(text))
             .or_else(|| super::client::quoted_imap_code(text))
             .or_else(|| super::client::client_refusal(text))
+            .or_else(|| super::client::stuck_authenticating(text))
         {
             return d;
         }

@@ -100,6 +100,8 @@ impl Worker {
                 c.set_tokens(Some(set));
                 c.local_note = None;
                 c.remember(now, "new tokens (from another process)");
+                // Not busy: any claim held is another process's, and its work just ended.
+                c.facts.activity = None;
                 let fx = c.apply(Input::Renewed(facts), now);
                 c.facts.last_success = Some(facts.obtained_at);
                 self.effects(i, fx, now);
