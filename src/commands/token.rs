@@ -13,6 +13,10 @@ use crate::cli::Cli;
 use crate::clock::{Clock, SystemClock};
 use crate::oauth::HttpClient;
 
+fn clock_now() -> jiff::Timestamp {
+    SystemClock.now()
+}
+
 /// Refresh first when the token expires sooner than this.
 const MIN_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
@@ -56,11 +60,29 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
     // grant retried in a loop is what makes Entra lock it: AADSTS50196).
     let now = clock.now();
     let status = crate::report::derive(conn, Ok(Some(set.clone())), store.load_status(name), now);
+    // The provider's refusal (a resource's refusal says nothing about renewing).
     let refused = status
         .last_error
         .as_ref()
-        .filter(|_| status.state.waits_for_someone());
-    let failure = if let Some(d) = refused {
+        .filter(|d| status.state.waits_for_someone() && d.probe.is_none());
+    // A transient failure moments ago (throttled, 5xx, no answer): not asked again before
+    // its Retry-After, nor sooner than min_refresh_interval.
+    let backing_off = status
+        .last_error
+        .as_ref()
+        .filter(|d| d.retryable && d.probe.is_none())
+        .filter(|d| {
+            let wait = d
+                .retry_after_s
+                .unwrap_or(0)
+                .max(conn.min_refresh_interval.as_secs());
+            let wait = jiff::SignedDuration::from_secs(i64::try_from(wait).unwrap_or(i64::MAX));
+            status
+                .last_error_at
+                .and_then(|at| at.checked_add(wait).ok())
+                .is_some_and(|until| until > now)
+        });
+    let failure = if let Some(d) = refused.or(backing_off) {
         Some(oneshot::failure_line(name, d))
     } else if set.refresh_token.is_none() {
         let d = crate::diagnose::no_refresh_token(conn.asks_offline_access());
@@ -72,14 +94,24 @@ pub fn run(cli: &Cli, name: &str) -> Result<ExitCode, CommandError> {
             conn, &store, &http, clock, known,
         ));
         match refreshed {
-            Ok(new) => {
+            // Tokens another process renewed meanwhile come back too: printed only while
+            // they work (a provider answering `expires_in: 0` gives dead ones).
+            Ok(new) if new.expires_at.is_none_or(|e| e > clock_now()) => {
                 println!("{}", new.access_token.expose());
                 return Ok(ExitCode::SUCCESS);
             }
+            Ok(_) => Some(format!(
+                "{name}: the provider's newest access token has already expired; connwatch renews at most every {}s (min_refresh_interval), so try again shortly",
+                conn.min_refresh_interval.as_secs()
+            )),
             Err(d) => Some(oneshot::failure_line(name, &d)),
         }
     };
     let why = failure.unwrap_or_default();
+    // The renewal may have taken a while (discovery, the lock, the request): judge the
+    // token in hand again now.
+    let now = clock_now();
+    let still_valid = set.expires_at.is_some_and(|e| e > now);
     // The access token in hand still works for its last seconds: the mail client gets it
     // (this fetch succeeds), and the reason it will not be renewed goes to stderr. Once it
     // has expired there is nothing to print (README, "For mail clients").

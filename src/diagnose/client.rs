@@ -16,6 +16,9 @@ pub(super) fn connwatch_line(text: &str) -> Option<Diagnosis> {
 
 fn own_line(line: &str) -> Option<Diagnosis> {
     let l = line.trim();
+    // Ours only: `token`'s prefix, a provider code in parentheses, or our fix at the end
+    // ("Error: invalid_client: AADSTS7000215: …" from a library is the provider's words).
+    let ours = l.starts_with("connwatch: ") || l.contains("run: connwatch login ");
     let l = l.strip_prefix("connwatch: ").unwrap_or(l);
     let (name, rest) = l.split_once(": ")?;
     let named = !name.is_empty()
@@ -31,6 +34,9 @@ fn own_line(line: &str) -> Option<Diagnosis> {
         Some((c, code)) => (c, Some(code.strip_suffix(')')?)),
         None => (head, None),
     };
+    if !ours && code.is_none() {
+        return None;
+    }
     let cause: Cause = serde_json::from_value(Value::String(cause.to_owned())).ok()?;
     if cause == Cause::MissingOfflineAccess {
         return Some(super::no_refresh_token(false));
@@ -136,11 +142,23 @@ pub(super) fn unreachable(text: &str) -> Option<Diagnosis> {
     let lines = || text.lines().map(str::trim);
     let tls = lines().find(|l| {
         let l = l.to_ascii_lowercase();
-        l.contains("certificate")
-            && (l.contains("verif") || l.contains("untrusted") || l.contains("not trusted"))
+        // Failure words only: curl -v's "* SSL certificate verify ok." is a success.
+        let failed = [
+            "fail",
+            "unable",
+            "untrusted",
+            "not trusted",
+            "does not match",
+            "problem",
+            "error",
+            "invalid",
+            "expired",
+        ]
+        .iter()
+        .any(|w| l.contains(w));
+        (l.contains("certificate") && failed && !l.contains("verify ok"))
             || l.contains("tls handshake failed")
-            || l.contains("ssl certificate problem")
-            || l.contains("(60)")
+            || l.starts_with("curl: (60)")
     });
     if let Some(said) = tls {
         let mut d = Diagnosis::of(
@@ -245,6 +263,14 @@ mod tests {
             "[SASL-XOAUTH2] - Requesting authID!\n[SASL-XOAUTH2] - Requesting token!\nSkipping account work, PassCmd exited with status 1",
         );
         assert_eq!(d.code.as_deref(), Some("token command failed"));
+        // Not ours: a library's "Error: cause: …" keeps the provider's meaning, and curl -v's
+        // certificate success line is no TLS failure.
+        let d = explain("Error: invalid_client: AADSTS7000215: Invalid client secret provided.");
+        assert_eq!(d.code.as_deref(), Some("AADSTS7000215"));
+        let d = explain(
+            "* SSL certificate verify ok.\n< HTTP/1.1 400 Bad Request\n< {\"error\":\"invalid_grant\"}",
+        );
+        assert_ne!(d.cause, Cause::Tls);
         // connwatch's own codes and lines.
         assert_eq!(
             explain("missing_offline_access").cause,

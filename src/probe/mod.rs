@@ -495,7 +495,15 @@ fn scope_action(
         return d;
     }
     let report = token::inspect(token, &ctx.expect, now);
-    let same = |a: &str, s: &str| a == s || a.ends_with(&format!("/{s}"));
+    if report.format != token::TokenFormat::Jwt {
+        // An opaque token's scopes cannot be read: the server's reading stands.
+        return d;
+    }
+    let same = |a: &str, s: &str| {
+        a.eq_ignore_ascii_case(s)
+            || a.to_ascii_lowercase()
+                .ends_with(&format!("/{}", s.to_ascii_lowercase()))
+    };
     let carried = |s: &str| report.scopes.iter().any(|g| same(g, s));
     let asked = |s: &str| ctx.scopes_asked.iter().any(|a| same(a, s));
     let want: Vec<String> = match protocol_scope(t.protocol, ctx.provider) {
@@ -507,9 +515,9 @@ fn scope_action(
     .collect();
     let not_asked: Vec<&String> = want.iter().filter(|s| !asked(s)).collect();
     if want.is_empty() {
-        // Nothing the connection names is missing from the token: only the server knows.
-        d.needs_reauth = false;
-        d.action = "Find the scope this mail server requires (its own word above may not be the provider's name for it), add it to the connection's scopes (and to expect.scopes), then sign in again.".into();
+        // Nothing the connection names is missing from the token: only the server knows
+        // (Gmail refuses any bad token this way). Whether a sign-in helps stays as read.
+        d.action = "If signing in again does not help, find the scope this mail server requires (its own word above may not be the provider's name for it) and add it to the connection's scopes (and expect.scopes).".into();
     } else if not_asked.is_empty() {
         d.needs_reauth = true;
         d.action = format!(
@@ -664,13 +672,24 @@ mod tests {
     fn a_missing_scope_is_said_in_the_connections_terms() {
         let t = ProbeTarget::parse("imap://127.0.0.1:143").unwrap();
         let now = Timestamp::now();
+        use base64::Engine;
+        let b = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let jwt = format!(
+            "{}.{}.sig",
+            b(serde_json::json!({"alg": "RS256", "typ": "at+jwt"})),
+            b(
+                serde_json::json!({"aud": "imap", "scope": "openid", "sub": "alice", "client_id": "c"})
+            )
+        );
         assert_eq!(missing_scope().cause, Cause::MissingScope);
         // Expected but never asked: add it (no sign-in alone fixes that).
         let d = scope_action(
             missing_scope(),
             &t,
             &ctx(&["openid"], &["mail.read"]),
-            "x",
+            &jwt,
             now,
         );
         assert!(!d.needs_reauth);
@@ -680,14 +699,22 @@ mod tests {
             missing_scope(),
             &t,
             &ctx(&["mail.read"], &["mail.read"]),
-            "x",
+            &jwt,
             now,
         );
         assert!(d.needs_reauth);
         assert!(d.action.contains("asks for mail.read"), "{}", d.action);
         // Nothing the connection names: the server's word is not taken for the provider's.
-        let d = scope_action(missing_scope(), &t, &ctx(&["openid"], &[]), "x", now);
-        assert!(!d.needs_reauth);
+        let d = scope_action(missing_scope(), &t, &ctx(&["openid"], &[]), &jwt, now);
         assert!(!d.action.contains("mail scope"), "{}", d.action);
+        // An opaque token's scopes cannot be read: the server's reading stands.
+        let opaque = scope_action(
+            missing_scope(),
+            &t,
+            &ctx(&["openid"], &["mail.read"]),
+            "x",
+            now,
+        );
+        assert_eq!(opaque.action, missing_scope().action);
     }
 }

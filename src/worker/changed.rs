@@ -105,7 +105,10 @@ impl Worker {
                 let fx = c.apply(Input::Renewed(facts), now);
                 c.facts.last_success = Some(facts.obtained_at);
                 self.effects(i, fx, now);
-                self.emit(i);
+                // The view only: the record is the writer's to write (its verdict and
+                // claims; `connwatch token` renews without touching another's sign-in
+                // claim), and every reader judges these tokens afresh from their file.
+                self.show(i);
             }
             Err(_) => {}
         }

@@ -232,3 +232,25 @@ async fn expired_and_refused_prints_nothing_and_no_refresh_token_prints_to_the_e
     assert!(stderr.contains("works for"), "{stderr}");
     assert_eq!(idp.token_requests(), asked, "nothing to renew with");
 }
+
+/// A transient failure moments ago (here a 500) is not asked again on the very next call of
+/// a polling mail client: not before min_refresh_interval (or the provider's Retry-After).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_is_not_retried_on_every_call() {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let set = seed_mail(&idp, &cfg, 30);
+    idp.inject(connwatch::demo::idp::Fault::Status500, 1);
+    let asked = idp.token_requests();
+    let out = token_cmd(&cfg, "mail").code(0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout).trim(),
+        set.access_token.expose()
+    );
+    assert_eq!(idp.token_requests(), asked + 1);
+    let out = token_cmd(&cfg, "mail").code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("server_error"), "{stderr}");
+    assert_eq!(idp.token_requests(), asked + 1, "not asked again at once");
+}
