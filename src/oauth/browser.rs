@@ -582,15 +582,7 @@ mod tests {
     }
 
     fn with_id_token(claims: serde_json::Value) -> TokenResponse {
-        use base64::Engine;
-        let b = |v: &serde_json::Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-        };
-        let jwt = format!(
-            "{}.{}.sig",
-            b(&serde_json::json!({"alg": "RS256"})),
-            b(&claims)
-        );
+        let jwt = crate::token::unsigned_jwt(serde_json::json!({"alg": "RS256"}), claims);
         let body = serde_json::json!({"access_token": "at-123456789", "token_type": "Bearer", "id_token": jwt});
         TokenResponse::parse(body.to_string().as_bytes()).unwrap()
     }

@@ -672,16 +672,9 @@ mod tests {
     fn a_missing_scope_is_said_in_the_connections_terms() {
         let t = ProbeTarget::parse("imap://127.0.0.1:143").unwrap();
         let now = Timestamp::now();
-        use base64::Engine;
-        let b = |v: serde_json::Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-        };
-        let jwt = format!(
-            "{}.{}.sig",
-            b(serde_json::json!({"alg": "RS256", "typ": "at+jwt"})),
-            b(
-                serde_json::json!({"aud": "imap", "scope": "openid", "sub": "alice", "client_id": "c"})
-            )
+        let jwt = token::unsigned_jwt(
+            serde_json::json!({"alg": "RS256", "typ": "at+jwt"}),
+            serde_json::json!({"aud": "imap", "scope": "openid", "sub": "alice", "client_id": "c"}),
         );
         assert_eq!(missing_scope().cause, Cause::MissingScope);
         // Expected but never asked: add it (no sign-in alone fixes that).

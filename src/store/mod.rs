@@ -18,7 +18,7 @@ pub use atomic::write_atomic;
 pub use lock::ConnectionLock;
 pub use paths::StorePaths;
 pub use reserve::Reservation;
-pub use status::{HISTORY_LEN, HistoryEntry, StatusRecord};
+pub use status::{HISTORY_LEN, HistoryEntry, StatusRecord, push_history};
 
 use crate::secret::Secret;
 

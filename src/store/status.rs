@@ -68,6 +68,13 @@ pub struct HistoryEntry {
     pub what: String,
 }
 
+/// Add `what` at `at` to `history`, keeping the last `HISTORY_LEN` entries.
+pub fn push_history(history: &mut Vec<HistoryEntry>, at: Timestamp, what: String) {
+    history.push(HistoryEntry { at, what });
+    let excess = history.len().saturating_sub(HISTORY_LEN);
+    history.drain(..excess);
+}
+
 pub(super) fn load(dir: &Path, name: &str) -> Option<StatusRecord> {
     let bytes = std::fs::read(dir.join(format!("{name}.json"))).ok()?;
     serde_json::from_slice(&bytes).ok()

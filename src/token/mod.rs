@@ -161,35 +161,31 @@ pub fn inspect(token: &str, expect: &Expectations, now: Timestamp) -> TokenRepor
     inspect::inspect(token, expect, now)
 }
 
+/// An unsigned JWT of `header` and `claims` (tests: decoding never checks signatures).
+#[cfg(test)]
+pub(crate) fn unsigned_jwt(header: serde_json::Value, claims: serde_json::Value) -> String {
+    use base64::Engine;
+    let b = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!("{}.{}.sig", b(header), b(claims))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
 
     fn id_token(claims: serde_json::Value) -> String {
-        let b = |v: &serde_json::Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-        };
-        format!(
-            "{}.{}.sig",
-            b(&serde_json::json!({"alg": "RS256"})),
-            b(&claims)
-        )
+        unsigned_jwt(serde_json::json!({"alg": "RS256"}), claims)
     }
 
     /// An RFC 9068 access token (oidc-provider's): `typ: at+jwt`, audience the resource, a
     /// `client_id` and no `scp`. Once called an ID token by `decode`.
     #[test]
     fn an_at_jwt_access_token_is_not_an_id_token() {
-        let b = |v: serde_json::Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-        };
-        let at = format!(
-            "{}.{}.sig",
-            b(serde_json::json!({"alg": "RS256", "typ": "at+jwt"})),
-            b(
-                serde_json::json!({"iss": "http://127.0.0.1:3000", "aud": "https://api.example/", "sub": "alice", "exp": 1_900_000_000, "iat": 1_800_000_000})
-            )
+        let at = unsigned_jwt(
+            serde_json::json!({"alg": "RS256", "typ": "at+jwt"}),
+            serde_json::json!({"iss": "http://127.0.0.1:3000", "aud": "https://api.example/", "sub": "alice", "exp": 1_900_000_000, "iat": 1_800_000_000}),
         );
         let now = Timestamp::from_second(1_800_000_100).unwrap();
         let r = inspect(&at, &Expectations::default(), now);
@@ -199,11 +195,8 @@ mod tests {
             r.findings
         );
         // The same claims without the header's word: an ID token, as before.
-        let bare = format!(
-            "{}.{}.sig",
-            b(serde_json::json!({"alg": "RS256"})),
-            b(serde_json::json!({"aud": "app", "sub": "alice", "exp": 1_900_000_000}))
-        );
+        let bare =
+            id_token(serde_json::json!({"aud": "app", "sub": "alice", "exp": 1_900_000_000}));
         assert!(
             inspect(&bare, &Expectations::default(), now)
                 .findings

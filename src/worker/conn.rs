@@ -15,7 +15,7 @@ use crate::probe::ProbeResult;
 use crate::provider::Endpoints;
 use crate::state::machine::{self, Effect, Input};
 use crate::state::{self, Decided, Facts};
-use crate::store::{HISTORY_LEN, HistoryEntry, StatusRecord, TokenSet};
+use crate::store::{HistoryEntry, StatusRecord, TokenSet};
 
 /// When something falls due, by both clocks: the wall clock (what the user means, and what
 /// still moves while the machine sleeps) and the monotonic one (what an injected test clock
@@ -150,12 +150,7 @@ impl Conn {
     }
 
     pub fn remember(&mut self, at: Timestamp, what: impl Into<String>) {
-        self.history.push(HistoryEntry {
-            at,
-            what: what.into(),
-        });
-        let excess = self.history.len().saturating_sub(HISTORY_LEN);
-        self.history.drain(..excess);
+        crate::store::push_history(&mut self.history, at, what.into());
     }
 
     /// Keep `results` as the latest answers: one per URL, in the order of the config (an

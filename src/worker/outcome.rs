@@ -16,13 +16,7 @@ impl Worker {
         let Some(&i) = self.by_name.get(&done.name) else {
             // Removed by a reload; its job saved what it got. Whoever asked hears the end.
             if done.id.is_some() {
-                let _ = self.events.send(Event::Finished {
-                    id: done.id,
-                    name: done.name,
-                    outcome: Finish::Superseded,
-                    probe_refusal: None,
-                    took: done.took,
-                });
+                self.ended(done.id, done.name, Finish::Superseded, done.took);
             }
             return;
         };
@@ -30,13 +24,8 @@ impl Worker {
         let c = &mut self.conns[i];
         if done.generation != c.generation {
             // Superseded by a purge or a newer sign-in: whoever asked hears so.
-            let _ = self.events.send(Event::Finished {
-                id: done.id,
-                name: c.cfg.name.clone(),
-                outcome: Finish::Superseded,
-                probe_refusal: None,
-                took: done.took,
-            });
+            let name = c.cfg.name.clone();
+            self.ended(done.id, name, Finish::Superseded, done.took);
             return;
         }
         c.busy = false;

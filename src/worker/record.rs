@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use crate::state::machine::{self, Input};
-use crate::store::{HISTORY_LEN, HistoryEntry, TokenStore};
+use crate::store::TokenStore;
 
 /// Step the record of `name` with `input` and save it. A record that cannot be written is
 /// logged: the outcome itself (tokens saved, or the error shown) has already happened.
@@ -32,9 +32,7 @@ pub async fn record_outcome(store: &TokenStore, name: &str, input: Input, now: T
         facts.activity = activity;
         record.set_facts(&facts);
         if let Some(what) = line {
-            record.history.push(HistoryEntry { at: now, what });
-            let excess = record.history.len().saturating_sub(HISTORY_LEN);
-            record.history.drain(..excess);
+            crate::store::push_history(&mut record.history, now, what);
         }
         store.save_status(&name, &record)
     })

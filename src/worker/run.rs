@@ -244,13 +244,7 @@ impl Worker {
         } else {
             super::Finish::Superseded
         };
-        let _ = self.events.send(Event::Finished {
-            id,
-            name,
-            outcome,
-            probe_refusal: None,
-            took: Duration::ZERO,
-        });
+        self.ended(id, name, outcome, Duration::ZERO);
     }
 
     /// Start-up: read the store and decide what each connection needs.
@@ -294,13 +288,8 @@ impl Worker {
                     // One that is busy already says so, so a caller counting ends hears
                     // from every connection with tokens.
                     if self.conns[i].tokens.is_some() && !self.start_refresh(i, None, jobs) {
-                        let _ = self.events.send(Event::Finished {
-                            id: None,
-                            name: self.conns[i].cfg.name.clone(),
-                            outcome: super::Finish::NotStarted,
-                            probe_refusal: None,
-                            took: Duration::ZERO,
-                        });
+                        let name = self.conns[i].cfg.name.clone();
+                        self.ended(None, name, super::Finish::NotStarted, Duration::ZERO);
                     }
                 }
                 false
@@ -372,13 +361,7 @@ impl Worker {
         // A request that started nothing is finished at once, so no caller waits for it.
         if let Some(id) = id.filter(|_| !started) {
             let name = req.name().unwrap_or_default().to_owned();
-            let _ = self.events.send(Event::Finished {
-                id: Some(id),
-                name,
-                outcome: super::Finish::NotStarted,
-                probe_refusal: None,
-                took: Duration::ZERO,
-            });
+            self.ended(Some(id), name, super::Finish::NotStarted, Duration::ZERO);
         }
     }
 
@@ -423,6 +406,17 @@ impl Worker {
             self.conns[i].expiry = None;
             self.emit(i);
         }
+    }
+
+    /// Say that work on `name` ended without a probe's verdict (`Event::Finished`).
+    pub fn ended(&self, id: Option<u64>, name: String, outcome: super::Finish, took: Duration) {
+        let _ = self.events.send(Event::Finished {
+            id,
+            name,
+            outcome,
+            probe_refusal: None,
+            took,
+        });
     }
 
     /// The view only, with nothing saved (the record on disk already says it).
