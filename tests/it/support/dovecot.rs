@@ -135,6 +135,13 @@ impl Dovecot {
 /// mode `auth`: it sends the token as a bearer token there); with `tls` (cert, key) it
 /// requires TLS: STARTTLS on the plain listeners, implicit TLS on `imaps`.
 pub fn start(introspection_url: &str, tls: Option<(&Path, &Path)>) -> Dovecot {
+    start_attempt(introspection_url, tls, 1)
+}
+
+/// One try. Ports are found free and then handed to Dovecot, so another server started
+/// meanwhile (suites run in parallel) can take one first: Dovecot then cannot bind and
+/// exits. That is retried with new ports, twice at most.
+fn start_attempt(introspection_url: &str, tls: Option<(&Path, &Path)>, attempt: u32) -> Dovecot {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     // Dovecot's unprivileged processes (dovenull, nobody) must reach the sockets and mail.
@@ -226,7 +233,7 @@ service submission-login {{
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let dovecot = Dovecot {
+    let mut dovecot = Dovecot {
         child,
         dir,
         imap,
@@ -239,10 +246,16 @@ service submission-login {{
     let deadline = Instant::now() + Duration::from_secs(15);
     for port in [imap, submission, pop3] {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let log = dovecot.log();
+            // The master exits when a listener cannot bind (it says so in its log).
+            let exited = dovecot.child.try_wait().ok().flatten().is_some();
+            if attempt < 3 && (exited || log.contains("Address already in use")) {
+                drop(dovecot);
+                return start_attempt(introspection_url, tls, attempt + 1);
+            }
             assert!(
                 Instant::now() < deadline,
-                "dovecot did not listen on {port}: {}",
-                dovecot.log()
+                "dovecot did not listen on {port}: {log}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
