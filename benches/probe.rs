@@ -49,6 +49,7 @@ fn main() {
         account: Some("alice".into()),
         expect: Default::default(),
         scopes_asked: vec![],
+        granted: vec![],
         provider: Default::default(),
     };
     println!("{:<36} {:>10} {:>10}", "", "median", "p90");

@@ -198,8 +198,9 @@ pub(super) fn unreachable(text: &str) -> Option<Diagnosis> {
 }
 
 /// A client whose output ends while it authenticates (mutt: "Authenticating (XOAUTH2)...",
-/// then nothing: mutt 2.2 waits for ever when Dovecot answers XOAUTH2 with an error
-/// challenge). The server's answer is not in it; the probe shows it.
+/// then nothing): the client was stopped before the server answered — a slow server, or one
+/// that delays refusals (Dovecot holds each failed login from an address back 2, 4, 8, then
+/// 15 s). The server's answer is not in it; the probe shows it.
 pub(super) fn stuck_authenticating(text: &str) -> Option<Diagnosis> {
     let last = text.lines().map(str::trim).rfind(|l| !l.is_empty())?;
     if !(last.starts_with("Authenticating (") && last.ends_with("...")) {
@@ -210,7 +211,7 @@ pub(super) fn stuck_authenticating(text: &str) -> Option<Diagnosis> {
         false,
         false,
         format!(
-            "The client stopped while signing in to the server ({}): the server's answer is not in its output — usually a refused token answered with an error challenge the client does not finish.",
+            "The client stopped while signing in to the server ({}): the server had not answered yet — a slow server, or one that delays refusals (Dovecot holds back each failed login from an address by up to 15 s).",
             quote(last)
         ),
         "Run connwatch probe NAME: it shows the server's own answer and checks the token; sign in again if the token is refused.",

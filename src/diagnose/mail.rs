@@ -308,7 +308,7 @@ fn refused_token(status: &Option<String>, scope: &Option<String>) -> Diagnosis {
             format!(
                 "The mail server refused the token: invalid, expired or revoked, or issued for another user.{scope_note}"
             ),
-            "Sign in again; if it keeps failing, check the connection's account and scopes.",
+            REFUSED_ACTION,
         ),
     }
 }
@@ -331,6 +331,12 @@ fn classify(r: &MailReply, challenge: Option<&Value>) -> Diagnosis {
     d.code = Some(r.code.clone());
     d
 }
+
+/// A refused token, read from the server's words alone (a mail client's output, a 535 or
+/// `NO [AUTHENTICATIONFAILED]`): most often a revoked or expired grant, but a token without the
+/// scope the server wants reads the same (Dovecot's challenge names `mail` whatever the server
+/// needs). The probe tells them apart from the token's claims (probe::explain_opaque).
+pub const REFUSED_ACTION: &str = "Sign in again if the grant was revoked or has expired; if a new token is refused too, run connwatch probe NAME: it checks the token's scopes and user against what the connection expects.";
 
 const OPAQUE: &str = "Exchange does not say why; the usual reasons are the token's: its audience is not https://outlook.office.com (a Graph token), the IMAP/SMTP/POP scope was not granted, or it belongs to another user than the account";
 const OPAQUE_ACTION: &str = "Run `connwatch probe` for this connection: it compares the token's claims with what the server needs; then fix the scopes or account and sign in again.";
@@ -390,7 +396,7 @@ fn smtp(r: &MailReply, basic: u16, lower: &str, said: &str) -> Diagnosis {
             false,
             true,
             format!("The mail server refused the token. Server: {said}"),
-            "Sign in again; if it keeps failing, check the connection's account and scopes.",
+            REFUSED_ACTION,
         ),
         _ if lower.contains("not enabled") || lower.contains("disabled") => disabled(said),
         _ => Diagnosis::of(
@@ -469,7 +475,7 @@ fn imap(r: &MailReply, bad: bool, lower: &str, said: &str) -> Diagnosis {
             false,
             true,
             format!("The mail server refused the token. Server: {said}"),
-            "Sign in again; if it keeps failing, check the connection's account and scopes.",
+            REFUSED_ACTION,
         ),
         _ if r.code.contains("AUTHENTICATE failed") => Diagnosis::of(
             Cause::BadCredentials,
@@ -491,7 +497,7 @@ fn imap(r: &MailReply, bad: bool, lower: &str, said: &str) -> Diagnosis {
                 false,
                 true,
                 format!("The mail server refused the token. Server: {said}"),
-                "Sign in again; if it keeps failing, check the connection's account and scopes.",
+                REFUSED_ACTION,
             )
         }
         _ => Diagnosis::of(
@@ -522,7 +528,7 @@ fn pop(lower: &str, said: &str) -> Diagnosis {
         false,
         true,
         format!("The POP server refused the token. Server: {said}"),
-        "Sign in again; if it keeps failing, check the connection's account and scopes.",
+        REFUSED_ACTION,
     )
 }
 

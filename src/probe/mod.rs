@@ -69,6 +69,9 @@ pub struct ProbeContext {
     /// Whether `expect.scopes` are the connection's own scopes (a sign-in asks for them)
     /// rather than an explicit `expect` (a config change is needed).
     pub scopes_asked: Vec<String>,
+    /// The scopes the provider said it granted with the probed token (empty: unknown). An
+    /// opaque token's only record of its scopes.
+    pub granted: Vec<String>,
     pub provider: ProviderHint,
 }
 
@@ -495,17 +498,13 @@ fn scope_action(
         return d;
     }
     let report = token::inspect(token, &ctx.expect, now);
-    if report.format != token::TokenFormat::Jwt {
-        // An opaque token's scopes cannot be read: the server's reading stands.
+    let held = held_scopes(&report, ctx);
+    if held.is_empty() {
+        // Neither the token nor the provider says what it carries: the server's reading stands.
         return d;
     }
-    let same = |a: &str, s: &str| {
-        a.eq_ignore_ascii_case(s)
-            || a.to_ascii_lowercase()
-                .ends_with(&format!("/{}", s.to_ascii_lowercase()))
-    };
-    let carried = |s: &str| report.scopes.iter().any(|g| same(g, s));
-    let asked = |s: &str| ctx.scopes_asked.iter().any(|a| same(a, s));
+    let carried = |s: &str| held.iter().any(|g| same_scope(g, s));
+    let asked = |s: &str| ctx.scopes_asked.iter().any(|a| same_scope(a, s));
     let want: Vec<String> = match protocol_scope(t.protocol, ctx.provider) {
         Some(s) => vec![s.to_owned()],
         None => ctx.expect.scopes.clone(),
@@ -587,7 +586,10 @@ fn explain_opaque(
     if let Some(f) = finding(FindingKind::AudienceMismatch) {
         d.cause = Cause::WrongAudience;
         d.needs_reauth = false;
-        d.summary = format!("The server refused the token ({server}): {}", f.message);
+        d.summary = format!(
+            "The server refused the token ({server}): {}",
+            sentence(&f.message)
+        );
         d.action = "Ask for the resource's own scopes (e.g. https://outlook.office.com/IMAP.AccessAsUser.All, not Graph's) in the connection's scopes, then sign in again.".into();
         return d;
     }
@@ -599,13 +601,38 @@ fn explain_opaque(
         });
         d.cause = Cause::MissingScope;
         d.needs_reauth = asked;
-        d.summary = format!("The server refused the token ({server}): {}", f.message);
+        d.summary = format!(
+            "The server refused the token ({server}): {}",
+            sentence(&f.message)
+        );
         d.action = if asked {
             "Sign in again and accept every permission asked (an admin may have to grant consent)."
                 .into()
         } else {
             "Add the missing scope to the connection's scopes, then sign in again.".into()
         };
+        return d;
+    }
+    // An opaque token (or a JWT without a scope claim): the provider's list of what it
+    // granted stands in for the claim.
+    let held = held_scopes(&report, ctx);
+    let lacking: Vec<&String> = ctx
+        .expect
+        .scopes
+        .iter()
+        .filter(|s| !held.is_empty() && !held.iter().any(|g| same_scope(g, s)))
+        .collect();
+    if !lacking.is_empty() && finding(FindingKind::MissingScope).is_none() {
+        d.cause = Cause::MissingScope;
+        d.summary = format!(
+            "The server refused the token ({server}): it was not granted {}, which the connection expects (granted: {}).",
+            lacking
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            held.join(" ")
+        );
         return d;
     }
     if let (Some(account), Some(user)) = (ctx.account.as_deref(), token_user(&report.claims))
@@ -616,8 +643,50 @@ fn explain_opaque(
         );
         d.action = format!("Sign in as {account}, or set account to the user the token is for.");
         d.needs_reauth = true;
+        return d;
     }
+    // Nothing in the token explains the refusal: it carries what the connection expects.
+    // That makes a revoked or expired grant the likely reason (a sign-in fixes it); a
+    // server that wants more than the connection expects reads the same, and only the
+    // connection's expectations can name that scope (a challenge's word is the server's
+    // own: Dovecot always says "mail").
+    let held = held_scopes(&report, ctx);
+    d.action = if held.is_empty() {
+        "Sign in again if the grant was revoked or has expired. If a new token is refused too, check the connection's account and that its scopes include what this server needs.".into()
+    } else {
+        format!(
+            "Sign in again if the grant was revoked or has expired: the token carries what the connection expects ({}). If a new token is refused too, this server wants a scope the connection does not name: add the provider's name for it to scopes and expect.scopes.",
+            held.join(" ")
+        )
+    };
     d
+}
+
+/// `s` ending as a sentence (a finding's message has no full stop; the action follows it).
+fn sentence(s: &str) -> String {
+    if s.ends_with(['.', '!', '?']) {
+        s.to_owned()
+    } else {
+        format!("{s}.")
+    }
+}
+
+/// Whether a scope name `a` is `s`: case aside, or `s` as the last segment of a resource URI
+/// (`https://outlook.office.com/IMAP.AccessAsUser.All`).
+fn same_scope(a: &str, s: &str) -> bool {
+    a.eq_ignore_ascii_case(s)
+        || a.to_ascii_lowercase()
+            .ends_with(&format!("/{}", s.to_ascii_lowercase()))
+}
+
+/// The scopes the probed token carries: its own claim when it is a JWT that has one, else
+/// what the provider said it granted (empty: unknown).
+fn held_scopes(report: &token::TokenReport, ctx: &ProbeContext) -> Vec<String> {
+    if report.format == token::TokenFormat::Jwt && !report.scopes.is_empty() {
+        report.scopes.clone()
+    } else {
+        ctx.granted.clone()
+    }
 }
 
 /// The scope a mail protocol needs in the token, where the provider documents one.
@@ -655,6 +724,7 @@ mod tests {
                 scopes: expect.iter().map(|s| (*s).to_owned()).collect(),
             },
             scopes_asked: asked.iter().map(|s| (*s).to_owned()).collect(),
+            granted: Vec::new(),
             provider: ProviderHint::Unknown,
         }
     }
@@ -709,5 +779,57 @@ mod tests {
             now,
         );
         assert_eq!(opaque.action, missing_scope().action);
+        // ... unless the provider said what it granted.
+        let mut granted = ctx(&["openid"], &["mail.read"]);
+        granted.granted = vec!["openid".into()];
+        let d = scope_action(missing_scope(), &t, &granted, "x", now);
+        assert!(d.action.starts_with("Add mail.read"), "{}", d.action);
+    }
+
+    fn refused_401(t: &ProbeTarget, ctx: &ProbeContext, token: &str) -> Diagnosis {
+        let v = Verdict::Refused {
+            reply: "NO [AUTHENTICATIONFAILED] Authentication failed.".into(),
+            challenge: Some(
+                serde_json::json!({"status": "401", "schemes": "bearer", "scope": "mail"}),
+            ),
+            after_auth: false,
+        };
+        verdict_diagnosis(t, ctx, token, v, Timestamp::now()).unwrap()
+    }
+
+    /// Dovecot answers every refused token alike (status 401, scope "mail"). The probe tells
+    /// a token without an expected scope (a config fix) from a revoked grant (a sign-in) by
+    /// what the token carries; the challenge's word is never taken for the scope to add.
+    #[test]
+    fn an_ambiguous_refusal_is_read_from_what_the_token_carries() {
+        let t = ProbeTarget::parse("imap://127.0.0.1:143").unwrap();
+        let mut c = ctx(&["openid", "offline_access", "api:read"], &["mail"]);
+        c.granted = vec!["openid".into(), "offline_access".into(), "api:read".into()];
+        let d = refused_401(&t, &c, "opaque-token");
+        assert_eq!(d.cause, Cause::MissingScope, "{d:?}");
+        assert!(!d.needs_reauth);
+        assert!(d.action.starts_with("Add mail to"), "{}", d.action);
+        assert!(
+            d.summary
+                .contains("granted: openid offline_access api:read"),
+            "{}",
+            d.summary
+        );
+        // Everything expected is carried: a revoked or expired grant is the likely reason.
+        let mut c = ctx(&["openid", "mail"], &["mail"]);
+        c.granted = vec!["openid".into(), "mail".into()];
+        let d = refused_401(&t, &c, "opaque-token");
+        assert_eq!(d.cause, Cause::BadCredentials);
+        assert!(d.needs_reauth);
+        assert!(
+            d.action.starts_with("Sign in again if the grant"),
+            "{}",
+            d.action
+        );
+        assert!(d.action.contains("(openid mail)"), "{}", d.action);
+        // Nothing known of the token: the probe does not send the user to the probe.
+        let d = refused_401(&t, &ctx(&["openid"], &[]), "opaque-token");
+        assert_eq!(d.cause, Cause::BadCredentials);
+        assert!(!d.action.contains("connwatch probe"), "{}", d.action);
     }
 }

@@ -15,6 +15,7 @@ pub fn probe_context(
         account: cfg.account.clone(),
         expect: expectations(cfg),
         scopes_asked: cfg.scopes.clone(),
+        granted: Vec::new(),
         provider: crate::provider::hint(cfg.provider),
     }
 }

@@ -99,7 +99,8 @@ impl JobContext {
         if targets.is_empty() {
             return Vec::new();
         }
-        let ctx = super::probe_context(&self.cfg, self.http.clone());
+        let mut ctx = super::probe_context(&self.cfg, self.http.clone());
+        ctx.granted = set.granted_scopes.clone();
         let now = self.clock.now();
         let token = set.access_token.expose();
         futures_util::future::join_all(targets.iter().map(|t| probe::run(t, &ctx, token, now)))

@@ -19,6 +19,7 @@ fn ctx(timeout: Duration) -> ProbeContext {
         account: Some("alice@contoso.com".into()),
         expect: Default::default(),
         scopes_asked: vec![],
+        granted: vec![],
         provider: Default::default(),
     }
 }

@@ -4,7 +4,8 @@
 //! real Dovecot over TLS whose oauth2 passdb checks each token at the interop IdP
 //! (oidc-provider). A message sent with msmtp is relayed, delivered back to the mailbox and
 //! fetched with mbsync and curl. Then the connection is broken (a revoked grant, a `token`
-//! that fails) and `connwatch explain` reads what each client printed.
+//! that fails, a token without the scope the server needs) and `connwatch explain` reads
+//! what each client printed.
 //!
 //! `.ci/run` installs the clients; without them this suite says SKIPPING loudly, and fails
 //! under CONNWATCH_REQUIRE_SUITES (CI).
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use super::dovecot::{mail_env, start_dovecot, test_ca};
-use super::{Env, device_login, node_project, start_idp};
+use super::{Env, device_login, node_project, run, start_idp};
 use crate::support::dovecot::have_dovecot;
 
 const CLIENTS: [(&str, &str); 5] = [
@@ -104,13 +105,42 @@ fn explain(text: &str) -> serde_json::Value {
 }
 
 /// `program` under coreutils' `timeout`: a client waiting on a server for ever fails the
-/// test in 5 s instead of hanging it (mbsync 1.4 waits for ever when
-/// Dovecot answers XOAUTH2 with an error challenge).
+/// test in 5 s instead of hanging it.
 fn bounded(program: &str, home: &Path) -> Command {
     let mut c = Command::new("timeout");
     // HOME: mbsync keeps its sync state there (~/.mbsync); never the developer's.
     c.args(["5", program]).env("HOME", home);
     c
+}
+
+/// With CONNWATCH_CAPTURE_DIR set, what `client` printed in `mode` is kept there for the
+/// fixture corpus (tests/fixtures/errors/client_*.json), the token and its SASL string masked.
+fn capture(client: &str, mode: &str, said: &str, env: &Env) {
+    let Some(dir) = std::env::var_os("CONNWATCH_CAPTURE_DIR") else {
+        return;
+    };
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut said = said.to_owned();
+    if let Some(token) = saved_access_token(env) {
+        for user in ["alice", "alice@contoso.com"] {
+            let sasl = format!("user={user}\x01auth=Bearer {token}\x01\x01");
+            let masked = format!("user={user}\x01auth=Bearer ***\x01\x01");
+            said = said.replace(&b64.encode(sasl), &b64.encode(masked));
+        }
+        said = said.replace(&token, "***");
+    }
+    std::fs::write(
+        Path::new(&dir).join(format!("client_{client}_{mode}.txt")),
+        said,
+    )
+    .unwrap();
+}
+
+fn saved_access_token(env: &Env) -> Option<String> {
+    let text = std::fs::read_to_string(env.data.join("tokens/sso.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["access_token"].as_str().map(str::to_owned)
 }
 
 fn text_of(o: &Output) -> String {
@@ -355,26 +385,16 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
         ("mbsync", clients.mbsync()),
         ("curl", clients.curl()),
         ("mutt", clients.mutt("mutt", "after revocation")),
-        // neomutt 20220429 waits silently on Dovecot's error challenge: it prints nothing
-        // for explain to read (stopped by the bound; the probe is the way to see why).
+        ("neomutt", clients.mutt("neomutt", "after revocation")),
     ] {
         assert!(
             !out.status.success(),
             "{client} still works after revocation"
         );
         let said = text_of(&out);
+        capture(client, "dovecot_revoked", &said, &env);
         let d = explain(&said);
-        assert_eq!(d["fix_by"], "user", "{client}: {d}");
-        if client == "mutt" {
-            // mutt waits for ever on Dovecot's error challenge (stopped by the bound): its
-            // output ends at "Authenticating (XOAUTH2)...". The next step is the probe,
-            // which sees the server's answer.
-            assert!(
-                d["action"].as_str().unwrap().contains("connwatch probe"),
-                "{client}: {said}\n→ {d}"
-            );
-            continue;
-        }
+        assert_eq!(d["fix_by"], "user", "{client}: {said}\n→ {d}");
         assert_eq!(d["needs_reauth"], true, "{client}: {said}\n→ {d}");
         assert!(
             ["bad_credentials", "grant_revoked", "missing_scope"]
@@ -403,6 +423,7 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
             "{client} worked with an expired, revoked grant"
         );
         let said = text_of(&out);
+        capture(client, "dovecot_token_fails", &said, &env);
         let d = explain(&said);
         assert_eq!(d["needs_reauth"], true, "{client}: {said}\n→ {d}");
         assert!(
@@ -413,4 +434,51 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
             "{client}: {said}\n→ {d}"
         );
     }
+
+    // A missing scope: the connection stops asking for the scope this server needs ("mail")
+    // and says it expects it. Dovecot refuses such a token exactly as it refuses a revoked
+    // one (status 401, scope "mail"), so the clients' words cannot tell them apart: explain
+    // leads with a sign-in and names the probe as the way to tell; the probe reads the
+    // token and says the config is the fix.
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    let without = config.replace(
+        r#"scopes = ["openid", "offline_access", "api:read", "mail"]"#,
+        "scopes = [\"openid\", \"offline_access\", \"api:read\"]\nexpect = { scopes = [\"mail\"] }",
+    );
+    assert_ne!(config, without, "the scopes line moved: {config}");
+    std::fs::write(&env.config, without).unwrap();
+    let (code, _, stderr) = device_login(&env).await;
+    assert_eq!(code, 1, "the sign-in's probe meets the refusal: {stderr}");
+    for (client, out) in [
+        ("msmtp", clients.msmtp("without the scope")),
+        ("mbsync", clients.mbsync()),
+        ("curl", clients.curl()),
+        ("mutt", clients.mutt("mutt", "without the scope")),
+        ("neomutt", clients.mutt("neomutt", "without the scope")),
+    ] {
+        assert!(
+            !out.status.success(),
+            "{client} worked without the mail scope"
+        );
+        let said = text_of(&out);
+        capture(client, "dovecot_missing_scope", &said, &env);
+        let d = explain(&said);
+        assert!(
+            d["action"].as_str().unwrap().contains("connwatch probe"),
+            "{client}: {said}\n→ {d}"
+        );
+    }
+    let (code, out, err) = run(&env, &["probe", "sso", "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let d = &doc["probes"][0]["diagnosis"];
+    assert_eq!(d["cause"], "missing_scope", "{doc}");
+    assert_eq!(d["needs_reauth"], false, "{doc}");
+    assert!(
+        d["action"]
+            .as_str()
+            .unwrap()
+            .starts_with("Add mail to the connection's scopes"),
+        "{doc}"
+    );
 }
