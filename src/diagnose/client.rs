@@ -135,6 +135,14 @@ pub(super) fn client_refusal(text: &str) -> Option<Diagnosis> {
     Some(d)
 }
 
+/// curl's exit codes for a TLS failure (libcurl-errors(3)): SSL connect error, the local
+/// certificate, the cipher, the peer's certificate, the CA file, shutdown, the public key
+/// pin, the CRL, the issuer, no usable certificate.
+const CURL_TLS: [u8; 10] = [35, 58, 59, 60, 77, 80, 82, 83, 90, 91];
+/// curl's exit codes for a server that cannot be reached or stops answering: host not
+/// resolved, no connection, timeout, nothing back, send or receive failed.
+const CURL_NETWORK: [u8; 6] = [6, 7, 28, 52, 55, 56];
+
 /// A client that never reached the server, or whose TLS handshake failed: msmtp's "cannot
 /// connect to …", mbsync's "Cannot connect to … Connection refused", curl's "(7) Failed to
 /// connect" / "(28) … timed out", and the certificate complaints of each.
@@ -158,7 +166,11 @@ pub(super) fn unreachable(text: &str) -> Option<Diagnosis> {
         .any(|w| l.contains(w));
         (l.contains("certificate") && failed && !l.contains("verify ok"))
             || l.contains("tls handshake failed")
-            || l.starts_with("curl: (60)")
+            || l.contains("could not negotiate tls")
+            || l.starts_with("ssl error")
+            || CURL_TLS
+                .iter()
+                .any(|c| l.starts_with(&format!("curl: ({c})")))
     });
     if let Some(said) = tls {
         let mut d = Diagnosis::of(
@@ -182,6 +194,11 @@ pub(super) fn unreachable(text: &str) -> Option<Diagnosis> {
             || low.contains("failed to connect")
             || low.contains("timed out")
             || low.contains("could not resolve host")
+            || low.contains("connection reset")
+            || (low.starts_with("socket error") && low.contains("timeout"))
+            || CURL_NETWORK
+                .iter()
+                .any(|c| low.starts_with(&format!("curl: ({c})")))
     })?;
     let mut d = Diagnosis::of(
         Cause::Network,
