@@ -72,14 +72,36 @@ fn own_line(line: &str) -> Option<Diagnosis> {
 
 /// A client saying its token command failed: msmtp's "cannot read output of '…'", mbsync's
 /// "PassCmd exited with status N", aerc's "failed to read password", mutt's "Command returned
-/// empty string". (When connwatch's own line is in the text too, that line says why.)
+/// empty string", getmail's "External program error (… exited with N)". (When connwatch's own line is in the text too, that line says why.)
 pub(super) fn token_command_failed(text: &str) -> Option<Diagnosis> {
     let said = text.lines().map(str::trim).find(|l| {
         l.contains("cannot read output of")
             || l.contains("PassCmd exited with status")
             || l.contains("failed to read password")
             || l.contains("Command returned empty string")
+            // getmail6: its password_command's stderr is not shown.
+            || l.contains("External program error (")
     })?;
+    // connwatch's own answer to a name it does not know, when the client passed it on.
+    if let Some(name) = text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("connwatch: no connection named ")?
+            .split(" in ")
+            .next()
+    }) {
+        let mut d = Diagnosis::of(
+            Cause::Unknown,
+            false,
+            false,
+            format!(
+                "The mail client's token command asks for a connection connwatch does not have ({name}); the client says {}.",
+                quote(said)
+            ),
+            "Put a name connwatch status lists into the client's token command, or add the connection (connwatch add NAME --email ADDRESS).",
+        );
+        d.code = Some("unknown connection".into());
+        return Some(d);
+    }
     let mut d = Diagnosis::of(
         Cause::Unknown,
         false,
@@ -88,7 +110,7 @@ pub(super) fn token_command_failed(text: &str) -> Option<Diagnosis> {
             "The mail client could not get a token: its token command failed ({}).",
             quote(said)
         ),
-        "Run the client's token command (connwatch token NAME) by hand: its one line on stderr says why; most often it is: connwatch login NAME.",
+        "Run connwatch status NAME: token recorded why it failed (or run the client's token command by hand: its one line on stderr says why).",
     );
     d.code = Some("token command failed".into());
     d.fix_by = FixBy::User;

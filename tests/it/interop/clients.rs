@@ -1,5 +1,5 @@
 //! Real mail clients from Debian 12 (msmtp, isync's mbsync with the KDE XOAUTH2 SASL plugin,
-//! curl, mutt, neomutt) running the README's recipes — read from README.md, so docs and test cannot drift;
+//! curl, mutt, neomutt, getmail6) running the README's recipes — read from README.md, so docs and test cannot drift;
 //! only host, port, user, the connection and a private CA's file are substituted — against a
 //! real Dovecot over TLS whose oauth2 passdb checks each token at the interop IdP
 //! (oidc-provider). A message sent with msmtp is relayed, delivered back to the mailbox and
@@ -13,15 +13,16 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use super::dovecot::{mail_env, start_dovecot, test_ca};
-use super::{Env, device_login, node_project, run, start_idp};
+use super::{Env, device_login, node_project, run, start_idp, status_json};
 use crate::support::dovecot::have_dovecot;
 
-const CLIENTS: [(&str, &str); 5] = [
+const CLIENTS: [(&str, &str); 6] = [
     ("msmtp", "msmtp"),
     ("mbsync", "isync"),
     ("curl", "curl"),
     ("mutt", "mutt"),
     ("neomutt", "neomutt"),
+    ("getmail", "getmail6"),
 ];
 
 fn have_clients() -> bool {
@@ -102,6 +103,26 @@ fn explain(text: &str) -> serde_json::Value {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// What explain says of a client's words, followed one step where it sends the user on: a
+/// client that hides why its token command failed (getmail shows only the exit status) is
+/// answered with `connwatch status NAME`, where `token` recorded the reason.
+fn explain_followed(said: &str, env: &Env) -> serde_json::Value {
+    let d = explain(said);
+    if d["code"] != "token command failed" {
+        return d;
+    }
+    assert!(
+        d["action"]
+            .as_str()
+            .unwrap()
+            .contains("connwatch status NAME"),
+        "{said}\n→ {d}"
+    );
+    let s = status_json(env);
+    assert!(s["last_error"].is_object(), "status has no reason: {s}");
+    s["last_error"].clone()
 }
 
 /// `program` under coreutils' `timeout`: a client waiting on a server for ever fails the
@@ -301,11 +322,77 @@ impl<'a> Clients<'a> {
         child.wait_with_output().unwrap()
     }
 
+    /// Fetch with getmail6, the README's getmailrc as written, into its own Maildir.
+    fn getmail(&self) -> Output {
+        let local = self.dir.join("getmail/INBOX");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(local.join(sub)).unwrap();
+        }
+        // getmail refuses to deliver as root (CI runs as root): it delivers as `user`, which
+        // must reach and own the Maildir.
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+        let as_user = if root {
+            std::fs::set_permissions(self.dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+            std::fs::set_permissions(
+                self.dir.join("getmail"),
+                std::fs::Permissions::from_mode(0o711),
+            )
+            .unwrap();
+            for d in ["", "cur", "new", "tmp"] {
+                std::os::unix::fs::chown(local.join(d), Some(65534), Some(65534)).unwrap();
+            }
+            "user = nobody\n"
+        } else {
+            ""
+        };
+        let token: Vec<String> = token_cmd(self.env)
+            .split(' ')
+            .map(|w| format!("{w:?}"))
+            .collect();
+        let rc = recipe("getmail6 (`~/.config/getmail/getmailrc`")
+            // getmail checks the certificate's DNS names.
+            .replace("server = outlook.office365.com", "server = localhost")
+            .replace("port = 993", &format!("port = {}", self.imaps))
+            .replace("username = alice@contoso.com", "username = alice")
+            .replace(r#""connwatch", "token", "work-mail""#, &token.join(", "))
+            .replace(
+                "path = ~/Mail/work/INBOX/\n",
+                &format!("path = {}/\n{as_user}", local.display()),
+            )
+            .replace(
+                "use_xoauth2 = True\n",
+                &format!(
+                    "use_xoauth2 = True\nca_certs = {}\n{}",
+                    self.ca.display(),
+                    self.timeout
+                        .map(|t| format!("timeout = {t}\n"))
+                        .unwrap_or_default()
+                ),
+            );
+        let path = self.dir.join("getmailrc");
+        std::fs::write(&path, rc).unwrap();
+        bounded("getmail", self.dir)
+            .args([
+                "--rcfile",
+                path.to_str().unwrap(),
+                "--getmaildir",
+                self.dir.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    }
+
     /// Every message in the local maildir mbsync wrote.
     fn fetched(&self) -> String {
+        self.fetched_by("Mail/work/INBOX")
+    }
+
+    /// Every message in the Maildir at `dir` (under the clients' directory).
+    fn fetched_by(&self, dir: &str) -> String {
         let mut all = String::new();
         for sub in ["new", "cur"] {
-            let d = self.dir.join("Mail/work/INBOX").join(sub);
+            let d = self.dir.join(dir).join(sub);
             for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
                 all.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
             }
@@ -399,6 +486,18 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
         dc.log()
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&subject));
+    let out = clients.getmail();
+    assert!(
+        out.status.success(),
+        "getmail: {}\n{}",
+        text_of(&out),
+        dc.log()
+    );
+    assert!(
+        clients.fetched_by("getmail/INBOX").contains(&subject),
+        "getmail fetched nothing: {}",
+        text_of(&out)
+    );
 
     // The grant is revoked at the provider: the cached access token is refused by Dovecot.
     let r = reqwest::Client::new()
@@ -410,6 +509,7 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
     for (client, out) in [
         ("msmtp", clients.msmtp("after revocation")),
         ("mbsync", clients.mbsync()),
+        ("getmail", clients.getmail()),
         ("curl", clients.curl()),
         ("mutt", clients.mutt("mutt", "after revocation")),
         ("neomutt", clients.mutt("neomutt", "after revocation")),
@@ -441,6 +541,7 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
     for (client, out) in [
         ("msmtp", clients.msmtp("after expiry")),
         ("mbsync", clients.mbsync()),
+        ("getmail", clients.getmail()),
         ("curl", clients.curl()),
         ("mutt", clients.mutt("mutt", "after expiry")),
         ("neomutt", clients.mutt("neomutt", "after expiry")),
@@ -451,7 +552,7 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
         );
         let said = text_of(&out);
         capture(client, "dovecot_token_fails", &said, &env);
-        let d = explain(&said);
+        let d = explain_followed(&said, &env);
         assert_eq!(d["needs_reauth"], true, "{client}: {said}\n→ {d}");
         assert!(
             d["summary"].as_str().unwrap().contains("refresh")
@@ -479,6 +580,7 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
     for (client, out) in [
         ("msmtp", clients.msmtp("without the scope")),
         ("mbsync", clients.mbsync()),
+        ("getmail", clients.getmail()),
         ("curl", clients.curl()),
         ("mutt", clients.mutt("mutt", "without the scope")),
         ("neomutt", clients.mutt("neomutt", "without the scope")),
@@ -547,6 +649,7 @@ async fn clients_words_for_a_down_slow_or_untrusted_server_and_an_expired_static
         vec![
             ("msmtp", c.msmtp("network")),
             ("mbsync", c.mbsync()),
+            ("getmail", c.getmail()),
             ("curl", c.curl()),
             ("mutt", c.mutt("mutt", "network")),
             ("neomutt", c.mutt("neomutt", "network")),
@@ -628,7 +731,7 @@ async fn clients_words_for_a_down_slow_or_untrusted_server_and_an_expired_static
         );
         let said = text_of(&out);
         capture(client, "static_token_expired", &said, &env);
-        let d = explain(&said);
+        let d = explain_followed(&said, &env);
         if d["cause"] != "missing_offline_access" || d["needs_reauth"] != true {
             wrong.push(format!("{client} static token: {said}\n→ {d}"));
         }
