@@ -397,3 +397,72 @@ async fn an_expired_token_without_a_refresh_token_is_not_probed() {
     assert!(stderr.contains("missing_offline_access"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
+
+/// The demo's SMTP stand-in takes a message after a good token (MAIL, RCPT, DATA), so a mail
+/// client pointed at the demo sends; before authentication MAIL is refused as Exchange does.
+#[tokio::test]
+async fn the_smtp_stand_in_takes_a_message_after_a_good_token() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &idp.base_url(), &[mail("5m")]);
+    let set = seed(
+        &idp,
+        &store(&cfg),
+        "mail",
+        "alice@contoso.com",
+        "contoso.onmicrosoft.com",
+        &["https://outlook.office.com/SMTP.Send", "offline_access"],
+        3600,
+    );
+    let (_, smtp) = idp.mail_ports();
+    let sasl = connwatch::probe::sasl::initial_response(
+        connwatch::probe::Mechanism::XOAuth2,
+        "alice@contoso.com",
+        "127.0.0.1",
+        smtp,
+        set.access_token.expose(),
+    );
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", smtp))
+        .await
+        .unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let mut said = Vec::new();
+    let mut last = String::new();
+    for send in [
+        None,
+        Some("EHLO client".to_owned()),
+        Some("MAIL FROM:<alice@contoso.com>".to_owned()),
+        Some(format!("AUTH XOAUTH2 {sasl}")),
+        Some("MAIL FROM:<alice@contoso.com>".to_owned()),
+        Some("RCPT TO:<bob@example.test>".to_owned()),
+        Some("DATA".to_owned()),
+        Some("Subject: hi\r\n\r\nHello.\r\n.".to_owned()),
+        Some("QUIT".to_owned()),
+    ] {
+        if let Some(line) = send {
+            w.write_all(format!("{line}\r\n").as_bytes()).await.unwrap();
+        }
+        // Read the whole reply (multi-line replies have '-' after the code).
+        loop {
+            last.clear();
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), r.read_line(&mut last))
+                .await
+                .expect("the stand-in answers")
+                .unwrap();
+            assert!(n > 0, "closed early: {said:?}");
+            if last.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+        said.push(last[..3].to_owned());
+    }
+    assert_eq!(
+        said,
+        [
+            "220", "250", "530", "235", "250", "250", "354", "250", "221"
+        ],
+        "{last}"
+    );
+}

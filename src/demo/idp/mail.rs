@@ -16,6 +16,8 @@ use super::Shared;
 const OUTLOOK: &str = "https://outlook.office.com";
 /// Longest command line the stand-in reads (Exchange's AUTH lines stay well below).
 const MAX_LINE: u64 = 64 * 1024;
+/// The SIZE the stand-in announces; a longer message is read and refused, as Exchange does.
+const MAX_MESSAGE: u64 = 157_286_400;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proto {
@@ -211,11 +213,12 @@ async fn smtp(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let host = "DEMO01.namprd01.prod.outlook.com";
     w.write_all(format!("220 {host} Microsoft ESMTP MAIL Service ready\r\n").as_bytes())
         .await?;
+    let mut authed = false;
     while let Some(l) = line(&mut r).await {
         let upper = l.to_ascii_uppercase();
         let reply = if upper.starts_with("EHLO") {
             format!(
-                "250-{host} Hello [127.0.0.1]\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-AUTH LOGIN XOAUTH2\r\n250 SMTPUTF8\r\n"
+                "250-{host} Hello [127.0.0.1]\r\n250-SIZE {MAX_MESSAGE}\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-AUTH LOGIN XOAUTH2\r\n250 SMTPUTF8\r\n"
             )
         } else if upper.starts_with("AUTH XOAUTH2") {
             let ir = match l.split_whitespace().nth(2) {
@@ -226,12 +229,42 @@ async fn smtp(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 }
             };
             match ir.map(|ir| judge(shared, &ir, Proto::Smtp)) {
-                Some(Verdict::Accepted) => "235 2.7.0 Authentication successful\r\n".to_owned(),
+                Some(Verdict::Accepted) => {
+                    authed = true;
+                    "235 2.7.0 Authentication successful\r\n".to_owned()
+                }
                 Some(Verdict::SmtpAuthDisabled) => format!(
                     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [{host}]\r\n"
                 ),
                 _ => format!("535 5.7.3 Authentication unsuccessful [{host}]\r\n"),
             }
+        } else if upper.starts_with("MAIL FROM:") && !authed {
+            format!("530 5.7.57 Client not authenticated to send mail. [{host}]\r\n")
+        } else if upper.starts_with("MAIL FROM:") {
+            "250 2.1.0 Sender OK\r\n".to_owned()
+        } else if upper.starts_with("RCPT TO:") && authed {
+            "250 2.1.5 Recipient OK\r\n".to_owned()
+        } else if upper == "DATA" && authed {
+            // A mail client's send succeeds; the message goes nowhere (a demo).
+            w.write_all(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+                .await?;
+            let mut size = 0u64;
+            loop {
+                let Some(body) = line(&mut r).await else {
+                    return Ok(());
+                };
+                if body == "." {
+                    break;
+                }
+                size += body.len() as u64 + 2;
+            }
+            if size > MAX_MESSAGE {
+                "552 5.3.4 Message size exceeds fixed maximum message size\r\n".to_owned()
+            } else {
+                format!("250 2.0.0 OK <demo@{host}> Queued mail for delivery\r\n")
+            }
+        } else if upper.starts_with("RSET") {
+            "250 2.0.0 Resetting\r\n".to_owned()
         } else if upper.starts_with("NOOP") {
             "250 2.0.0 OK\r\n".to_owned()
         } else if upper.starts_with("QUIT") {
