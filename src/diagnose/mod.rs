@@ -5,6 +5,7 @@ mod body;
 mod catalogue;
 mod classify;
 mod client;
+mod desktop;
 mod details;
 mod exchange;
 mod fix_by;

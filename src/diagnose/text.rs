@@ -21,7 +21,9 @@ pub fn diagnose_text(input: &str, provider: ProviderHint) -> Diagnosis {
             return d;
         }
         // A client's own words, when no server reply is in them.
-        if let Some(d) = super::client::token_command_failed(text)
+        if let Some(d) = super::desktop::outlook(text)
+            .or_else(|| super::desktop::thunderbird(text))
+            .or_else(|| super::client::token_command_failed(text))
             .or_else(|| super::client::unreachable(text))
             .or_else(|| super::client::quoted_imap_code(text))
             .or_else(|| super::client::client_refusal(text))
