@@ -133,9 +133,7 @@ pub(super) fn outlook(text: &str) -> Option<Diagnosis> {
     let code = text
         .match_indices("0x")
         .filter_map(|(i, _)| text.get(i + 2..i + 10))
-        .find(|h| {
-            h.chars().all(|c| c.is_ascii_hexdigit()) && h.starts_with("800")
-        })?
+        .find(|h| h.chars().all(|c| c.is_ascii_hexdigit()) && h.starts_with("800"))?
         .to_ascii_uppercase();
     let said = text
         .lines()

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+mod aerc;
 mod clients;
 mod dovecot;
 use crate::support::paste_login;

@@ -1,5 +1,5 @@
 //! Real mail clients from Debian 12 (msmtp, isync's mbsync with the KDE XOAUTH2 SASL plugin,
-//! curl, mutt, neomutt, getmail6; aerc in a real terminal) running the README's recipes — read from README.md, so docs and test cannot drift;
+//! curl, mutt, neomutt, getmail6; aerc, a terminal program, in `aerc.rs`) running the README's recipes — read from README.md, so docs and test cannot drift;
 //! only host, port, user, the connection and a private CA's file are substituted — against a
 //! real Dovecot over TLS whose oauth2 passdb checks each token at the interop IdP
 //! (oidc-provider). A message sent with msmtp is relayed, delivered back to the mailbox and
@@ -15,7 +15,6 @@ use std::process::{Command, Output, Stdio};
 use super::dovecot::{mail_env, start_dovecot, test_ca};
 use super::{Env, device_login, node_project, run, start_idp, status_json};
 use crate::support::dovecot::have_dovecot;
-use crate::support::tmux::Tmux;
 
 /// Each client's program, Debian package and version flag.
 const CLIENTS: [(&str, &str, &str); 7] = [
@@ -28,7 +27,7 @@ const CLIENTS: [(&str, &str, &str); 7] = [
     ("aerc", "aerc", "-v"),
 ];
 
-fn have_clients() -> bool {
+pub(super) fn have_clients() -> bool {
     let missing: Vec<&str> = CLIENTS
         .iter()
         .filter(|(bin, _, version)| {
@@ -65,7 +64,7 @@ fn have_clients() -> bool {
 }
 
 /// The code block after the README line starting with `heading`.
-fn recipe(heading: &str) -> String {
+pub(super) fn recipe(heading: &str) -> String {
     let readme = std::fs::read_to_string("README.md").unwrap();
     let at = readme
         .lines()
@@ -82,7 +81,7 @@ fn recipe(heading: &str) -> String {
 }
 
 /// The `token` command line for `env`'s connection, as a client runs it.
-fn token_cmd(env: &Env) -> String {
+pub(super) fn token_cmd(env: &Env) -> String {
     format!(
         "{} --config {} token sso",
         env!("CARGO_BIN_EXE_connwatch"),
@@ -90,7 +89,7 @@ fn token_cmd(env: &Env) -> String {
     )
 }
 
-fn explain(text: &str) -> serde_json::Value {
+pub(super) fn explain(text: &str) -> serde_json::Value {
     let mut child = Command::new(env!("CARGO_BIN_EXE_connwatch"))
         .args(["explain", "--json", "-"])
         .stdin(Stdio::piped())
@@ -111,7 +110,7 @@ fn explain(text: &str) -> serde_json::Value {
 /// What explain says of a client's words, followed one step where it sends the user on: a
 /// client that hides why its token command failed (getmail shows only the exit status) is
 /// answered with `connwatch status NAME`, where `token` recorded the reason.
-fn explain_followed(said: &str, env: &Env) -> serde_json::Value {
+pub(super) fn explain_followed(said: &str, env: &Env) -> serde_json::Value {
     let d = explain(said);
     if d["code"] != "token command failed" {
         return d;
@@ -139,7 +138,7 @@ fn bounded(program: &str, home: &Path) -> Command {
 
 /// With CONNWATCH_CAPTURE_DIR set, what `client` printed in `mode` is kept there for the
 /// fixture corpus (tests/fixtures/errors/client_*.json), the token and its SASL string masked.
-fn capture(client: &str, mode: &str, said: &str, env: &Env) {
+pub(super) fn capture(client: &str, mode: &str, said: &str, env: &Env) {
     let Some(dir) = std::env::var_os("CONNWATCH_CAPTURE_DIR") else {
         return;
     };
@@ -740,159 +739,4 @@ async fn clients_words_for_a_down_slow_or_untrusted_server_and_an_expired_static
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
-}
-
-/// Quit aerc and wait for the shell to have the terminal back.
-fn aerc_quit(tmux: &Tmux) {
-    tmux.text(":quit");
-    tmux.keys(&["Enter"]);
-    aerc_gone(tmux);
-}
-
-/// Wait for aerc to have left the terminal.
-fn aerc_gone(tmux: &Tmux) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while tmux.display("#{pane_current_command}") == "aerc" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "aerc did not quit:\n{}",
-            tmux.screen()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// aerc 0.14, a terminal program, in a real terminal (a private tmux server): the README's
-/// accounts.conf as written (with `from`, which aerc needs to send) reads the inbox over
-/// IMAPS and sends over submission with STARTTLS; then the grant is revoked and what aerc
-/// shows is given to explain. aerc (Go) trusts the private CA through SSL_CERT_FILE.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aerc_reads_and_sends_with_the_readme_recipe_in_a_real_terminal() {
-    if !have_dovecot() || !have_clients() {
-        return;
-    }
-    let Some(project) = node_project() else {
-        return;
-    };
-    let Some(tmux) = Tmux::start("aerc") else {
-        return;
-    };
-    let idp = start_idp(&project);
-    let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = test_ca(certs.path());
-    let dc = start_dovecot(&idp, Some((&cert, &key)));
-    let env = mail_env(
-        &idp,
-        &["openid", "offline_access", "api:read", "mail"],
-        &[format!("imaps://127.0.0.1:{}", dc.imaps)],
-        &format!("ca_file = {:?}\n", ca.display().to_string()),
-    );
-    let (code, _, stderr) = device_login(&env).await;
-    assert_eq!(code, 0, "{stderr}");
-    let pid = std::process::id();
-    dc.deliver(
-        "alice",
-        &format!(
-            "From: bob@example.test\nTo: alice@example.test\nSubject: aerc-inbox-{pid}\n\nHello.\n"
-        ),
-    );
-
-    let work = tempfile::tempdir().unwrap();
-    let conf = work.path().join(".config/aerc");
-    std::fs::create_dir_all(&conf).unwrap();
-    let accounts = recipe("aerc (`accounts.conf`")
-        .replace(
-            "imaps+xoauth2://alice%40contoso.com@outlook.office365.com",
-            &format!("imaps+xoauth2://alice@localhost:{}", dc.imaps),
-        )
-        .replace(
-            "smtp+xoauth2://alice%40contoso.com@smtp.office365.com:587",
-            &format!("smtp+xoauth2://alice@localhost:{}", dc.submission),
-        )
-        .replace("alice@contoso.com", "alice@example.test")
-        .replace("connwatch token work-mail", &token_cmd(&env));
-    let path = conf.join("accounts.conf");
-    std::fs::write(&path, &accounts).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    // The composer's editor exits at once: the message goes straight to review.
-    std::fs::write(conf.join("aerc.conf"), "[compose]\neditor = true\n").unwrap();
-    tmux.text(&format!(
-        "cd {dir} && HOME={dir} XDG_CONFIG_HOME={dir}/.config SSL_CERT_FILE={ca} aerc",
-        dir = work.path().display(),
-        ca = ca.display()
-    ));
-    tmux.keys(&["Enter"]);
-    tmux.wait_for(&format!("aerc-inbox-{pid}"));
-
-    // Send: compose with the headers given, review, y.
-    tmux.text(&format!(
-        ":compose -H \"To: bob@example.test\" -H \"Subject: aerc-sent-{pid}\""
-    ));
-    tmux.keys(&["Enter"]);
-    tmux.wait("the review screen", |s| s.contains("Send this email"));
-    tmux.keys(&["y"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !dc
-        .relayed
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|m| m.contains(&format!("aerc-sent-{pid}")))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "aerc's message was not relayed:\n{}\n{}",
-            tmux.screen(),
-            dc.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    aerc_quit(&tmux);
-
-    // The grant is revoked: aerc, started again, is refused by the server; then the token
-    // expires too and `token` fails. What aerc shows on its screen goes to explain.
-    let r = reqwest::Client::new()
-        .post(format!("{}/test/revoke-grants", idp.issuer))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-    let start = format!(
-        "clear; cd {dir} && HOME={dir} XDG_CONFIG_HOME={dir}/.config SSL_CERT_FILE={ca} aerc",
-        dir = work.path().display(),
-        ca = ca.display()
-    );
-    tmux.text(&start);
-    tmux.keys(&["Enter"]);
-    let screen = tmux.wait("aerc's refusal", |s| {
-        s.contains("rror") || s.contains("fail")
-    });
-    capture("aerc", "dovecot_revoked", &screen, &env);
-    let d = explain(&screen);
-    assert_eq!(d["cause"], "bad_credentials", "{screen}\n→ {d}");
-    assert_eq!(d["needs_reauth"], true, "{screen}\n→ {d}");
-    assert!(
-        d["action"].as_str().unwrap().contains("connwatch probe"),
-        "{screen}\n→ {d}"
-    );
-    aerc_quit(&tmux);
-
-    let tokens = env.data.join("tokens/sso.json");
-    let mut t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&tokens).unwrap()).unwrap();
-    t["obtained_at"] = "2020-01-01T00:00:00Z".into();
-    t["expires_at"] = "2020-01-01T01:00:00Z".into();
-    std::fs::write(&tokens, t.to_string()).unwrap();
-    tmux.text(&start);
-    tmux.keys(&["Enter"]);
-    let screen = tmux.wait("aerc's token failure", |s| {
-        s.contains("rror") || s.contains("fail")
-    });
-    // aerc runs its cred-cmd when it starts: it does not start ("Failed to load config"),
-    // and connwatch's line on stderr is not on its screen; status has the reason.
-    capture("aerc", "dovecot_token_fails", &screen, &env);
-    let d = explain_followed(&screen, &env);
-    assert_eq!(d["needs_reauth"], true, "{screen}\n→ {d}");
-    assert_eq!(d["cause"], "grant_revoked", "{screen}\n→ {d}");
-    aerc_gone(&tmux);
 }
