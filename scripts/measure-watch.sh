@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --quiet
 dir=$(mktemp -d)
 pids=""
-trap 'kill $pids 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'kill $pids 2>/dev/null || true; wait 2>/dev/null; rm -rf "$dir"' EXIT
 ./target/release/connwatch demo serve --data-dir "$dir/data" --extra-rows "$n" > "$dir/all.toml" 2>/dev/null &
 pids="$pids $!"
 for _ in $(seq 1 100); do grep -q 'shared-' "$dir/all.toml" 2>/dev/null && break; sleep 0.1; done

@@ -3,6 +3,11 @@ use jiff::Timestamp;
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
+    /// Whether this is the system's wall clock, which kernel timers follow
+    /// (worker::WallTimer); an injected clock is not.
+    fn is_system(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -11,6 +16,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+
+    fn is_system(&self) -> bool {
+        true
     }
 }
 

@@ -111,17 +111,36 @@ pub async fn run(
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     let mut pet =
         watchdog_period().map(|p| tokio::time::interval((p / 2).max(Duration::from_millis(100))));
+    // Reminders and forecasts are due at wall-clock times, and a monotonic sleep stands still
+    // while the machine is suspended: a kernel timer on the wall clock wakes us for them, or
+    // without one no sleep is longer than WALL_CHECK (ARCHITECTURE.md, Refresh schedule).
+    let wall = worker::WallTimer::new();
+    let cap = |d: Option<Duration>| match wall {
+        Some(_) => d,
+        None => d.map(|d| d.min(worker::WALL_CHECK)),
+    };
     loop {
         let reminder = tracker.until_reminder(&config);
         let forecast = tracker.until_forecast();
+        let wall_at = wall
+            .as_ref()
+            .and(reminder.into_iter().chain(forecast).min())
+            .map(|d| {
+                jiff::Timestamp::now()
+                    .checked_add(d)
+                    .unwrap_or(jiff::Timestamp::MAX)
+            });
         tokio::select! {
-            // Wall-clock due times: a monotonic sleep stands still while the machine is
-            // suspended, so none is longer than WALL_CHECK (ARCHITECTURE.md, Refresh schedule).
-            () = sleep_for(forecast.map(|d| d.min(worker::WALL_CHECK))), if forecast.is_some() => tracker.forecast_due(&config),
+            () = sleep_for(cap(forecast)), if forecast.is_some() => tracker.forecast_due(&config),
+            // Each checks what is due by the wall clock itself.
+            () = worker::wall_timer_sleep(wall.as_ref(), wall_at), if wall_at.is_some() => {
+                tracker.forecast_due(&config);
+                tracker.remind(&config);
+            }
             _ = tick(&mut pet), if pet.is_some() => {
                 let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
             }
-            () = sleep_for(reminder.map(|d| d.min(worker::WALL_CHECK))), if reminder.is_some() => tracker.remind(&config),
+            () = sleep_for(cap(reminder)), if reminder.is_some() => tracker.remind(&config),
             Some(name) = pressed(&mut buttons) => tracker.reauthorize(name, &handle),
             ev = handle.events.recv() => match ev {
                 Some(Event::Connection(v)) => tracker.on_view(&v, &config),

@@ -14,6 +14,7 @@ mod reload;
 mod run;
 pub mod schedule;
 mod start;
+mod wall_timer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,14 +25,23 @@ pub use backoff::Backoff;
 pub use context::{expectations, probe_context};
 pub use event::{ConnectionView, DeviceCodeView, Event, Finish, NewConfig, Request};
 pub use jobs::refresh_connection;
+pub use wall_timer::WallTimer;
+
+/// `WallTimer::sleep_until` for a `select!` branch: never, without a timer or a time.
+pub async fn wall_timer_sleep(timer: Option<&WallTimer>, at: Option<jiff::Timestamp>) {
+    match (timer, at) {
+        (Some(t), Some(at)) => t.sleep_until(at, WALL_CHECK).await,
+        _ => std::future::pending().await,
+    }
+}
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::oauth::{HttpClient, Pacer};
 use crate::store::TokenStore;
 
-/// How late a timer may fire after a suspend or a wall-clock step, at most; also the one
-/// wake-up an idle worker with timers pays.
+/// Where no kernel wall-clock timer can be had (or the clock is injected), how often the
+/// wall clock is looked at: how late a timer may then fire after a suspend or a clock step.
 pub const WALL_CHECK: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
@@ -49,10 +59,12 @@ pub struct WorkerOptions {
     /// While a `connwatch watch` holds this store, leave scheduled refreshes and probes to
     /// it (keys still act at once), and say so with `Event::Watched` (the dashboard).
     pub yield_to_watch: bool,
-    /// The longest the worker sleeps before it looks at the wall clock again: due times
-    /// are wall-clock times, and a monotonic timer stands still while the machine sleeps
-    /// (ARCHITECTURE.md, Refresh schedule).
-    pub wall_check: Duration,
+    /// Due times are wall-clock times, and a monotonic timer stands still while the machine
+    /// sleeps (ARCHITECTURE.md, Refresh schedule). `None`: a kernel timer on the system's
+    /// wall clock wakes the worker when something is due, also after a suspend or a clock
+    /// step, and nothing polls. `Some(d)`: look at the clock every `d` (tests with an
+    /// injected clock, which no kernel timer follows; also the fallback, with WALL_CHECK).
+    pub wall_check: Option<Duration>,
 }
 
 impl Default for WorkerOptions {
@@ -66,7 +78,7 @@ impl Default for WorkerOptions {
             auto_refresh: true,
             follow_store: true,
             yield_to_watch: false,
-            wall_check: WALL_CHECK,
+            wall_check: None,
         }
     }
 }

@@ -134,8 +134,20 @@ impl Worker {
             // connections that is also a thousand fsyncs saved at start-up.
             self.show(i);
         }
+        // A kernel timer on the wall clock, when the clock is the system's: then nothing
+        // polls the wall clock; else it is looked at every `poll` (ARCHITECTURE.md,
+        // Refresh schedule).
+        let wall = match self.opts.wall_check {
+            None if self.opts.clock.is_system() => super::WallTimer::new(),
+            _ => None,
+        };
+        let poll = match wall {
+            Some(_) => None,
+            None => Some(self.opts.wall_check.unwrap_or(super::WALL_CHECK)),
+        };
         loop {
-            let wake = self.next_wake();
+            let wake = self.next_wake(poll);
+            let wall_at = wall.as_ref().and_then(|_| self.next_wall());
             tokio::select! {
                 req = requests.recv() => match req {
                     None | Some(Request::Shutdown) => break,
@@ -148,6 +160,7 @@ impl Worker {
                     let _ = self.events.send(Event::DeviceCode(code));
                 },
                 () = sleep_until(wake), if wake.is_some() => self.run_due(&mut jobs),
+                () = super::wall_timer_sleep(wall.as_ref(), wall_at), if wall_at.is_some() => self.run_due(&mut jobs),
                 () = sleep_until(self.lock_recheck.map(|(at, _)| at)), if self.lock_recheck.is_some() => {
                     let left = self.lock_recheck.take().map_or(0, |(_, n)| n);
                     let now = self.now();
@@ -161,19 +174,26 @@ impl Worker {
         self.drain(&mut jobs).await;
     }
 
-    /// How long to sleep before looking at the timers again. Due times are wall-clock
-    /// times, and a monotonic timer stands still while the machine sleeps: so a sleep is
-    /// never longer than `wall_check`, and a wake-up after a suspend (or a clock step)
-    /// finds what fell due meanwhile (ARCHITECTURE.md, Refresh schedule).
-    fn next_wake(&self) -> Option<Instant> {
-        let next = self
-            .conns
+    /// When the monotonic clock says the next timer is due. Due times are wall-clock times,
+    /// and a monotonic timer stands still while the machine sleeps: without a wall-clock
+    /// timer (`next_wall`) a sleep is never longer than `poll`, so a wake-up after a
+    /// suspend (or a clock step) finds what fell due meanwhile (ARCHITECTURE.md, Refresh
+    /// schedule).
+    fn next_wake(&self, poll: Option<Duration>) -> Option<Instant> {
+        let next = self.timers().map(|d| d.mono).min()?;
+        Some(poll.map_or(next, |p| next.min(Instant::now() + p)))
+    }
+
+    /// When the wall clock says the next timer is due.
+    fn next_wall(&self) -> Option<Timestamp> {
+        self.timers().map(|d| d.wall).min()
+    }
+
+    fn timers(&self) -> impl Iterator<Item = Due> + '_ {
+        self.conns
             .iter()
             .flat_map(|c| [c.due, c.probe_due, c.expiry])
             .flatten()
-            .map(|d| d.mono)
-            .min()?;
-        Some(next.min(Instant::now() + self.opts.wall_check))
     }
 
     /// Stop without losing a grant. A refresh in flight may already have spent a rotating

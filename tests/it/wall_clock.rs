@@ -22,7 +22,7 @@ async fn a_refresh_due_during_a_suspend_happens_on_waking() {
     let clock = Arc::new(SteppedClock::default());
     let (mut opts, _) = worker_opts();
     opts.clock = clock.clone();
-    opts.wall_check = Duration::from_millis(100);
+    opts.wall_check = Some(Duration::from_millis(100));
     let mut w = spawn(&cfg, opts);
     let v = w.wait_state("mail", ConnState::Connected).await;
     let due = v.next_attempt_at.expect("a refresh is scheduled");
@@ -78,7 +78,7 @@ async fn a_renewal_due_during_a_slow_probe_happens_after_it() {
     let clock = Arc::new(SteppedClock::default());
     let (mut opts, _) = worker_opts();
     opts.clock = clock.clone();
-    opts.wall_check = Duration::from_millis(50);
+    opts.wall_check = Some(Duration::from_millis(50));
     opts.http_timeout = Duration::from_millis(1500);
     let mut w = spawn(&cfg, opts);
     // The start-up probe is under way; the renewal falls due meanwhile.
