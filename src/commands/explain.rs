@@ -37,6 +37,11 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let d = diagnose_text(&input, provider);
+    if crate::diagnose::carries_bearer_token(&input) {
+        eprintln!(
+            "connwatch explain: this text holds a bearer token (a client printed its SASL string); it works until it expires: do not share the text."
+        );
+    }
     // What was pasted is outside text: the human form is defused, --json stays exact.
     print!(
         "{}",

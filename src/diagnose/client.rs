@@ -259,6 +259,23 @@ pub(super) fn stuck_authenticating(text: &str) -> Option<Diagnosis> {
     Some(d)
 }
 
+/// Whether pasted text holds a live bearer token inside a SASL string (mbsync 1.4 prints its
+/// whole `AUTHENTICATE XOAUTH2 <base64>` line): explain never echoes it, but the person
+/// should know the text is a secret. A masked one (`auth=Bearer ***`) does not count.
+pub fn carries_bearer_token(text: &str) -> bool {
+    use base64::Engine;
+    text.split(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ',' | '(' | ')'))
+        .filter(|w| w.len() >= 24)
+        .filter_map(|w| base64::engine::general_purpose::STANDARD.decode(w).ok())
+        .chain(std::iter::once(text.as_bytes().to_vec()))
+        .any(|b| {
+            let s = String::from_utf8_lossy(&b);
+            s.split("auth=Bearer ")
+                .skip(1)
+                .any(|rest| rest.len() >= 16 && !rest.starts_with("***"))
+        })
+}
+
 fn quote(s: &str) -> String {
     let short: String = s.chars().take(160).collect();
     format!("\u{201c}{short}\u{201d}")
@@ -267,6 +284,7 @@ fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use crate::diagnose::{Cause, ProviderHint, diagnose_text};
+    use base64::Engine;
 
     fn explain(text: &str) -> crate::diagnose::Diagnosis {
         diagnose_text(text, ProviderHint::Unknown)
@@ -323,5 +341,27 @@ mod tests {
             (d.cause, d.code.as_deref()),
             (Cause::GrantRevoked, Some("AADSTS50173"))
         );
+    }
+
+    #[test]
+    fn a_live_token_in_a_sasl_string_is_noticed_a_masked_one_is_not() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let live = b64(
+            "user=alice@contoso.com\x01auth=Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.sig\x01\x01",
+        );
+        let masked = b64("user=alice@contoso.com\x01auth=Bearer ***\x01\x01");
+        let line = |s: &str| {
+            format!(
+                "IMAP command 'AUTHENTICATE XOAUTH2 {s}' returned an error: NO AUTHENTICATE failed."
+            )
+        };
+        assert!(super::carries_bearer_token(&line(&live)));
+        assert!(!super::carries_bearer_token(&line(&masked)));
+        assert!(!super::carries_bearer_token(
+            "msmtp: server message: 535 5.7.8 Authentication failed."
+        ));
+        assert!(super::carries_bearer_token(
+            "n,a=alice,\x01auth=Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9\x01\x01"
+        ));
     }
 }

@@ -16,6 +16,7 @@ mod mail;
 mod text;
 mod zoom;
 
+pub use client::carries_bearer_token;
 pub use details::human_duration;
 pub use fix_by::FixBy;
 pub use mail::{MailReply, diagnose_mail_text, diagnose_reply, parse_reply};

@@ -345,3 +345,29 @@ fn decode_a_token_inside_what_carried_it_and_from_a_file() {
     assert!(text.contains("2026-11-24T20:33:20Z"), "the expiry: {text}");
     assert!(!text.contains(&token));
 }
+
+/// mbsync 1.4 prints its whole SASL string: explain warns that the pasted text holds a live
+/// token, and never prints it back.
+#[test]
+fn explain_warns_when_the_pasted_text_holds_a_live_token() {
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW9mLWEtbGl2ZS10b2tlbg";
+    let sasl = base64::engine::general_purpose::STANDARD.encode(format!(
+        "user=alice@contoso.com\x01auth=Bearer {token}\x01\x01"
+    ));
+    let text = format!(
+        "IMAP command 'AUTHENTICATE XOAUTH2 {sasl}' returned an error: NO AUTHENTICATE failed."
+    );
+    let out = cmd().arg("explain").write_stdin(text).output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success());
+    assert!(stderr.contains("holds a bearer token"), "{stderr}");
+    for t in [token, sasl.as_str()] {
+        assert!(
+            !stdout.contains(t) && !stderr.contains(t),
+            "{stdout}{stderr}"
+        );
+    }
+}
