@@ -276,8 +276,20 @@ pub fn carries_bearer_token(text: &str) -> bool {
         })
 }
 
-fn quote(s: &str) -> String {
-    let short: String = s.chars().take(160).collect();
+/// A client's line in quotes, at most 160 characters, with any SASL string that carries a
+/// token cut out (mbsync prints them; explain never echoes a token).
+pub(super) fn quote(s: &str) -> String {
+    let redacted: Vec<String> = s
+        .split(' ')
+        .map(|w| {
+            if carries_bearer_token(w.trim_matches(['\'', '"', ',', '(', ')'])) {
+                "***".to_owned()
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
+    let short: String = redacted.join(" ").chars().take(160).collect();
     format!("\u{201c}{short}\u{201d}")
 }
 

@@ -613,28 +613,6 @@ fn explain_opaque(
         };
         return d;
     }
-    // An opaque token (or a JWT without a scope claim): the provider's list of what it
-    // granted stands in for the claim.
-    let held = held_scopes(&report, ctx);
-    let lacking: Vec<&String> = ctx
-        .expect
-        .scopes
-        .iter()
-        .filter(|s| !held.is_empty() && !held.iter().any(|g| same_scope(g, s)))
-        .collect();
-    if !lacking.is_empty() && finding(FindingKind::MissingScope).is_none() {
-        d.cause = Cause::MissingScope;
-        d.summary = format!(
-            "The server refused the token ({server}): it was not granted {}, which the connection expects (granted: {}).",
-            lacking
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            held.join(" ")
-        );
-        return d;
-    }
     if let (Some(account), Some(user)) = (ctx.account.as_deref(), token_user(&report.claims))
         && !user.eq_ignore_ascii_case(account)
     {
@@ -643,6 +621,31 @@ fn explain_opaque(
         );
         d.action = format!("Sign in as {account}, or set account to the user the token is for.");
         d.needs_reauth = true;
+        return d;
+    }
+    // An opaque token (or a JWT without a scope claim; a JWT's own claim was judged above):
+    // the provider's list of what it granted stands in for the claim. What this protocol
+    // needs is the provider's scope for it where one is known, else the expectations.
+    let own_claim = report.format == token::TokenFormat::Jwt && !report.scopes.is_empty();
+    let wanted: Vec<String> = match protocol_scope(t.protocol, ctx.provider) {
+        Some(s) => vec![s.to_owned()],
+        None => ctx.expect.scopes.clone(),
+    };
+    let lacking: Vec<&String> = wanted
+        .iter()
+        .filter(|s| !ctx.granted.is_empty() && !ctx.granted.iter().any(|g| same_scope(g, s)))
+        .collect();
+    if !own_claim && !lacking.is_empty() {
+        d.cause = Cause::MissingScope;
+        d.summary = format!(
+            "The server refused the token ({server}): it was not granted {}, which the connection expects (granted: {}).",
+            lacking
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            ctx.granted.join(" ")
+        );
         return d;
     }
     // Nothing in the token explains the refusal: it carries what the connection expects.
@@ -671,12 +674,11 @@ fn sentence(s: &str) -> String {
     }
 }
 
-/// Whether a scope name `a` is `s`: case aside, or `s` as the last segment of a resource URI
-/// (`https://outlook.office.com/IMAP.AccessAsUser.All`).
+/// Whether scopes `a` and `s` name the same permission: case aside, and a resource URI
+/// (`https://outlook.office.com/IMAP.AccessAsUser.All`) by its last segment on either side,
+/// as `token::inspect` compares them.
 fn same_scope(a: &str, s: &str) -> bool {
-    a.eq_ignore_ascii_case(s)
-        || a.to_ascii_lowercase()
-            .ends_with(&format!("/{}", s.to_ascii_lowercase()))
+    token::scope_name(a).eq_ignore_ascii_case(token::scope_name(s))
 }
 
 /// The scopes the probed token carries: its own claim when it is a JWT that has one, else
@@ -827,6 +829,29 @@ mod tests {
             d.action
         );
         assert!(d.action.contains("(openid mail)"), "{}", d.action);
+        // Entra: scopes asked and expected as resource URIs, granted as bare names, and
+        // Exchange's opaque refusal of a revoked grant: not a missing scope.
+        let uri = "https://outlook.office.com/IMAP.AccessAsUser.All";
+        let mut c = ctx(&[uri, "offline_access"], &[uri]);
+        c.provider = ProviderHint::Entra;
+        c.granted = vec!["IMAP.AccessAsUser.All".into(), "offline_access".into()];
+        let v = Verdict::Refused {
+            reply: "a1 NO AUTHENTICATE failed.".into(),
+            challenge: None,
+            after_auth: false,
+        };
+        let d = verdict_diagnosis(&t, &c, "opaque-token", v, Timestamp::now()).unwrap();
+        assert_eq!(d.cause, Cause::BadCredentials, "{d:?}");
+        // The same without IMAP granted: the protocol's scope is missing.
+        c.granted = vec!["SMTP.Send".into(), "offline_access".into()];
+        let v = Verdict::Refused {
+            reply: "a1 NO AUTHENTICATE failed.".into(),
+            challenge: None,
+            after_auth: false,
+        };
+        let d = verdict_diagnosis(&t, &c, "opaque-token", v, Timestamp::now()).unwrap();
+        assert_eq!(d.cause, Cause::MissingScope, "{d:?}");
+        assert!(d.summary.contains("IMAP.AccessAsUser.All"), "{}", d.summary);
         // Nothing known of the token: the probe does not send the user to the probe.
         let d = refused_401(&t, &ctx(&["openid"], &[]), "opaque-token");
         assert_eq!(d.cause, Cause::BadCredentials);

@@ -42,7 +42,7 @@ fn resource_label(aud: &str) -> &'static str {
 }
 
 /// `https://outlook.office.com/IMAP.AccessAsUser.All` → `IMAP.AccessAsUser.All`.
-fn scope_name(s: &str) -> &str {
+pub(crate) fn scope_name(s: &str) -> &str {
     let s = s.trim_end_matches('/');
     s.rsplit('/').next().unwrap_or(s)
 }

@@ -121,6 +121,7 @@ impl TokenReport {
 
 mod input;
 mod inspect;
+pub(crate) use inspect::scope_name;
 mod response;
 
 pub use input::token_from_input;

@@ -67,7 +67,10 @@ impl WallTimer {
             });
             match read {
                 // Expired, or the clock was set (ECANCELED): either way, look at the clock.
-                Ok(Ok(())) => return,
+                Ok(Ok(())) => {
+                    ready.clear_ready();
+                    return;
+                }
                 Ok(Err(e)) if e.raw_os_error() == Some(libc::ECANCELED) => return,
                 Ok(Err(_)) => {
                     tokio::time::sleep(fallback).await;
@@ -91,7 +94,8 @@ impl WallTimer {
                 tv_nsec: 0,
             },
             it_value: libc::timespec {
-                tv_sec: sec as libc::time_t,
+                // A 32-bit time_t ends in 2038: later times wait until then, never wrap.
+                tv_sec: libc::time_t::try_from(sec).unwrap_or(libc::time_t::MAX),
                 tv_nsec: libc::c_long::from(nsec),
             },
         };
@@ -106,6 +110,12 @@ impl WallTimer {
         };
         if r < 0 {
             let e = std::io::Error::last_os_error();
+            // The clock was set while nobody read the timer: it is armed all the same
+            // (timerfd_create(2), NOTES), for an absolute wall-clock time, which is what a
+            // caller that looked at the clock after the step would arm anyway.
+            if e.raw_os_error() == Some(libc::ECANCELED) {
+                return Ok(());
+            }
             tracing::warn!(error = %e, "the wall-clock timer could not be armed");
             return Err(e);
         }

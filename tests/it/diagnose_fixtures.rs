@@ -18,6 +18,14 @@ fn every_error_fixture_gets_its_diagnosis() {
         let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         // Mail servers' words, as pasted into `explain` (one reply, a transcript, a client
         // log), or an HTTP answer.
+        // A captured client output never carries a live token (capture masks it).
+        if let Some(text) = doc["text"].as_str() {
+            assert!(
+                !diagnose::carries_bearer_token(text),
+                "{}: holds a live bearer token",
+                path.display()
+            );
+        }
         let d = if let Some(text) = doc["text"].as_str() {
             let provider: ProviderHint =
                 serde_json::from_value(doc["provider"].clone()).unwrap_or_default();

@@ -40,8 +40,12 @@ impl Aerc<'_> {
             .unwrap();
         // The composer's editor exits at once: a message goes straight to review.
         std::fs::write(conf.join("aerc.conf"), "[compose]\neditor = true\n").unwrap();
+        // A clean screen first: what the last run left must not be read as this one's.
+        self.tmux.text("clear");
+        self.tmux.keys(&["Enter"]);
+        self.tmux.wait("a clear screen", |s| s.trim().len() <= 2);
         self.tmux.text(&format!(
-            "clear; cd {dir} && HOME={dir} XDG_CONFIG_HOME={dir}/.config SSL_CERT_FILE={ca} aerc",
+            "cd {dir} && HOME={dir} XDG_CONFIG_HOME={dir}/.config SSL_CERT_FILE={ca} aerc",
             dir = self.home.display(),
             ca = ca.display()
         ));
@@ -159,11 +163,7 @@ async fn aerc_reads_and_sends_with_the_readme_recipe_and_explain_reads_its_failu
     aerc.quit();
 
     // The server down, silent, or with a certificate aerc does not trust.
-    let down = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_held, down) = super::clients::refusing_port();
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let slow = silent.local_addr().unwrap().port();
     let other = tempfile::tempdir().unwrap();
@@ -247,7 +247,10 @@ async fn aerc_reads_and_sends_with_the_readme_recipe_and_explain_reads_its_failu
     aerc.start(dc.imaps, dc.submission, &ca);
     let screen = shown(&aerc.failure());
     aerc.quit();
+    capture("aerc", "dovecot_missing_scope", &screen, &env);
     let d = explain(&screen);
+    assert_eq!(d["cause"], "bad_credentials", "{screen}\n→ {d}");
+    assert_eq!(d["fix_by"], "user", "{screen}\n→ {d}");
     assert!(
         d["action"].as_str().unwrap().contains("connwatch probe"),
         "{screen}\n→ {d}"

@@ -153,11 +153,49 @@ pub(super) fn capture(client: &str, mode: &str, said: &str, env: &Env) {
         }
         said = said.replace(&token, "***");
     }
+    // Any other SASL string with a live token (another user's form, OAUTHBEARER, a renewed
+    // token): cut out whole.
+    let said: String = said
+        .split_inclusive(char::is_whitespace)
+        .map(|w| {
+            let bare = w.trim_end().trim_matches(['\'', '"', ',', '(', ')']);
+            if connwatch::diagnose::carries_bearer_token(bare) {
+                w.replace(bare, "***")
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
     std::fs::write(
         Path::new(&dir).join(format!("client_{client}_{mode}.txt")),
         said,
     )
     .unwrap();
+}
+
+/// A port on 127.0.0.1 that refuses connections and that no other test can take while the
+/// returned socket lives: bound, never listening (a listener bound and dropped at once could
+/// be taken by a Dovecot started in parallel).
+pub(super) fn refusing_port() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a new descriptor this function owns; the address structs
+    // are initialised and their sizes given.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let r = libc::bind(fd, (&raw const addr).cast(), len);
+        assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+        let mut got: libc::sockaddr_in = std::mem::zeroed();
+        let mut got_len = len;
+        let r = libc::getsockname(fd, (&raw mut got).cast(), &mut got_len);
+        assert_eq!(r, 0, "getsockname: {}", std::io::Error::last_os_error());
+        (owned, u16::from_be(got.sin_port))
+    }
 }
 
 fn saved_access_token(env: &Env) -> Option<String> {
@@ -594,6 +632,9 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
         let said = text_of(&out);
         capture(client, "dovecot_missing_scope", &said, &env);
         let d = explain(&said);
+        // Read as Dovecot's refusal of the token (its words are a revoked grant's too).
+        assert_eq!(d["cause"], "bad_credentials", "{client}: {said}\n→ {d}");
+        assert_eq!(d["fix_by"], "user", "{client}: {said}\n→ {d}");
         assert!(
             d["action"].as_str().unwrap().contains("connwatch probe"),
             "{client}: {said}\n→ {d}"
@@ -659,11 +700,7 @@ async fn clients_words_for_a_down_slow_or_untrusted_server_and_an_expired_static
     };
 
     // Down: a port nobody listens on.
-    let down = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_held, down) = refusing_port();
     // Slow: a listener that accepts (the kernel's backlog) and never answers.
     let silent_server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let slow = silent_server.local_addr().unwrap().port();
