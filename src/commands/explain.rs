@@ -123,7 +123,7 @@ pub fn human(d: &Diagnosis) -> String {
             "sign-in in progress: keep polling"
         }
         (_, true, _) => {
-            "needs a sign-in (dashboard: press a on the connection; CLI: connwatch login <connection>)"
+            "needs a sign-in (a connwatch connection: press a in the dashboard, or connwatch login <connection>)"
         }
         (_, false, true) => "transient: retry later",
         (_, false, false) => "not fixed by retrying",

@@ -16,6 +16,7 @@ use std::time::Duration;
 mod aerc;
 mod clients;
 mod dovecot;
+mod mutt_reads;
 use crate::support::paste_login;
 mod watch;
 

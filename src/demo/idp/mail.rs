@@ -238,7 +238,9 @@ async fn smtp(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 ),
                 _ => format!("535 5.7.3 Authentication unsuccessful [{host}]\r\n"),
             }
-        } else if upper.starts_with("MAIL FROM:") && !authed {
+        } else if !authed
+            && (upper.starts_with("MAIL FROM:") || upper.starts_with("RCPT TO:") || upper == "DATA")
+        {
             format!("530 5.7.57 Client not authenticated to send mail. [{host}]\r\n")
         } else if upper.starts_with("MAIL FROM:") {
             "250 2.1.0 Sender OK\r\n".to_owned()

@@ -329,7 +329,10 @@ impl<'a> Clients<'a> {
                 "smtp.office365.com:587",
                 &format!("127.0.0.1:{}", self.submission),
             )
-            .replace("outlook.office365.com", "127.0.0.1")
+            .replace(
+                "imaps://outlook.office365.com/",
+                &format!("imaps://127.0.0.1:{}/", self.imaps),
+            )
             .replace("smtp://alice@contoso.com@", "smtp://alice@")
             .replace("\"alice@contoso.com\"", "\"alice\"")
             .replace("connwatch token work-mail", &token_cmd(self.env))

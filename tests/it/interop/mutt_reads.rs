@@ -1,0 +1,84 @@
+//! mutt and neomutt read the inbox with the README's muttrc (`clients.rs` proves sending), in
+//! a real terminal (a private tmux server): each opens its spoolfile over IMAPS on Dovecot,
+//! which checks the token at the interop IdP, and shows the delivered message.
+use std::time::{Duration, Instant};
+
+use super::clients::{have_clients, recipe, token_cmd};
+use super::dovecot::{mail_env, start_dovecot, test_ca};
+use super::{device_login, node_project, start_idp};
+use crate::support::dovecot::have_dovecot;
+use crate::support::tmux::Tmux;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutt_and_neomutt_read_the_inbox_with_the_readme_recipe() {
+    if !have_dovecot() || !have_clients() {
+        return;
+    }
+    let Some(project) = node_project() else {
+        return;
+    };
+    let Some(tmux) = Tmux::start("mutt") else {
+        return;
+    };
+    let idp = start_idp(&project);
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_ca(certs.path());
+    let dc = start_dovecot(&idp, Some((&cert, &key)));
+    let env = mail_env(
+        &idp,
+        &["openid", "offline_access", "api:read", "mail"],
+        &[format!("imaps://127.0.0.1:{}", dc.imaps)],
+        &format!("ca_file = {:?}\n", ca.display().to_string()),
+    );
+    let (code, _, stderr) = device_login(&env).await;
+    assert_eq!(code, 0, "{stderr}");
+    let pid = std::process::id();
+    dc.deliver(
+        "alice",
+        &format!(
+            "From: bob@example.test\nTo: alice@example.test\nSubject: mutt-inbox-{pid}\n\nHello.\n"
+        ),
+    );
+    let home = tempfile::tempdir().unwrap();
+    for program in ["mutt", "neomutt"] {
+        let rc = recipe("mutt / neomutt (`muttrc`")
+            .replace(
+                "imaps://outlook.office365.com/",
+                &format!("imaps://127.0.0.1:{}/", dc.imaps),
+            )
+            .replace(
+                "smtp.office365.com:587",
+                &format!("127.0.0.1:{}", dc.submission),
+            )
+            .replace("smtp://alice@contoso.com@", "smtp://alice@")
+            .replace("\"alice@contoso.com\"", "\"alice\"")
+            .replace("connwatch token work-mail", &token_cmd(&env))
+            + &format!("set certificate_file = \"{}\"\n", ca.display());
+        let path = home.path().join(format!("{program}rc"));
+        std::fs::write(&path, rc).unwrap();
+        tmux.text("clear");
+        tmux.keys(&["Enter"]);
+        tmux.wait("a clear screen", |s| s.trim().len() <= 2);
+        tmux.text(&format!(
+            "HOME={} {program} -n -F {}",
+            home.path().display(),
+            path.display()
+        ));
+        tmux.keys(&["Enter"]);
+        tmux.wait(&format!("{program} showing the inbox"), |s| {
+            s.contains(&format!("mutt-inbox-{pid}"))
+        });
+        tmux.keys(&["q"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tmux.display("#{pane_current_command}") == program {
+            if Instant::now() > deadline {
+                panic!("{program} did not quit:\n{}", tmux.screen());
+            }
+            // mutt may ask before it quits.
+            if tmux.screen().contains("Quit") || tmux.screen().contains("Exit") {
+                tmux.keys(&["y"]);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
