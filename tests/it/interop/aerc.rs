@@ -6,10 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::clients::{capture, explain, explain_followed, have_clients, recipe, token_cmd};
-use super::dovecot::{mail_env, start_dovecot, test_ca};
-use super::{Env, device_login, node_project, start_idp};
-use crate::support::dovecot::have_dovecot;
+use super::clients::{capture, explain, explain_followed, recipe, token_cmd};
+use super::dovecot::test_ca;
+use super::{Env, device_login};
 use crate::support::tmux::Tmux;
 
 struct Aerc<'a> {
@@ -99,27 +98,19 @@ fn shown(screen: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aerc_reads_and_sends_with_the_readme_recipe_and_explain_reads_its_failures() {
-    if !have_dovecot() || !have_clients() {
-        return;
-    }
-    let Some(project) = node_project() else {
+    let Some(rig) = super::clients::Rig::start().await else {
         return;
     };
     let Some(tmux) = Tmux::start("aerc") else {
         return;
     };
-    let idp = start_idp(&project);
-    let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = test_ca(certs.path());
-    let dc = start_dovecot(&idp, Some((&cert, &key)));
-    let env = mail_env(
-        &idp,
-        &["openid", "offline_access", "api:read", "mail"],
-        &[format!("imaps://127.0.0.1:{}", dc.imaps)],
-        &format!("ca_file = {:?}\n", ca.display().to_string()),
-    );
-    let (code, _, stderr) = device_login(&env).await;
-    assert_eq!(code, 0, "{stderr}");
+    let super::clients::Rig {
+        idp,
+        ca,
+        dc,
+        env,
+        _certs,
+    } = rig;
     let pid = std::process::id();
     dc.deliver(
         "alice",

@@ -9,7 +9,7 @@
 //!
 //! `.ci/run` installs the clients; without them this suite says SKIPPING loudly, and fails
 //! under CONNWATCH_REQUIRE_SUITES (CI).
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use super::dovecot::{mail_env, start_dovecot, test_ca};
@@ -444,26 +444,58 @@ impl<'a> Clients<'a> {
     }
 }
 
+/// What every real-client test starts from: the interop IdP, a private CA, Dovecot over TLS
+/// that checks tokens at the IdP, and a connection `sso` signed in with the mail scope.
+/// `None` (said loudly, failing under CONNWATCH_REQUIRE_SUITES) without the tools.
+pub(super) struct Rig {
+    pub idp: super::Idp,
+    pub ca: PathBuf,
+    pub dc: crate::support::dovecot::Dovecot,
+    pub env: Env,
+    pub _certs: tempfile::TempDir,
+}
+
+impl Rig {
+    pub async fn start() -> Option<Rig> {
+        if !have_dovecot() || !have_clients() {
+            return None;
+        }
+        let project = node_project()?;
+        let idp = start_idp(&project);
+        let certs = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = test_ca(certs.path());
+        let dc = start_dovecot(&idp, Some((&cert, &key)));
+        let env = mail_env(
+            &idp,
+            &["openid", "offline_access", "api:read", "mail"],
+            &[format!("imaps://127.0.0.1:{}", dc.imaps)],
+            &format!("ca_file = {:?}\n", ca.display().to_string()),
+        );
+        let (code, _, stderr) = device_login(&env).await;
+        assert_eq!(code, 0, "{stderr}");
+        Some(Rig {
+            idp,
+            ca,
+            dc,
+            env,
+            _certs: certs,
+        })
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
-    if !have_dovecot() || !have_clients() {
-        return;
-    }
-    let Some(project) = node_project() else {
+    let Some(rig) = Rig::start().await else {
         return;
     };
-    let idp = start_idp(&project);
-    let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = test_ca(certs.path());
-    let dc = start_dovecot(&idp, Some((&cert, &key)));
-    let env = mail_env(
-        &idp,
-        &["openid", "offline_access", "api:read", "mail"],
-        &[format!("imaps://127.0.0.1:{}", dc.imaps)],
-        &format!("ca_file = {:?}\n", ca.display().to_string()),
-    );
-    let (code, _, stderr) = device_login(&env).await;
-    assert_eq!(code, 0, "{stderr}");
+    // Owned, each kept alive to the end (the IdP, Dovecot and the CA's directory).
+    let Rig {
+        idp,
+        ca,
+        dc,
+        env,
+        _certs,
+    } = rig;
     let work = tempfile::tempdir().unwrap();
     let clients = Clients {
         dir: work.path(),
@@ -664,24 +696,16 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
 /// `explain` must name each, and never send the user to sign in for a network fault.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_words_for_a_down_slow_or_untrusted_server_and_an_expired_static_token() {
-    if !have_dovecot() || !have_clients() {
-        return;
-    }
-    let Some(project) = node_project() else {
+    let Some(rig) = Rig::start().await else {
         return;
     };
-    let idp = start_idp(&project);
-    let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = test_ca(certs.path());
-    let dc = start_dovecot(&idp, Some((&cert, &key)));
-    let env = mail_env(
-        &idp,
-        &["openid", "offline_access", "api:read", "mail"],
-        &[format!("imaps://127.0.0.1:{}", dc.imaps)],
-        &format!("ca_file = {:?}\n", ca.display().to_string()),
-    );
-    let (code, _, stderr) = device_login(&env).await;
-    assert_eq!(code, 0, "{stderr}");
+    let Rig {
+        idp: _idp,
+        ca,
+        dc,
+        env,
+        _certs,
+    } = rig;
     let work = tempfile::tempdir().unwrap();
     let base = Clients {
         dir: work.path(),
