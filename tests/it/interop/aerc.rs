@@ -104,13 +104,7 @@ async fn aerc_reads_and_sends_with_the_readme_recipe_and_explain_reads_its_failu
     let Some(tmux) = Tmux::start("aerc") else {
         return;
     };
-    let super::clients::Rig {
-        idp,
-        ca,
-        dc,
-        env,
-        _certs,
-    } = rig;
+    let (idp, ca, dc, env, _certs) = rig.parts();
     let pid = std::process::id();
     dc.deliver(
         "alice",

@@ -452,7 +452,7 @@ pub(super) struct Rig {
     pub ca: PathBuf,
     pub dc: crate::support::dovecot::Dovecot,
     pub env: Env,
-    pub _certs: tempfile::TempDir,
+    _certs: tempfile::TempDir,
 }
 
 impl Rig {
@@ -481,6 +481,20 @@ impl Rig {
             _certs: certs,
         })
     }
+
+    /// Its parts, owned: keep each alive to the end of the test (the IdP, Dovecot and the
+    /// CA's directory stop when dropped).
+    pub fn parts(
+        self,
+    ) -> (
+        super::Idp,
+        PathBuf,
+        crate::support::dovecot::Dovecot,
+        Env,
+        tempfile::TempDir,
+    ) {
+        (self.idp, self.ca, self.dc, self.env, self._certs)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,14 +502,7 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
     let Some(rig) = Rig::start().await else {
         return;
     };
-    // Owned, each kept alive to the end (the IdP, Dovecot and the CA's directory).
-    let Rig {
-        idp,
-        ca,
-        dc,
-        env,
-        _certs,
-    } = rig;
+    let (idp, ca, dc, env, _certs) = rig.parts();
     let work = tempfile::tempdir().unwrap();
     let clients = Clients {
         dir: work.path(),
@@ -699,13 +706,7 @@ async fn clients_words_for_a_down_slow_or_untrusted_server_and_an_expired_static
     let Some(rig) = Rig::start().await else {
         return;
     };
-    let Rig {
-        idp: _idp,
-        ca,
-        dc,
-        env,
-        _certs,
-    } = rig;
+    let (_idp, ca, dc, env, _certs) = rig.parts();
     let work = tempfile::tempdir().unwrap();
     let base = Clients {
         dir: work.path(),

@@ -14,13 +14,7 @@ async fn mutt_and_neomutt_read_the_inbox_with_the_readme_recipe() {
     let Some(tmux) = Tmux::start("mutt") else {
         return;
     };
-    let super::clients::Rig {
-        idp: _idp,
-        ca,
-        dc,
-        env,
-        _certs,
-    } = rig;
+    let (_idp, ca, dc, env, _certs) = rig.parts();
     let pid = std::process::id();
     dc.deliver(
         "alice",
