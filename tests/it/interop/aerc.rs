@@ -40,9 +40,7 @@ impl Aerc<'_> {
         // The composer's editor exits at once: a message goes straight to review.
         std::fs::write(conf.join("aerc.conf"), "[compose]\neditor = true\n").unwrap();
         // A clean screen first: what the last run left must not be read as this one's.
-        self.tmux.text("clear");
-        self.tmux.keys(&["Enter"]);
-        self.tmux.wait("a clear screen", |s| s.trim().len() <= 2);
+        self.tmux.fresh_screen("aerc");
         self.tmux.text(&format!(
             "cd {dir} && HOME={dir} XDG_CONFIG_HOME={dir}/.config SSL_CERT_FILE={ca} aerc",
             dir = self.home.display(),

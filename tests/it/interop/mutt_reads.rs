@@ -39,27 +39,38 @@ async fn mutt_and_neomutt_read_the_inbox_with_the_readme_recipe() {
             + &format!("set certificate_file = \"{}\"\n", ca.display());
         let path = home.path().join(format!("{program}rc"));
         std::fs::write(&path, rc).unwrap();
-        tmux.text("clear");
-        tmux.keys(&["Enter"]);
-        tmux.wait("a clear screen", |s| s.trim().len() <= 2);
+        tmux.fresh_screen(program);
         tmux.text(&format!(
             "HOME={} {program} -n -F {}",
             home.path().display(),
             path.display()
         ));
         tmux.keys(&["Enter"]);
-        tmux.wait(&format!("{program} showing the inbox"), |s| {
-            s.contains(&format!("mutt-inbox-{pid}"))
-        });
+        let deadline = Instant::now() + Duration::from_secs(45);
+        while !tmux.screen().contains(&format!("mutt-inbox-{pid}")) {
+            assert!(
+                Instant::now() < deadline,
+                "{program} did not show the inbox (running: {}):\n{}\n{}",
+                tmux.display("#{pane_current_command}"),
+                tmux.screen(),
+                dc.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         tmux.keys(&["q"]);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut asked = Instant::now();
         while tmux.display("#{pane_current_command}") == program {
             if Instant::now() > deadline {
                 panic!("{program} did not quit:\n{}", tmux.screen());
             }
-            // mutt may ask before it quits.
-            if tmux.screen().contains("Quit") || tmux.screen().contains("Exit") {
+            // It may ask before it quits, or have been busy when q came: ask again.
+            let screen = tmux.screen();
+            if screen.contains("Quit") || screen.contains("Exit") {
                 tmux.keys(&["y"]);
+            } else if asked.elapsed() > Duration::from_secs(2) {
+                tmux.keys(&["q"]);
+                asked = Instant::now();
             }
             std::thread::sleep(Duration::from_millis(100));
         }

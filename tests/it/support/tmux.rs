@@ -100,6 +100,15 @@ impl Tmux {
         }
     }
 
+    /// Clear the screen and wait until the shell has done it (a line only the shell's echo
+    /// prints), so nothing a program showed before can be read as what comes next.
+    pub fn fresh_screen(&self, tag: &str) {
+        self.text(&format!("clear; echo {tag}-ready"));
+        self.keys(&["Enter"]);
+        let mark = format!("{tag}-ready");
+        self.wait(&mark, |s| s.lines().any(|l| l.trim() == mark));
+    }
+
     pub fn wait_for(&self, text: &str) -> String {
         self.wait(text, |s| s.contains(text))
     }
