@@ -224,4 +224,21 @@ proptest::proptest! {
             let _ = diagnose::diagnose_text(&t, ProviderHint::Entra);
         }
     }
+
+    /// Clients' shapes with random pieces around them (multi-byte too): Outlook's codes,
+    /// Thunderbird's quoted replies, curl's exit codes, SASL strings: never a panic.
+    #[test]
+    fn client_shapes_never_panic(a in "\\PC{0,40}", b in "[0-9a-fA-FxX()é' ]{0,24}") {
+        for t in [
+            format!("Task '{a}' reported error (0x{b}) : '{a}'"),
+            format!("0x800CCC9{b}{a}"),
+            format!("{a}The server responded: {b}{a}"),
+            format!("Login to server {a} with username {b} failed."),
+            format!("curl: ({b}) {a}"),
+            format!("{a}auth=Bearer {b}{a}"),
+        ] {
+            let d = diagnose::diagnose_text(&t, ProviderHint::Unknown);
+            proptest::prop_assert!(!d.summary.is_empty() && !d.action.is_empty());
+        }
+    }
 }
