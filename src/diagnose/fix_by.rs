@@ -62,7 +62,7 @@ impl FixBy {
             (FixBy::Admin, None) => "the tenant's admin".into(),
             (FixBy::AppOwner, _) => "the app registration's owner".into(),
             (FixBy::Provider, _) => "the provider (an outage)".into(),
-            (FixBy::Wait, _) => "nobody: connwatch retries".into(),
+            (FixBy::Wait, _) => "nobody: a retry fixes it".into(),
         }
     }
 }
