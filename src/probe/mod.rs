@@ -476,8 +476,10 @@ fn verdict_diagnosis(
                 d.action = "Check that the account's user has access to this mailbox.".into();
                 return Some(d);
             }
-            let d = explain_opaque(d, t, ctx, token, now);
-            scope_action(d, t, ctx, token, now)
+            // What the token carries, read once for both.
+            let report = token::inspect(token, &ctx.expect, now);
+            let d = explain_opaque(d, t, ctx, &report);
+            scope_action(d, t, ctx, &report)
         }
     })
 }
@@ -491,27 +493,22 @@ fn scope_action(
     mut d: Diagnosis,
     t: &ProbeTarget,
     ctx: &ProbeContext,
-    token: &str,
-    now: Timestamp,
+    report: &token::TokenReport,
 ) -> Diagnosis {
     if d.cause != Cause::MissingScope {
         return d;
     }
-    let report = token::inspect(token, &ctx.expect, now);
-    let held = held_scopes(&report, ctx);
+    let held = held_scopes(report, ctx);
     if held.is_empty() {
         // Neither the token nor the provider says what it carries: the server's reading stands.
         return d;
     }
     let carried = |s: &str| held.iter().any(|g| same_scope(g, s));
     let asked = |s: &str| ctx.scopes_asked.iter().any(|a| same_scope(a, s));
-    let want: Vec<String> = match protocol_scope(t.protocol, ctx.provider) {
-        Some(s) => vec![s.to_owned()],
-        None => ctx.expect.scopes.clone(),
-    }
-    .into_iter()
-    .filter(|s| !carried(s))
-    .collect();
+    let want: Vec<String> = wanted_scopes(t, ctx)
+        .into_iter()
+        .filter(|s| !carried(s))
+        .collect();
     let not_asked: Vec<&String> = want.iter().filter(|s| !asked(s)).collect();
     if want.is_empty() {
         // Nothing the connection names is missing from the token: only the server knows
@@ -543,13 +540,11 @@ fn explain_opaque(
     mut d: Diagnosis,
     t: &ProbeTarget,
     ctx: &ProbeContext,
-    token: &str,
-    now: Timestamp,
+    report: &token::TokenReport,
 ) -> Diagnosis {
     if d.cause != Cause::BadCredentials {
         return d;
     }
-    let report = token::inspect(token, &ctx.expect, now);
     let server = d.code.clone().unwrap_or_default();
     let finding = |k: FindingKind| report.findings.iter().find(|f| f.kind == k);
     // The protocol's own permission (Exchange: one scope per protocol), checked in the token
@@ -627,10 +622,7 @@ fn explain_opaque(
     // the provider's list of what it granted stands in for the claim. What this protocol
     // needs is the provider's scope for it where one is known, else the expectations.
     let own_claim = report.format == token::TokenFormat::Jwt && !report.scopes.is_empty();
-    let wanted: Vec<String> = match protocol_scope(t.protocol, ctx.provider) {
-        Some(s) => vec![s.to_owned()],
-        None => ctx.expect.scopes.clone(),
-    };
+    let wanted = wanted_scopes(t, ctx);
     let lacking: Vec<&String> = wanted
         .iter()
         .filter(|s| !ctx.granted.is_empty() && !ctx.granted.iter().any(|g| same_scope(g, s)))
@@ -653,7 +645,7 @@ fn explain_opaque(
     // server that wants more than the connection expects reads the same, and only the
     // connection's expectations can name that scope (a challenge's word is the server's
     // own: Dovecot always says "mail").
-    let held = held_scopes(&report, ctx);
+    let held = held_scopes(report, ctx);
     d.action = if held.is_empty() {
         "Sign in again if the grant was revoked or has expired. If a new token is refused too, check the connection's account and that its scopes include what this server needs.".into()
     } else {
@@ -663,6 +655,15 @@ fn explain_opaque(
         )
     };
     d
+}
+
+/// The scopes this probe's protocol needs in the token: the provider's own for it where one
+/// is known (Exchange: one per protocol), else the connection's expectations.
+fn wanted_scopes(t: &ProbeTarget, ctx: &ProbeContext) -> Vec<String> {
+    match protocol_scope(t.protocol, ctx.provider) {
+        Some(s) => vec![s.to_owned()],
+        None => ctx.expect.scopes.clone(),
+    }
 }
 
 /// `s` ending as a sentence (a finding's message has no full stop; the action follows it).
@@ -749,42 +750,32 @@ mod tests {
             serde_json::json!({"aud": "imap", "scope": "openid", "sub": "alice", "client_id": "c"}),
         );
         assert_eq!(missing_scope().cause, Cause::MissingScope);
+        let act = |c: &ProbeContext, token: &str| {
+            scope_action(
+                missing_scope(),
+                &t,
+                c,
+                &token::inspect(token, &c.expect, now),
+            )
+        };
         // Expected but never asked: add it (no sign-in alone fixes that).
-        let d = scope_action(
-            missing_scope(),
-            &t,
-            &ctx(&["openid"], &["mail.read"]),
-            &jwt,
-            now,
-        );
+        let d = act(&ctx(&["openid"], &["mail.read"]), &jwt);
         assert!(!d.needs_reauth);
         assert!(d.action.starts_with("Add mail.read"), "{}", d.action);
         // Asked, not granted: a sign-in (with consent) is the fix.
-        let d = scope_action(
-            missing_scope(),
-            &t,
-            &ctx(&["mail.read"], &["mail.read"]),
-            &jwt,
-            now,
-        );
+        let d = act(&ctx(&["mail.read"], &["mail.read"]), &jwt);
         assert!(d.needs_reauth);
         assert!(d.action.contains("asks for mail.read"), "{}", d.action);
         // Nothing the connection names: the server's word is not taken for the provider's.
-        let d = scope_action(missing_scope(), &t, &ctx(&["openid"], &[]), &jwt, now);
+        let d = act(&ctx(&["openid"], &[]), &jwt);
         assert!(!d.action.contains("mail scope"), "{}", d.action);
         // An opaque token's scopes cannot be read: the server's reading stands.
-        let opaque = scope_action(
-            missing_scope(),
-            &t,
-            &ctx(&["openid"], &["mail.read"]),
-            "x",
-            now,
-        );
+        let opaque = act(&ctx(&["openid"], &["mail.read"]), "x");
         assert_eq!(opaque.action, missing_scope().action);
         // ... unless the provider said what it granted.
         let mut granted = ctx(&["openid"], &["mail.read"]);
         granted.granted = vec!["openid".into()];
-        let d = scope_action(missing_scope(), &t, &granted, "x", now);
+        let d = act(&granted, "x");
         assert!(d.action.starts_with("Add mail.read"), "{}", d.action);
     }
 

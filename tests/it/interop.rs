@@ -295,6 +295,16 @@ fn saved(env: &Env, field: &str) -> String {
         .to_owned()
 }
 
+/// The admin revokes every grant at the interop IdP (a password change).
+async fn revoke_grants(idp: &Idp) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/test/revoke-grants", idp.issuer))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "revoke-grants: {}", r.status());
+}
+
 fn status_json(env: &Env) -> serde_json::Value {
     let (code, out, _) = run(env, &["status", "--json"]);
     assert_eq!(code, 0);
@@ -372,12 +382,7 @@ async fn device_flow_refresh_rotation_and_a_revoked_grant() {
     let (code, _, stderr) = device_login(&env).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(status_json(&env)["state"], "connected");
-    let r = reqwest::Client::new()
-        .post(format!("{}/test/revoke-grants", idp.issuer))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    revoke_grants(&idp).await;
     let (code, _, stderr) = run(&env, &["refresh", "sso"]);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(status_json(&env)["state"], "needs_reauth");

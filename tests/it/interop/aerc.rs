@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::clients::{capture, explain, explain_followed, recipe, token_cmd};
+use super::clients::{
+    WITH_MAIL, WITHOUT_MAIL, capture, expire_tokens, explain, explain_followed, recipe, rescope,
+    token_cmd,
+};
 use super::dovecot::test_ca;
 use super::{Env, device_login};
 use crate::support::tmux::Tmux;
@@ -181,12 +184,7 @@ async fn aerc_reads_and_sends_with_the_readme_recipe_and_explain_reads_its_failu
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 
     // The grant is revoked: the server refuses aerc's token.
-    let r = reqwest::Client::new()
-        .post(format!("{}/test/revoke-grants", idp.issuer))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    super::revoke_grants(&idp).await;
     aerc.start(dc.imaps, dc.submission, &ca);
     let screen = shown(&aerc.failure());
     aerc.quit();
@@ -202,12 +200,7 @@ async fn aerc_reads_and_sends_with_the_readme_recipe_and_explain_reads_its_failu
     // The token expires with the grant gone: `token` fails. aerc runs its cred-cmd when it
     // starts, so it does not start ("Failed to load config"), and connwatch's line on stderr
     // is not on its screen; status has the reason.
-    let tokens = env.data.join("tokens/sso.json");
-    let mut t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&tokens).unwrap()).unwrap();
-    t["obtained_at"] = "2020-01-01T00:00:00Z".into();
-    t["expires_at"] = "2020-01-01T01:00:00Z".into();
-    std::fs::write(&tokens, t.to_string()).unwrap();
+    expire_tokens(&env, false);
     aerc.start(dc.imaps, dc.submission, &ca);
     let screen = shown(&aerc.failure());
     aerc.quit();
@@ -218,13 +211,7 @@ async fn aerc_reads_and_sends_with_the_readme_recipe_and_explain_reads_its_failu
 
     // A token without the scope the server needs (the connection stops asking for it):
     // Dovecot refuses it as it refuses a revoked one; explain names the probe.
-    let config = std::fs::read_to_string(&env.config).unwrap();
-    let without = config.replace(
-        r#"scopes = ["openid", "offline_access", "api:read", "mail"]"#,
-        "scopes = [\"openid\", \"offline_access\", \"api:read\"]\nexpect = { scopes = [\"mail\"] }",
-    );
-    assert_ne!(config, without, "the scopes line moved: {config}");
-    std::fs::write(&env.config, without).unwrap();
+    rescope(&env, WITH_MAIL, WITHOUT_MAIL);
     let (code, _, stderr) = device_login(&env).await;
     assert_eq!(code, 1, "the sign-in's probe meets the refusal: {stderr}");
     aerc.start(dc.imaps, dc.submission, &ca);
@@ -240,21 +227,17 @@ async fn aerc_reads_and_sends_with_the_readme_recipe_and_explain_reads_its_failu
     );
 
     // A static token: signed in without offline_access (no refresh token), then expired.
-    let config = std::fs::read_to_string(&env.config).unwrap();
-    let static_only = config.replace(
-        "scopes = [\"openid\", \"offline_access\", \"api:read\"]\nexpect = { scopes = [\"mail\"] }",
-        "scopes = [\"openid\", \"api:read\", \"mail\"]",
+    rescope(
+        &env,
+        WITHOUT_MAIL,
+        r#"scopes = ["openid", "api:read", "mail"]"#,
     );
-    assert_ne!(config, static_only);
-    std::fs::write(&env.config, static_only).unwrap();
     let (code, _, stderr) = device_login(&env).await;
     assert_eq!(code, 0, "{stderr}");
-    let mut t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&tokens).unwrap()).unwrap();
+    let saved = std::fs::read_to_string(env.data.join("tokens/sso.json")).unwrap();
+    let t: serde_json::Value = serde_json::from_str(&saved).unwrap();
     assert!(t["refresh_token"].is_null(), "{t}");
-    t["obtained_at"] = "2020-01-01T00:00:00Z".into();
-    t["expires_at"] = "2020-01-01T01:00:00Z".into();
-    std::fs::write(&tokens, t.to_string()).unwrap();
+    expire_tokens(&env, false);
     aerc.start(dc.imaps, dc.submission, &ca);
     let screen = shown(&aerc.failure());
     aerc.quit();

@@ -90,20 +90,9 @@ pub(super) fn token_cmd(env: &Env) -> String {
 }
 
 pub(super) fn explain(text: &str) -> serde_json::Value {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connwatch"))
-        .args(["explain", "--json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_connwatch"));
+    c.args(["explain", "--json", "-"]);
+    let out = run_with_stdin(c, text);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -198,6 +187,52 @@ pub(super) fn refusing_port() -> (std::os::fd::OwnedFd, u16) {
     }
 }
 
+/// Make the saved access token one that expired in 2020 (and, with `drop_refresh_token`, a
+/// static token: no refresh token either).
+pub(super) fn expire_tokens(env: &Env, drop_refresh_token: bool) {
+    let tokens = env.data.join("tokens/sso.json");
+    let mut t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tokens).unwrap()).unwrap();
+    if drop_refresh_token {
+        t["refresh_token"] = serde_json::Value::Null;
+    }
+    t["obtained_at"] = "2020-01-01T00:00:00Z".into();
+    t["expires_at"] = "2020-01-01T01:00:00Z".into();
+    std::fs::write(&tokens, t.to_string()).unwrap();
+}
+
+/// Rewrite the connection's `scopes` line `from` → `to` (the line must be there).
+pub(super) fn rescope(env: &Env, from: &str, to: &str) {
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    let changed = config.replace(from, to);
+    assert_ne!(config, changed, "the scopes line moved: {config}");
+    std::fs::write(&env.config, changed).unwrap();
+}
+
+/// The connection's scopes as the Rig signs in, and without the mail scope the server needs
+/// while expecting it (`expect.scopes`): a token Dovecot refuses as it refuses a revoked one.
+pub(super) const WITH_MAIL: &str = r#"scopes = ["openid", "offline_access", "api:read", "mail"]"#;
+pub(super) const WITHOUT_MAIL: &str =
+    "scopes = [\"openid\", \"offline_access\", \"api:read\"]\nexpect = { scopes = [\"mail\"] }";
+
+/// `c` with stdin, stdout and stderr piped, `input` written to it; what it printed.
+fn run_with_stdin(mut c: Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn saved_access_token(env: &Env) -> Option<String> {
     let text = std::fs::read_to_string(env.data.join("tokens/sso.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -252,26 +287,20 @@ impl<'a> Clients<'a> {
         std::fs::write(&path, rc).unwrap();
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .unwrap();
-        let mut child = bounded("msmtp", self.dir)
-            .args([
-                "-C",
-                path.to_str().unwrap(),
-                "-a",
-                "work",
-                "bob@example.test",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        write!(
-            child.stdin.take().unwrap(),
-            "From: alice@example.test\nTo: bob@example.test\nSubject: {subject}\n\nSent by msmtp with connwatch token.\n"
+        let mut c = bounded("msmtp", self.dir);
+        c.args([
+            "-C",
+            path.to_str().unwrap(),
+            "-a",
+            "work",
+            "bob@example.test",
+        ]);
+        run_with_stdin(
+            c,
+            &format!(
+                "From: alice@example.test\nTo: bob@example.test\nSubject: {subject}\n\nSent by msmtp with connwatch token.\n"
+            ),
         )
-        .unwrap();
-        child.wait_with_output().unwrap()
     }
 
     fn mbsync(&self) -> Output {
@@ -342,27 +371,16 @@ impl<'a> Clients<'a> {
             );
         let path = self.dir.join(format!("{program}rc"));
         std::fs::write(&path, rc).unwrap();
-        let mut child = bounded(program, self.dir)
-            .args([
-                "-n",
-                "-F",
-                path.to_str().unwrap(),
-                "-s",
-                subject,
-                "bob@example.test",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        writeln!(
-            child.stdin.take().unwrap(),
-            "Sent by {program} with connwatch token."
-        )
-        .unwrap();
-        child.wait_with_output().unwrap()
+        let mut c = bounded(program, self.dir);
+        c.args([
+            "-n",
+            "-F",
+            path.to_str().unwrap(),
+            "-s",
+            subject,
+            "bob@example.test",
+        ]);
+        run_with_stdin(c, &format!("Sent by {program} with connwatch token.\n"))
     }
 
     /// Fetch with getmail6, the README's getmailrc as written, into its own Maildir.
@@ -582,12 +600,7 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
     );
 
     // The grant is revoked at the provider: the cached access token is refused by Dovecot.
-    let r = reqwest::Client::new()
-        .post(format!("{}/test/revoke-grants", idp.issuer))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    super::revoke_grants(&idp).await;
     for (client, out) in [
         ("msmtp", clients.msmtp("after revocation")),
         ("mbsync", clients.mbsync()),
@@ -614,12 +627,7 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
 
     // The access token expires with the grant gone: `token` fails, and each client says so
     // in its own words, with connwatch's line beside them.
-    let tokens = env.data.join("tokens/sso.json");
-    let mut t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&tokens).unwrap()).unwrap();
-    t["obtained_at"] = "2020-01-01T00:00:00Z".into();
-    t["expires_at"] = "2020-01-01T01:00:00Z".into();
-    std::fs::write(&tokens, t.to_string()).unwrap();
+    expire_tokens(&env, false);
     for (client, out) in [
         ("msmtp", clients.msmtp("after expiry")),
         ("mbsync", clients.mbsync()),
@@ -650,13 +658,7 @@ async fn readme_recipes_send_and_fetch_and_explain_reads_their_failures() {
     // one (status 401, scope "mail"), so the clients' words cannot tell them apart: explain
     // leads with a sign-in and names the probe as the way to tell; the probe reads the
     // token and says the config is the fix.
-    let config = std::fs::read_to_string(&env.config).unwrap();
-    let without = config.replace(
-        r#"scopes = ["openid", "offline_access", "api:read", "mail"]"#,
-        "scopes = [\"openid\", \"offline_access\", \"api:read\"]\nexpect = { scopes = [\"mail\"] }",
-    );
-    assert_ne!(config, without, "the scopes line moved: {config}");
-    std::fs::write(&env.config, without).unwrap();
+    rescope(&env, WITH_MAIL, WITHOUT_MAIL);
     let (code, _, stderr) = device_login(&env).await;
     assert_eq!(code, 1, "the sign-in's probe meets the refusal: {stderr}");
     for (client, out) in [
@@ -784,13 +786,7 @@ async fn clients_words_for_a_down_slow_or_untrusted_server_and_an_expired_static
     );
 
     // A static token: no refresh token, and the access token has expired.
-    let tokens = env.data.join("tokens/sso.json");
-    let mut t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&tokens).unwrap()).unwrap();
-    t["refresh_token"] = serde_json::Value::Null;
-    t["obtained_at"] = "2020-01-01T00:00:00Z".into();
-    t["expires_at"] = "2020-01-01T01:00:00Z".into();
-    std::fs::write(&tokens, t.to_string()).unwrap();
+    expire_tokens(&env, true);
     for (client, out) in all(&base) {
         assert!(
             !out.status.success(),

@@ -161,12 +161,7 @@ async fn dovecot_refuses_the_token_of_a_revoked_grant() {
     assert_eq!(code, 0, "{stderr}");
     let (code, out, err) = run(&env, &["probe"]);
     assert_eq!(code, 0, "{out}{err}");
-    let r = reqwest::Client::new()
-        .post(format!("{}/test/revoke-grants", idp.issuer))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    super::revoke_grants(&idp).await;
     let (code, out, err) = run(&env, &["probe"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(

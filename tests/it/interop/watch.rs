@@ -61,12 +61,7 @@ async fn watch_refreshes_alerts_on_the_desktop_and_re_authorizes_from_the_button
     assert_ne!(saved(&env, "access_token"), first);
 
     // The admin revokes every grant (password changed): the next refresh is refused.
-    let r = reqwest::Client::new()
-        .post(format!("{}/test/revoke-grants", idp.issuer))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    super::revoke_grants(&idp).await;
     let within = Duration::from_secs(30);
     let alert = server
         .wait_for("that sso needs a sign-in", within, |n| {
