@@ -20,6 +20,19 @@ fn with_probe(cfg: &connwatch::config::Config, base: &str) -> connwatch::config:
     connwatch::config::Config::load(&cfg.path).unwrap()
 }
 
+/// The demo IdP, a Graph connection probing `/v1.0/me` at `probe_base` (the IdP's own
+/// stand-in when `None`) and seeded tokens. The directory holds config and store.
+async fn seeded_graph(
+    probe_base: Option<&str>,
+) -> (DemoIdp, tempfile::TempDir, connwatch::config::Config) {
+    let idp = DemoIdp::start(fast_idp()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = probe_base.map_or_else(|| idp.base_url(), str::to_owned);
+    let cfg = with_probe(&config(dir.path(), &idp.base_url(), &[graph_conn()]), &base);
+    seed_graph(&idp, &cfg);
+    (idp, dir, cfg)
+}
+
 fn graph_conn() -> Conn<'static> {
     Conn {
         name: "graph",
@@ -43,13 +56,7 @@ fn seed_graph(idp: &DemoIdp, cfg: &connwatch::config::Config) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_token_stays_connected() {
-    let idp = DemoIdp::start(fast_idp()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = with_probe(
-        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
-        &idp.base_url(),
-    );
-    seed_graph(&idp, &cfg);
+    let (_idp, _dir, cfg) = seeded_graph(None).await;
     let (mut opts, _) = worker_opts();
     opts.auto_refresh = false;
     let mut h = spawn(&cfg, opts);
@@ -106,13 +113,7 @@ async fn a_token_for_another_resource_is_refused_with_the_resources_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claims_challenge_needs_a_sign_in_that_sends_the_claims() {
-    let idp = DemoIdp::start(fast_idp()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = with_probe(
-        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
-        &idp.base_url(),
-    );
-    seed_graph(&idp, &cfg);
+    let (idp, _dir, cfg) = seeded_graph(None).await;
     let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1795548800"}}}"#;
     idp.challenge_claims(claims);
 
@@ -215,13 +216,7 @@ async fn a_bare_401_needs_a_sign_in_and_a_timeout_after_it_changes_nothing() {
             }
         }
     });
-    let idp = DemoIdp::start(fast_idp()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = with_probe(
-        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
-        &format!("http://127.0.0.1:{port}"),
-    );
-    seed_graph(&idp, &cfg);
+    let (_idp, _dir, cfg) = seeded_graph(Some(&format!("http://127.0.0.1:{port}"))).await;
     let (mut opts, _) = worker_opts();
     opts.auto_refresh = false;
     opts.http_timeout = std::time::Duration::from_millis(500);
@@ -281,13 +276,7 @@ async fn a_bare_401_needs_a_sign_in_and_a_timeout_after_it_changes_nothing() {
 /// goes first and the probe asks about the new token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_is_renewed_before_it_is_probed() {
-    let idp = DemoIdp::start(fast_idp()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = with_probe(
-        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
-        &idp.base_url(),
-    );
-    seed_graph(&idp, &cfg);
+    let (_idp, _dir, cfg) = seeded_graph(None).await;
     // Two hours later by the wall clock.
     let clock = std::sync::Arc::new(connwatch::clock::SteppedClock::default());
     clock.step(2 * 3600);
@@ -323,13 +312,7 @@ async fn a_refusal_recorded_elsewhere_during_a_probe_is_not_written_over() {
             held.push(s);
         }
     });
-    let idp = DemoIdp::start(fast_idp()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = with_probe(
-        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
-        &format!("http://127.0.0.1:{port}"),
-    );
-    seed_graph(&idp, &cfg);
+    let (_idp, _dir, cfg) = seeded_graph(Some(&format!("http://127.0.0.1:{port}"))).await;
     let (mut opts, _) = worker_opts();
     opts.auto_refresh = false;
     opts.http_timeout = std::time::Duration::from_millis(1500);
@@ -375,13 +358,7 @@ async fn a_refusal_recorded_elsewhere_during_a_probe_is_not_written_over() {
 /// server's refusal would hide the cause); it says what is wrong: the missing offline_access.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_without_a_refresh_token_is_not_probed() {
-    let idp = DemoIdp::start(fast_idp()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = with_probe(
-        &config(dir.path(), &idp.base_url(), &[graph_conn()]),
-        &idp.base_url(),
-    );
-    seed_graph(&idp, &cfg);
+    let (_idp, _dir, cfg) = seeded_graph(None).await;
     let mut set = store(&cfg).load("graph").unwrap().unwrap();
     set.refresh_token = None;
     set.expires_at = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(10));
