@@ -13,6 +13,7 @@
 //! (`certError.ftl`, `oauth.ftl`). Outlook's codes: the `IXP_E_*` table of the Outlook
 //! Express SDK header `imnxport.h` and MAPI's `mapicode.h`; the texts around them vary by
 //! version, so the code decides.
+use super::client::quote;
 use super::{Cause, Diagnosis};
 
 const TB_SIGN_IN: &str = "Sign in again in Thunderbird: remove the account's saved OAuth token (Settings → Privacy & Security → Saved Passwords, the oauth:// entry) and restart it. If a new sign-in is refused too, connwatch probe NAME for the same account shows the server's own words.";
@@ -236,10 +237,6 @@ fn coded(cause: Cause, code: &str, said: &str, action: &str) -> Diagnosis {
     );
     d.code = Some(code.into());
     d
-}
-
-fn quote(s: &str) -> String {
-    super::client::quote(s)
 }
 
 #[cfg(test)]
